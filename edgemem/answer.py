@@ -1,0 +1,118 @@
+"""The Answer Agent (Memory-R1): retrieve each speaker's top memories, render them "timestamp: text",
+let the model list the ones that matter (memory distillation), then parse its short answer."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import prompts
+from .config import MemoryConfig
+from .embedder import Embedder
+from .engine import Engine
+from .errors import InvalidInput, ModelOutputError
+from .parsing import parse_answer
+from .store import SearchHit, Store
+
+_REPLY_MARGIN = 16
+
+
+@dataclass
+class Answer:
+    """An answer with the memories it was given and the ones it cited."""
+
+    question: str
+    answer: str
+    cited: list[SearchHit] = field(default_factory=list)
+    context: list[SearchHit] = field(default_factory=list)  # everything shown to the model, in prompt order
+    raw: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    search_s: float = 0.0
+    llm_s: float = 0.0
+    total_s: float = 0.0
+
+
+@dataclass
+class AnswerStep:
+    """The answer agent's prompt for one question; ``training/`` builds its examples from it."""
+
+    question: str
+    context: list[SearchHit]  # numbered 1.. in this order
+    messages: list[dict[str, str]]
+    schema: dict[str, Any]
+
+
+class AnswerAgent:
+    def __init__(self, engine: Engine, embedder: Embedder, store: Store, config: MemoryConfig) -> None:
+        self.engine, self.embedder, self.store, self.config = engine, embedder, store, config
+
+    def retrieve(self, user: str, question: str, k: int | None = None) -> list[tuple[str, list[SearchHit]]]:
+        """Top ``k`` memories per speaker (plus raw turns when configured), each group in dialogue order."""
+        k = self.config.answer_k if k is None else k
+        qv = self.embedder.embed_one(question)
+        groups = []
+        for speaker in self.store.speakers(user):
+            hits = self.store.search(user, qv, k, speaker=speaker)
+            groups.append((speaker, sorted(hits, key=lambda h: h.id)))
+        if self.config.answer_turns_k > 0:
+            turns = self.store.search_turns(user, qv, self.config.answer_turns_k)
+            groups.append(("the conversation (raw messages)", sorted(turns, key=lambda h: h.id)))
+        return groups
+
+    def step(self, question: str, groups: list[tuple[str, list[SearchHit]]]) -> AnswerStep:
+        """Render the prompt, dropping the least similar memories until it fits the context."""
+        groups = [(s, list(h)) for s, h in groups]
+        budget = self.engine.n_ctx - self.config.answer_max_tokens - _REPLY_MARGIN
+        while True:
+            messages = prompts.answer_messages(
+                question, [(s, [(h.time, self._text(h)) for h in hits]) for s, hits in groups]
+            )
+            if self.engine.count_tokens(messages[0]["content"] + messages[1]["content"]) + 32 <= budget:
+                break
+            candidates = [(h.score, gi, hi) for gi, (_, hits) in enumerate(groups) for hi, h in enumerate(hits)]
+            if not candidates:
+                raise InvalidInput(
+                    f"The question is too long for the model's context ({self.engine.n_ctx} tokens). Fix: shorten it."
+                )
+            _, gi, hi = min(candidates)
+            del groups[gi][1][hi]
+        context = [h for _, hits in groups for h in hits]
+        return AnswerStep(question, context, messages, prompts.ANSWER_SCHEMA_BASE)
+
+    @staticmethod
+    def _text(hit: SearchHit) -> str:
+        return f"{hit.speaker}: {hit.text}" if hit.kind == "turn" else hit.text
+
+    def answer(self, user: str, question: str, k: int | None = None) -> Answer:
+        if not question or not question.strip():
+            raise InvalidInput("The question is empty. Fix: pass a question, e.g. edgemem ask 'Where does Jon live?'")
+        t0 = time.perf_counter()
+        groups = self.retrieve(user, question.strip(), k)
+        step = self.step(question.strip(), groups)
+        t1 = time.perf_counter()
+        c = self.engine.complete(
+            step.messages,
+            schema=step.schema,
+            max_tokens=self.config.answer_max_tokens,
+            prefix_key="answer",
+            adapter="answer",
+        )
+        try:
+            parsed = parse_answer(c.text, len(step.context))
+            text, cited = parsed.answer, [step.context[n - 1] for n in parsed.cited]
+        except ModelOutputError:
+            text, cited = "", []
+        return Answer(
+            question=question,
+            answer=text,
+            cited=cited,
+            context=step.context,
+            raw=c.text,
+            prompt_tokens=c.prompt_tokens,
+            completion_tokens=c.completion_tokens,
+            search_s=t1 - t0,
+            llm_s=c.total_s,
+            total_s=time.perf_counter() - t0,
+        )

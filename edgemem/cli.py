@@ -1,0 +1,322 @@
+"""The ``edgemem`` command. Each command opens a :class:`Memory` and calls one of its methods."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .config import MemoryConfig
+from .errors import EdgememError
+from .memory import Memory
+from .models import edgemem_home, list_models
+
+
+def default_db() -> Path:
+    return edgemem_home() / "memory.db"
+
+
+def store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every store command takes: --db, --user, --model, --threads."""
+    fn = click.option("--threads", type=int, default=None, help="llama.cpp threads (default: up to 4).")(fn)
+    fn = click.option("--model", default=None, help="Model name (see `edgemem models`) or a .gguf path.")(fn)
+    fn = click.option("--user", default="default", show_default=True, help="Whose memories.")(fn)
+    fn = click.option(
+        "--db", type=click.Path(dir_okay=False), default=None, help="Database file [default: $EDGEMEM_HOME/memory.db]."
+    )(fn)
+    return fn
+
+
+def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(fn)
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """EdgememError → one line on stderr and its exit code; no traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except EdgememError as e:
+            click.echo(f"Error: {e}", err=True)
+            sys.exit(e.exit_code)
+
+    return wrapper
+
+
+def open_memory(db: str | None, user: str, model: str | None, threads: int | None, **settings: Any) -> Memory:
+    config = MemoryConfig(model=model, threads=threads, **settings)
+    return Memory(db or default_db(), user=user, config=config)
+
+
+def emit(data: Any, as_json: bool, text: Callable[[], None]) -> None:
+    if as_json:
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    else:
+        text()
+
+
+def asdict(obj: Any) -> Any:
+    if isinstance(obj, list):
+        return [asdict(o) for o in obj]
+    return dataclasses.asdict(obj)
+
+
+@click.group()
+@click.version_option(package_name="edgemem")
+def cli() -> None:
+    """edgemem: long-term memory for LLM agents, offline on your CPU."""
+
+
+@cli.command()
+@store_options
+@click.option("--fresh", is_flag=True, help="Forget the demo bank and ingest again.")
+@handle_errors
+def demo(db: str | None, user: str, model: str | None, threads: int | None, fresh: bool) -> None:
+    """Ingest a small demo conversation, show every memory operation, answer questions."""
+    from .demo import run_demo
+
+    with open_memory(db or str(edgemem_home() / "demo.db"), user, model, threads) as mem:
+        run_demo(mem, echo=click.echo, fresh=fresh)
+
+
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--conversation", default=None, help="LoCoMo sample_id to ingest (e.g. conv-30).")
+@click.option("--limit", type=int, default=None, help="Only the first N messages.")
+@store_options
+@json_option
+@handle_errors
+def ingest(
+    file: str,
+    conversation: str | None,
+    limit: int | None,
+    db: str | None,
+    user: str,
+    model: str | None,
+    threads: int | None,
+    as_json: bool,
+) -> None:
+    """Ingest a LoCoMo JSON conversation or a .jsonl of messages (resumes where it stopped)."""
+    from tqdm import tqdm
+
+    from .conversation import load_turns
+
+    source, turns = load_turns(file, conversation)
+    turns = turns[:limit] if limit is not None else turns
+    with open_memory(db, user, model, threads) as mem:
+        bar = tqdm(total=len(turns), desc=f"ingest {source}", unit="msg", file=sys.stderr, disable=as_json)
+        try:
+            result = mem.ingest(turns, on_turn=lambda r: bar.update(1))
+        except KeyboardInterrupt:
+            bar.close()
+            click.echo("\nInterrupted: every finished message is stored; run the same command to resume.", err=True)
+            sys.exit(130)
+        bar.close()
+        stats = mem.stats()
+        data = {
+            "source": source,
+            "processed": result.processed,
+            "skipped": result.skipped,
+            "seconds": round(result.seconds, 2),
+            **stats,
+        }
+        emit(
+            data,
+            as_json,
+            lambda: click.echo(
+                f"{source}: {result.processed} messages processed, {result.skipped} already stored; "
+                f"{stats['memories']} memories in the bank ({result.seconds:.1f} s)."
+            ),
+        )
+
+
+@cli.command()
+@click.argument("text")
+@click.option("--speaker", default="user", show_default=True, help="Who said it.")
+@click.option("--time", "when", default=None, help="When it was said (shown to the agents).")
+@store_options
+@json_option
+@handle_errors
+def add(
+    text: str,
+    speaker: str,
+    when: str | None,
+    db: str | None,
+    user: str,
+    model: str | None,
+    threads: int | None,
+    as_json: bool,
+) -> None:
+    """Remember one message."""
+    from .demo import describe
+
+    with open_memory(db, user, model, threads) as mem:
+        r = mem.add(text, speaker=speaker, time=when)
+        emit(asdict(r), as_json, lambda: click.echo("\n".join(describe(r))))
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--k", type=int, default=None, help="Memories per speaker (default 30).")
+@store_options
+@json_option
+@handle_errors
+def ask(
+    question: str, k: int | None, db: str | None, user: str, model: str | None, threads: int | None, as_json: bool
+) -> None:
+    """Answer a question from the memories."""
+    with open_memory(db, user, model, threads) as mem:
+        a = mem.answer(question, k=k)
+
+        def text() -> None:
+            click.echo(a.answer)
+            for c in a.cited:
+                click.echo(f"  #{c.id} {c.time}: {c.text}", err=True)
+
+        emit(asdict(a), as_json, text)
+
+
+@cli.command()
+@click.argument("query")
+@click.option("--k", type=int, default=10, show_default=True)
+@click.option("--speaker", default=None, help="Only this speaker's memories.")
+@store_options
+@json_option
+@handle_errors
+def search(
+    query: str,
+    k: int,
+    speaker: str | None,
+    db: str | None,
+    user: str,
+    model: str | None,
+    threads: int | None,
+    as_json: bool,
+) -> None:
+    """Find the memories most similar to QUERY (no LLM)."""
+    with open_memory(db, user, model, threads) as mem:
+        hits = mem.search(query, k, speaker=speaker)
+
+        def text() -> None:
+            for h in hits:
+                click.echo(f"{h.score:.3f}  #{h.id} [{h.speaker}] {h.text}")
+
+        emit(asdict(hits), as_json, text)
+
+
+@cli.command()
+@click.option("--speaker", default=None)
+@click.option("--all", "include_deleted", is_flag=True, help="Include deleted memories.")
+@store_options
+@json_option
+@handle_errors
+def memories(
+    speaker: str | None,
+    include_deleted: bool,
+    db: str | None,
+    user: str,
+    model: str | None,
+    threads: int | None,
+    as_json: bool,
+) -> None:
+    """List stored memories."""
+    with open_memory(db, user, model, threads) as mem:
+        items = mem.memories(speaker=speaker, include_deleted=include_deleted)
+
+        def text() -> None:
+            for m in items:
+                click.echo(f"#{m.id} [{m.speaker}, {m.time}]{' (deleted)' if m.deleted else ''} {m.text}")
+
+        emit(asdict(items), as_json, text)
+
+
+@cli.command()
+@click.option("--memory-id", type=int, default=None, help="Only this memory's history.")
+@click.option("--limit", type=int, default=50, show_default=True, help="The newest N entries.")
+@store_options
+@json_option
+@handle_errors
+def history(
+    memory_id: int | None, limit: int, db: str | None, user: str, model: str | None, threads: int | None, as_json: bool
+) -> None:
+    """Show the log of memory operations."""
+    with open_memory(db, user, model, threads) as mem:
+        rows = mem.history(memory_id, limit=limit)
+
+        def text() -> None:
+            for h in rows:
+                change = (
+                    f"{h.old_text!r} -> {h.new_text!r}"
+                    if h.old_text and h.new_text
+                    else (h.new_text or h.old_text or "")
+                )
+                click.echo(f"{h.created_at} {h.op:<8} #{h.memory_id} {change} {h.detail or ''}".rstrip())
+
+        emit(asdict(rows), as_json, text)
+
+
+@cli.command()
+@click.argument("memory_id", type=int)
+@store_options
+@json_option
+@handle_errors
+def forget(memory_id: int, db: str | None, user: str, model: str | None, threads: int | None, as_json: bool) -> None:
+    """Delete a memory (restorable with `edgemem restore`)."""
+    with open_memory(db, user, model, threads) as mem:
+        item = mem.forget(memory_id)
+        emit(asdict(item), as_json, lambda: click.echo(f"Forgot #{item.id}: {item.text}"))
+
+
+@cli.command()
+@click.argument("memory_id", type=int)
+@store_options
+@json_option
+@handle_errors
+def restore(memory_id: int, db: str | None, user: str, model: str | None, threads: int | None, as_json: bool) -> None:
+    """Bring back a deleted or forgotten memory."""
+    with open_memory(db, user, model, threads) as mem:
+        item = mem.restore(memory_id)
+        emit(asdict(item), as_json, lambda: click.echo(f"Restored #{item.id}: {item.text}"))
+
+
+@cli.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@store_options
+@handle_errors
+def reset(yes: bool, db: str | None, user: str, model: str | None, threads: int | None) -> None:
+    """Remove all memories, messages and history of a user."""
+    if not yes:
+        click.confirm(f"Remove everything stored for user {user!r}?", abort=True)
+    with open_memory(db, user, model, threads) as mem:
+        click.echo(f"Removed {mem.reset()} memories of {user!r}.")
+
+
+@cli.command()
+@json_option
+@handle_errors
+def models(as_json: bool) -> None:
+    """List the packaged models: installed or not, size, how to install."""
+    rows = list_models()
+
+    def text() -> None:
+        for m in rows:
+            state = f"installed  {m.path}" if m.installed else f"missing    {m.install}"
+            click.echo(f"{m.name:<20} {m.size / 1e6:7.0f} MB  {state}")
+
+    emit([dataclasses.asdict(m) for m in rows], as_json, text)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""Settings of a memory store, as one dataclass. The CLI flags and the server map onto these fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class MemoryConfig:
+    model: str | None = None  # a registry name (`edgemem models`), a .gguf path, or None for the default
+    n_ctx: int = 4096  # context window of the llama.cpp model
+    threads: int | None = None  # llama.cpp threads for generation and prompt reading (None: up to 4)
+    embed_threads: int = 1  # onnxruntime threads for the embedder
+    constrained: bool = True  # JSON-schema constrained decoding for extraction, manager and answer
+    adapters: dict[str, str] = field(default_factory=dict)  # agent ("manager"/"answer") -> GGUF LoRA path
+    # Memory Manager (Memory-R1: top 5 related memories per fact)
+    manager_k: int = 5
+    # The previous message shown to fact extraction as context (Memory-R1 extracts from message pairs).
+    # Off by default: small untrained models then attribute the other speaker's facts to the writer.
+    context_messages: int = 0
+    max_deletes_per_turn: int = 3  # a turn saying "delete everything" cannot wipe the bank at once
+    # An UPDATE must rewrite a memory about the same thing, a DELETE must name the memory its fact is
+    # about: below this cosine similarity an UPDATE becomes an ADD and a DELETE is rejected, so an
+    # untrained model's wrong choice cannot overwrite unrelated memories. 0 turns the guard off.
+    relatedness_guard: float = 0.6
+    max_message_tokens: int = 1024  # longer messages are truncated (with a warning)
+    # Answer Agent (Memory-R1: top 30 memories per speaker, 60 in all)
+    answer_k: int = 30
+    answer_turns_k: int = 0  # raw dialogue turns added to the answer context (0 = memories only)
+    answer_max_tokens: int = 96

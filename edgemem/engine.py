@@ -1,0 +1,314 @@
+"""The LLM engine: one llama.cpp model on CPU serving both agents.
+
+What it adds to a plain ``llama_cpp.Llama``:
+
+- thread counts for prompt reading *and* generation are set explicitly (llama.cpp would otherwise
+  use every core for prompt reading, which collapses throughput on a busy 2-core laptop);
+- JSON-schema constrained decoding, so extraction and manager outputs always parse;
+- prefix reuse per agent: the KV state of each agent's fixed instructions is saved once (only the
+  llama.cpp sequence state, a few MB; ``Llama.save_state`` would also copy the whole logits buffer)
+  and restored when that agent runs again, so alternating agents do not re-read their instructions;
+- optional GGUF LoRA adapters per agent, switched at run time on the one base model in RAM.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from .errors import InvalidInput, ModelCorrupt, ModelNotFound
+
+Messages = list[dict[str, str]]
+_SENTINEL = "\u2063EDGEMEM_PREFIX_END\u2063"
+
+
+@dataclass(frozen=True)
+class Completion:
+    """One model call: the text and what it cost."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int  # prompt tokens whose KV state was reused, not recomputed
+    prefill_s: float
+    decode_s: float
+    total_s: float
+
+
+class Engine(Protocol):
+    """What the agents need from a model. ``LlamaEngine`` is the real one; tests use a scripted fake."""
+
+    n_ctx: int
+    model_id: str
+
+    def complete(
+        self,
+        messages: Messages,
+        *,
+        schema: dict[str, Any] | None = None,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        prefix_key: str | None = None,
+        adapter: str | None = None,
+    ) -> Completion: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+def default_threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass
+class _Snapshot:
+    tokens: list[int]
+    state: Any  # ctypes uint8 array
+    size: int
+
+
+class LlamaEngine:
+    """llama.cpp on CPU. Thread-safe: calls are serialised by a lock (one model, one context)."""
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        n_ctx: int = 4096,
+        threads: int | None = None,
+        threads_batch: int | None = None,
+        seed: int = 0,
+        adapters: dict[str, str | Path] | None = None,
+        constrained: bool = True,
+        verbose: bool = False,
+    ) -> None:
+        # OpenMP worker threads spin while idle by default; on a laptop that steals the core the other
+        # process needs. Must be set before llama.cpp starts its thread pool.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        try:
+            import llama_cpp
+        except ImportError as e:  # pragma: no cover - a base dependency
+            raise ModelNotFound("llama-cpp-python is not installed. Fix: pip install llama-cpp-python") from e
+        self._llama_cpp = llama_cpp
+        path = Path(model_path)
+        if not path.exists():
+            raise ModelNotFound(f"Model file {path} does not exist.")
+        self.threads = threads or default_threads()
+        self.threads_batch = threads_batch or self.threads
+        self.model_path = path
+        self.model_id = path.name
+        self.constrained = constrained
+        try:
+            self.llama = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=self.threads,
+                n_threads_batch=self.threads_batch,
+                n_batch=512,
+                seed=seed,
+                verbose=verbose,
+            )
+        except ValueError as e:
+            raise ModelCorrupt(
+                f"llama.cpp cannot load {path}: {e}. Fix: check the file (re-download or re-export)."
+            ) from e
+        self.n_ctx = self.llama.n_ctx()
+        self._formatter = self._make_formatter()
+        self._lock = threading.RLock()
+        self._snapshots: dict[tuple[str, str | None], _Snapshot] = {}
+        self._grammars: dict[str, Any] = {}
+        self._adapters: dict[str, Any] = {}
+        self._active_adapter: str | None = None
+        for name, adapter_path in (adapters or {}).items():
+            self.load_adapter(name, adapter_path)
+
+    # -- prompt rendering --------------------------------------------------------------------------
+
+    def _make_formatter(self) -> Any:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = self.llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ModelCorrupt(
+                f"{self.model_path} has no chat template (is it a base model, not an instruct model?). "
+                "Fix: use an instruct/chat GGUF."
+            )
+        model = self.llama._model
+        eos, bos = self.llama.token_eos(), self.llama.token_bos()
+        return Jinja2ChatFormatter(
+            template=template,
+            eos_token=model.token_get_text(eos) if eos != -1 else "",
+            bos_token=model.token_get_text(bos) if bos != -1 else "",
+            stop_token_ids=[eos],
+        )
+
+    def render(self, messages: Messages) -> tuple[str, bool]:
+        """The prompt text the chat template makes of ``messages``, and whether it holds BOS already."""
+        result = self._formatter(messages=messages)
+        return result.prompt, bool(result.added_special)
+
+    def tokenize_messages(self, messages: Messages) -> list[int]:
+        text, has_bos = self.render(messages)
+        return self.llama.tokenize(text.encode("utf-8"), add_bos=not has_bos, special=True)
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def _prefix_tokens(self, messages: Messages, tokens: list[int]) -> int:
+        """How many leading tokens of ``tokens`` come from the fixed part (all but the last message)."""
+        probe = [*messages[:-1], {**messages[-1], "content": _SENTINEL}]
+        text, has_bos = self.render(probe)
+        head = text.split(_SENTINEL, 1)[0]
+        ids = self.llama.tokenize(head.encode("utf-8"), add_bos=not has_bos, special=True)
+        n = 0
+        for a, b in zip(ids, tokens, strict=False):
+            if a != b:
+                break
+            n += 1
+        # The last token of the head may merge with what follows; keep a safe margin.
+        return max(0, n - 1)
+
+    # -- LoRA adapters -----------------------------------------------------------------------------
+
+    def load_adapter(self, name: str, path: str | Path) -> None:
+        p = Path(path)
+        if not p.exists():
+            raise ModelNotFound(f"LoRA adapter {p} (for {name}) does not exist.")
+        lcpp = self._llama_cpp
+        handle = lcpp.llama_adapter_lora_init(self.llama._model.model, str(p).encode("utf-8"))
+        if not handle:
+            raise ModelCorrupt(
+                f"llama.cpp cannot load LoRA adapter {p} on {self.model_path.name}. "
+                "Fix: export the adapter against this base model (python -m export --lora-only)."
+            )
+        self._adapters[name] = handle
+
+    def _use_adapter(self, name: str | None) -> None:
+        if name == self._active_adapter:
+            return
+        if name is not None and name not in self._adapters:
+            name = None  # an agent without its own adapter runs on the plain base model
+            if self._active_adapter is None:
+                return
+        lcpp = self._llama_cpp
+        ctx = self.llama._ctx.ctx
+        if name is None:
+            lcpp.llama_set_adapters_lora(ctx, None, 0, None)
+        else:
+            arr = (lcpp.llama_adapter_lora_p_ctypes * 1)(self._adapters[name])
+            scales = (ctypes.c_float * 1)(1.0)
+            lcpp.llama_set_adapters_lora(ctx, arr, 1, scales)
+        self._active_adapter = name
+        self.llama.reset()  # the KV cache was computed with other weights
+
+    # -- prefix cache ------------------------------------------------------------------------------
+
+    def _common(self, tokens: list[int]) -> int:
+        n = 0
+        for a, b in zip(self.llama.input_ids[: self.llama.n_tokens], tokens, strict=False):
+            if a != b:
+                break
+            n += 1
+        return n
+
+    def _prepare_prefix(self, key: tuple[str, str | None], tokens: list[int], n_prefix: int) -> int:
+        """Make the KV cache hold tokens[:n_prefix], from a snapshot when possible. Returns tokens reused."""
+        lcpp, llama = self._llama_cpp, self.llama
+        have = self._common(tokens)
+        if have >= n_prefix:
+            return have
+        snap = self._snapshots.get(key)
+        if snap is not None and len(snap.tokens) <= len(tokens) and tokens[: len(snap.tokens)] == snap.tokens:
+            if lcpp.llama_state_seq_set_data(llama._ctx.ctx, snap.state, snap.size, 0):
+                n = len(snap.tokens)
+                llama.input_ids[:n] = snap.tokens
+                llama.n_tokens = n
+                llama._requires_eval = True
+                return n
+            llama.reset()
+        # No usable snapshot: read the fixed part once, then keep its state.
+        llama.n_tokens = have
+        llama.eval(tokens[have:n_prefix])
+        size = lcpp.llama_state_seq_get_size(llama._ctx.ctx, 0)
+        buf = (ctypes.c_uint8 * size)()
+        written = lcpp.llama_state_seq_get_data(llama._ctx.ctx, buf, size, 0)
+        if written:
+            self._snapshots[key] = _Snapshot(list(tokens[:n_prefix]), buf, written)
+        return have
+
+    # -- generation --------------------------------------------------------------------------------
+
+    def _grammar(self, schema: dict[str, Any]) -> Any:
+        key = json.dumps(schema)
+        if key not in self._grammars:
+            from llama_cpp import LlamaGrammar
+
+            if len(self._grammars) > 256:
+                self._grammars.clear()
+            self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
+        return self._grammars[key]
+
+    def complete(
+        self,
+        messages: Messages,
+        *,
+        schema: dict[str, Any] | None = None,
+        max_tokens: int = 256,
+        temperature: float = 0.0,
+        prefix_key: str | None = None,
+        adapter: str | None = None,
+    ) -> Completion:
+        """Run the chat ``messages`` and return the reply (JSON matching ``schema`` when constrained)."""
+        lcpp = self._llama_cpp
+        with self._lock:
+            t0 = time.perf_counter()
+            self._use_adapter(adapter)
+            tokens = self.tokenize_messages(messages)
+            if len(tokens) + max_tokens > self.n_ctx:
+                raise InvalidInput(
+                    f"The prompt is {len(tokens)} tokens and the reply may take {max_tokens}, more than the "
+                    f"context of {self.n_ctx}. Fix: shorten the input or raise n_ctx."
+                )
+            reused = self._common(tokens)
+            if prefix_key is not None:
+                n_prefix = self._prefix_tokens(messages, tokens)
+                if n_prefix > 0:
+                    reused = max(reused, self._prepare_prefix((prefix_key, self._active_adapter), tokens, n_prefix))
+            ctx = self.llama._ctx.ctx
+            lcpp.llama_perf_context_reset(ctx)
+            grammar = self._grammar(schema) if (schema is not None and self.constrained) else None
+            out = self.llama.create_completion(
+                prompt=tokens,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                top_k=1 if temperature == 0 else 40,
+                repeat_penalty=1.0,
+                grammar=grammar,
+            )
+            perf = lcpp.llama_perf_context(ctx)
+            assert isinstance(out, dict)  # not streaming
+            usage = out["usage"]
+            total = time.perf_counter() - t0
+            return Completion(
+                text=out["choices"][0]["text"],
+                prompt_tokens=usage["prompt_tokens"],
+                completion_tokens=usage["completion_tokens"],
+                cached_tokens=reused,
+                prefill_s=perf.t_p_eval_ms / 1000.0,
+                decode_s=perf.t_eval_ms / 1000.0,
+                total_s=total,
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._snapshots.clear()
+            llama = getattr(self, "llama", None)
+            if llama is not None:
+                llama.close()
+                self.llama = None  # type: ignore[assignment]

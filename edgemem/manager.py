@@ -1,0 +1,185 @@
+"""The Memory Manager (Memory-R1): extract facts from a new message, show each fact's most related
+memories to the model with short ids, and apply the ADD / UPDATE / DELETE / NOOP it chooses.
+
+The model never sees a real row id: ids "0", "1", ... index a lookup table built for this call, so a
+hallucinated id can only miss (and is recorded as REJECTED), never hit another row.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import prompts
+from .config import MemoryConfig
+from .embedder import Embedder
+from .engine import Completion, Engine
+from .errors import ModelOutputError
+from .parsing import ParsedOperations, parse_facts, parse_operations
+from .store import HistoryEntry, PlannedOp, SearchHit, Store, Turn
+
+EXTRACT_MAX_TOKENS = 64 * prompts.MAX_FACTS
+MANAGE_MAX_TOKENS_PER_FACT = 80
+
+
+@dataclass
+class TurnResult:
+    """What happened to one message."""
+
+    speaker: str
+    text: str
+    turn_id: int | None = None
+    skipped: bool = False  # already ingested earlier (resume)
+    facts: list[str] = field(default_factory=list)
+    operations: list[HistoryEntry] = field(default_factory=list)  # what was recorded for this turn
+    warnings: list[str] = field(default_factory=list)
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    extract_s: float = 0.0
+    manage_s: float = 0.0
+    total_s: float = 0.0
+
+    def _count(self, c: Completion) -> None:
+        self.llm_calls += 1
+        self.prompt_tokens += c.prompt_tokens
+        self.completion_tokens += c.completion_tokens
+
+
+@dataclass
+class ManagerStep:
+    """The manager's view of one turn: the prompt it was given and what it maps back to.
+    ``training/`` builds its examples from the same object."""
+
+    facts: list[str]
+    shown: list[SearchHit]  # shown[i] is presented as id str(i)
+    messages: list[dict[str, str]]
+    schema: dict[str, Any]
+
+
+class MemoryManager:
+    def __init__(self, engine: Engine, embedder: Embedder, store: Store, config: MemoryConfig) -> None:
+        self.engine, self.embedder, self.store, self.config = engine, embedder, store, config
+
+    # -- the steps, usable one by one (training builds examples from them) ---------------------------
+
+    def extraction_messages(self, turn: Turn, previous: Turn | None) -> list[dict[str, str]]:
+        prev = (previous.speaker, previous.text) if previous is not None and self.config.context_messages > 0 else None
+        return prompts.extraction_messages(turn.speaker, turn.text, turn.time, prev)
+
+    def related(self, user: str, speaker: str, fact_vectors: np.ndarray) -> list[SearchHit]:
+        """Top-k related memories of ``speaker`` for each fact, merged (first appearance wins)."""
+        shown: dict[int, SearchHit] = {}
+        for v in fact_vectors:
+            for hit in self.store.search(user, v, self.config.manager_k, speaker=speaker):
+                shown.setdefault(hit.id, hit)
+        return list(shown.values())
+
+    def step(self, user: str, turn: Turn, facts: list[str], fact_vectors: np.ndarray) -> ManagerStep:
+        shown = self.related(user, turn.speaker, fact_vectors)
+        messages = prompts.manager_messages(facts, [h.text for h in shown], turn.time)
+        return ManagerStep(facts, shown, messages, prompts.manager_schema(len(shown), len(facts)))
+
+    def plan(self, step: ManagerStep, parsed: ParsedOperations, fact_vectors: np.ndarray) -> list[PlannedOp]:
+        """Map shown ids back to rows, attach vectors, enforce the per-turn deletion cap."""
+        planned: list[PlannedOp] = []
+        fact_vec = {f: fact_vectors[i] for i, f in enumerate(step.facts)}
+        to_embed = [op.text for op in parsed.ops if op.text is not None and op.text not in fact_vec]
+        extra = dict(zip(to_embed, self.embedder.embed(to_embed), strict=False)) if to_embed else {}
+        known_texts = {h.text.strip().lower(): h.id for h in step.shown}
+        stored = self.store.vectors([h.id for h in step.shown])
+        guard = self.config.relatedness_guard
+        deletes = 0
+        for op in parsed.ops:
+            memory_id = step.shown[int(op.ref)].id if op.ref is not None else None
+            vector = None
+            if op.text is not None and op.event in ("ADD", "UPDATE"):
+                vector = fact_vec.get(op.text, extra.get(op.text))
+            if op.event == "ADD" and op.text is not None and op.text.strip().lower() in known_texts:
+                # The same text is already stored: a duplicate, not new information.
+                planned.append(PlannedOp("NOOP", known_texts[op.text.strip().lower()], None, None, "duplicate ADD"))
+                continue
+            if op.event == "UPDATE" and guard > 0 and memory_id in stored and vector is not None:
+                sim = float(np.dot(vector, stored[memory_id]))
+                if sim < guard:
+                    detail = f"UPDATE of unrelated memory {memory_id} (similarity {sim:.2f} < {guard}) kept as ADD"
+                    planned.append(PlannedOp("ADD", None, op.text, vector, detail))
+                    continue
+            if op.event == "DELETE":
+                about = fact_vec.get(op.fact) if op.fact is not None else None
+                if guard > 0 and memory_id in stored and about is not None:
+                    sim = float(np.dot(about, stored[memory_id]))
+                    if sim < guard:
+                        detail = f"DELETE of memory {memory_id} unrelated to its fact (similarity {sim:.2f} < {guard})"
+                        planned.append(PlannedOp("REJECTED", memory_id, None, None, detail))
+                        continue
+                deletes += 1
+                if deletes > self.config.max_deletes_per_turn:
+                    detail = f"over the per-turn deletion cap ({self.config.max_deletes_per_turn})"
+                    planned.append(PlannedOp("REJECTED", memory_id, None, None, detail))
+                    continue
+            planned.append(
+                PlannedOp(op.event, memory_id, op.text if op.event in ("ADD", "UPDATE") else None, vector, op.fact)
+            )
+        for rej in parsed.rejected:
+            raw = rej.raw if isinstance(rej.raw, (dict, list, str, int, float)) else repr(rej.raw)
+            planned.append(
+                PlannedOp("REJECTED", None, None, None, json.dumps({"reason": rej.reason, "output": raw})[:2000])
+            )
+        return planned
+
+    # -- the whole turn ------------------------------------------------------------------------------
+
+    def process(self, user: str, turn: Turn, previous: Turn | None = None) -> TurnResult:
+        """Extract, decide and apply for one message; everything lands in one transaction."""
+        t0 = time.perf_counter()
+        result = TurnResult(turn.speaker, turn.text)
+        adapter = "manager"
+        c = self.engine.complete(
+            self.extraction_messages(turn, previous),
+            schema=prompts.EXTRACTION_SCHEMA,
+            max_tokens=EXTRACT_MAX_TOKENS,
+            prefix_key="extract",
+            adapter=adapter,
+        )
+        result._count(c)
+        result.extract_s = c.total_s
+        planned: list[PlannedOp] = []
+        try:
+            facts = parse_facts(c.text)
+        except ModelOutputError as e:
+            facts = []
+            planned.append(PlannedOp("REJECTED", None, None, None, f"extraction: {e}"))
+            result.warnings.append(str(e))
+        result.facts = facts
+        vectors = self.embedder.embed([turn.text, *facts])
+        turn_vector, fact_vectors = vectors[0], vectors[1:]
+        if facts:  # no facts, no manager call (the per-turn budget)
+            step = self.step(user, turn, facts, fact_vectors)
+            c = self.engine.complete(
+                step.messages,
+                schema=step.schema,
+                max_tokens=MANAGE_MAX_TOKENS_PER_FACT * len(facts) + 16,
+                prefix_key="manage",
+                adapter=adapter,
+            )
+            result._count(c)
+            result.manage_s = c.total_s
+            try:
+                parsed = parse_operations(c.text, len(step.shown), facts)
+            except ModelOutputError as e:
+                parsed = ParsedOperations()
+                planned.append(PlannedOp("REJECTED", None, None, None, f"manager: {e}"))
+                result.warnings.append(str(e))
+            planned += self.plan(step, parsed, fact_vectors)
+        result.turn_id = self.store.apply_turn(user, turn, turn_vector, planned)
+        result.operations = self.store.turn_history(user, result.turn_id)
+        for w in result.warnings:
+            warnings.warn(w, stacklevel=2)
+        result.total_s = time.perf_counter() - t0
+        return result

@@ -1,0 +1,126 @@
+"""Schema of an edgemem database, as an ordered list of migrations recorded in ``_migrations``.
+
+Each migration runs in one transaction together with its record, so a crash leaves either the old or
+the new schema. Never edit a migration that has shipped: add a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import SchemaTooNew
+
+EMBEDDING_DIM = 384  # all-MiniLM-L6-v2
+
+Migration = Callable[[Any], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(fn: Migration) -> Migration:
+    if any(name == fn.__name__ for name, _ in MIGRATIONS):
+        raise ValueError(f"duplicate migration {fn.__name__}")
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_initial(conn: Any) -> None:
+    # Raw dialogue turns. A turn row is written in the same transaction as the memory operations it
+    # caused, so "the turn exists" means "the turn was fully applied": that is what resume relies on.
+    conn.execute(
+        """CREATE TABLE turns (
+            id INTEGER PRIMARY KEY,
+            user TEXT NOT NULL,
+            source TEXT NOT NULL,
+            key TEXT NOT NULL,
+            speaker TEXT NOT NULL,
+            text TEXT NOT NULL,
+            time TEXT,
+            created_at TEXT NOT NULL,
+            UNIQUE (user, source, key)
+        )"""
+    )
+    conn.execute(
+        """CREATE TABLE memories (
+            id INTEGER PRIMARY KEY,
+            user TEXT NOT NULL,
+            speaker TEXT NOT NULL,
+            text TEXT NOT NULL,
+            time TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            deleted INTEGER NOT NULL DEFAULT 0,
+            source_turn INTEGER REFERENCES turns (id)
+        )"""
+    )
+    conn.execute("CREATE INDEX memories_user ON memories (user, speaker, deleted)")
+    conn.execute(
+        """CREATE TABLE history (
+            id INTEGER PRIMARY KEY,
+            user TEXT NOT NULL,
+            memory_id INTEGER REFERENCES memories (id),
+            op TEXT NOT NULL,
+            old_text TEXT,
+            new_text TEXT,
+            turn_id INTEGER REFERENCES turns (id),
+            detail TEXT,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX history_user ON history (user, memory_id)")
+    # Vectors: one partition per user keeps a search inside one user's rows (and fast);
+    # chunk_size 128 because a partition reserves a whole chunk and most users are small.
+    conn.execute(
+        f"""CREATE VIRTUAL TABLE memory_vectors USING vec0 (
+            memory_id INTEGER PRIMARY KEY,
+            user TEXT PARTITION KEY,
+            speaker TEXT,
+            embedding FLOAT[{EMBEDDING_DIM}] distance_metric=cosine,
+            chunk_size=128
+        )"""
+    )
+    conn.execute(
+        f"""CREATE VIRTUAL TABLE turn_vectors USING vec0 (
+            turn_id INTEGER PRIMARY KEY,
+            user TEXT PARTITION KEY,
+            embedding FLOAT[{EMBEDDING_DIM}] distance_metric=cosine,
+            chunk_size=128
+        )"""
+    )
+
+
+def applied(conn: Any) -> list[str]:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    return [row[0] for row in conn.execute("SELECT name FROM _migrations ORDER BY version")]
+
+
+def migrate(conn: Any) -> list[str]:
+    """Apply pending migrations; return the names applied now."""
+    from .db import transaction
+
+    done = applied(conn)
+    known = [name for name, _ in MIGRATIONS]
+    unknown = [name for name in done if name not in known]
+    if unknown:
+        raise SchemaTooNew(
+            f"This database was written by a newer edgemem (migrations {unknown}). Fix: upgrade edgemem."
+        )
+    now: list[str] = []
+    for version, (name, fn) in enumerate(MIGRATIONS, start=1):
+        if name in done:
+            continue
+        with transaction(conn):
+            # Another process may have migrated while we waited for the lock.
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                continue
+            fn(conn)
+            conn.execute(
+                "INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (version, name, datetime.now(timezone.utc).isoformat(timespec="seconds")),
+            )
+        now.append(name)
+    return now

@@ -1,0 +1,178 @@
+"""Parsing of the agents' outputs. Shared by the runtime, the training rewards and the benchmarks.
+
+Nothing here trusts the model: every value is checked, and anything that does not name a valid
+target comes back as a :class:`Rejected` entry (recorded in history, never applied).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ModelOutputError
+from .prompts import EVENTS, MAX_FACTS
+
+MAX_MEMORY_CHARS = 1000
+_ALIASES = {"NONE": "NOOP", "NO_OP": "NOOP", "NOP": "NOOP", "REMOVE": "DELETE", "CREATE": "ADD", "INSERT": "ADD"}
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+_ANSWER_MARK = re.compile(r"\*\*\s*answer\s*:?\s*\*\*\s*:?(.*)", re.I | re.S)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One valid manager operation, with ``ref`` still the id *as shown* to the model ("0", "1", ...)."""
+
+    event: str
+    ref: str | None = None
+    text: str | None = None
+    fact: str | None = None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An entry of the model's output that was not applied, and why."""
+
+    raw: Any
+    reason: str
+
+
+@dataclass
+class ParsedOperations:
+    ops: list[Operation] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+
+def parse_json_object(text: str) -> dict[str, Any]:
+    """The first JSON object in ``text`` (code fences and chatter around it are tolerated)."""
+    if not isinstance(text, str) or not text.strip():
+        raise ModelOutputError("The model returned an empty output where JSON was expected.")
+    fenced = _FENCE.search(text)
+    candidate = fenced.group(1) if fenced else text
+    start = candidate.find("{")
+    if start < 0:
+        raise ModelOutputError(f"No JSON object in model output: {text[:120]!r}")
+    try:
+        obj, _ = json.JSONDecoder().raw_decode(candidate[start:])
+    except json.JSONDecodeError as e:
+        raise ModelOutputError(f"Malformed JSON in model output ({e.msg}): {text[:120]!r}") from e
+    if not isinstance(obj, dict):
+        raise ModelOutputError(f"Expected a JSON object, got {type(obj).__name__}: {text[:120]!r}")
+    return obj
+
+
+def parse_facts(text: str) -> list[str]:
+    """Facts from the extraction output ``{"facts": [...]}``; non-strings and blanks are dropped."""
+    obj = parse_json_object(text)
+    facts = obj.get("facts", [])
+    if not isinstance(facts, list):
+        raise ModelOutputError(f'"facts" must be a list, got {type(facts).__name__}')
+    out: list[str] = []
+    for f in facts:
+        if isinstance(f, str) and f.strip() and f.strip() not in out:
+            out.append(f.strip()[:MAX_MEMORY_CHARS])
+    return out[:MAX_FACTS]
+
+
+def parse_operations(text: str, n_memories: int, facts: list[str] | None = None) -> ParsedOperations:
+    """Manager output ``{"memory": [{"id", "text", "event"}, ...]}`` → valid operations + rejections.
+
+    Args:
+        text: the raw model output.
+        n_memories: how many memories were shown (valid ids are "0" .. str(n_memories - 1)).
+        facts: the facts the output answers, in order (for the record only).
+    Raises:
+        ModelOutputError: the output is not a JSON object with a "memory" list at all.
+    """
+    obj = parse_json_object(text)
+    entries = obj.get("memory")
+    if not isinstance(entries, list):
+        raise ModelOutputError(f'Manager output has no "memory" list: {text[:120]!r}')
+    facts = facts or []
+    parsed = ParsedOperations()
+    touched: set[str] = set()
+    for i, raw in enumerate(entries):
+        fact = facts[i] if i < len(facts) else None
+        op, reason = _check_entry(raw, n_memories, fact)
+        if op is None:
+            parsed.rejected.append(Rejected(raw, reason))
+            continue
+        if op.ref is not None and op.event != "NOOP":
+            if op.ref in touched:
+                parsed.rejected.append(Rejected(raw, f"id {op.ref} was already changed by this output"))
+                continue
+            touched.add(op.ref)
+        parsed.ops.append(op)
+    return parsed
+
+
+def _check_entry(raw: Any, n_memories: int, fact: str | None) -> tuple[Operation | None, str]:
+    if not isinstance(raw, dict):
+        return None, f"entry is a {type(raw).__name__}, not an object"
+    event = raw.get("event")
+    if not isinstance(event, str):
+        return None, "missing or non-string event"
+    event = _ALIASES.get(event.strip().upper(), event.strip().upper())
+    if event not in EVENTS:
+        return None, f"unknown event {raw.get('event')!r} (expected one of {', '.join(EVENTS)})"
+    ref = raw.get("id")
+    if isinstance(ref, bool) or (ref is not None and not isinstance(ref, (str, int))):
+        return None, f"id must be a string, got {type(ref).__name__}"
+    ref = None if ref is None else str(ref).strip()
+    valid_ref = ref is not None and ref.isdigit() and int(ref) < n_memories and str(int(ref)) == ref
+    text = raw.get("text")
+    if text is not None and not isinstance(text, str):
+        return None, f"text must be a string, got {type(text).__name__}"
+    text = text.strip() if text else None
+    if text and len(text) > MAX_MEMORY_CHARS:
+        return None, f"text is {len(text)} characters (limit {MAX_MEMORY_CHARS})"
+    if event == "ADD":
+        if not text:
+            return None, "ADD without text"
+        return Operation("ADD", None, text, fact), ""
+    if event in ("UPDATE", "DELETE") or ref is not None:
+        if not valid_ref:
+            shown = f"0..{n_memories - 1}" if n_memories else "none"
+            return None, f"{event} names unknown id {ref!r} (ids shown: {shown})"
+    if event == "UPDATE" and not text:
+        return None, "UPDATE without text"
+    return Operation(event, ref, text if event == "UPDATE" else None, fact), ""
+
+
+@dataclass(frozen=True)
+class ParsedAnswer:
+    answer: str
+    cited: list[int]  # memory numbers as shown (1-based), only those that exist
+
+
+def parse_answer(text: str, n_memories: int) -> ParsedAnswer:
+    """The answer agent's output: JSON ``{"memories": [...], "answer": "..."}``, or Memory-R1's
+    free-text form "...list of memories... **Answer:** short answer"."""
+    cited: list[int] = []
+    answer: str | None = None
+    try:
+        obj = parse_json_object(text)
+        if isinstance(obj.get("answer"), (str, int, float)) and not isinstance(obj.get("answer"), bool):
+            answer = str(obj["answer"]).strip()
+        mems = obj.get("memories", [])
+        if isinstance(mems, list):
+            for m in mems:
+                if isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= n_memories and m not in cited:
+                    cited.append(m)
+    except ModelOutputError:
+        pass
+    if answer is None:
+        mark = _ANSWER_MARK.search(text or "")
+        if mark:
+            answer = mark.group(1).strip()
+            cited = [
+                int(n)
+                for n in dict.fromkeys(re.findall(r"\[(\d+)\]", text[: mark.start()]))
+                if 1 <= int(n) <= n_memories
+            ]
+        else:
+            answer = (text or "").strip().splitlines()[0].strip() if (text or "").strip() else ""
+    if not answer:
+        raise ModelOutputError(f"No answer in model output: {text[:120]!r}")
+    return ParsedAnswer(answer, cited)

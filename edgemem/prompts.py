@@ -1,0 +1,193 @@
+"""Every prompt and output schema the two agents see. ``training/`` imports these, so the models are
+trained on exactly what the runtime sends.
+
+The three calls follow Memory-R1 (arXiv 2508.19828), which follows Mem0:
+
+1. fact extraction from the new message (with the previous message as context and the session time);
+2. the Memory Manager: the new facts plus the related memories, shown with short ids "0", "1", ...;
+   one operation per fact: ADD / UPDATE (rewrite an entry under the same id) / DELETE / NOOP;
+3. the Answer Agent: memories rendered "timestamp: text", grouped by speaker; it first lists the
+   memories that matter (memory distillation, here as their numbers), then gives a short answer.
+
+Each system prompt is fixed text and comes first, so the engine can keep its KV state and pay for
+it once (prefix reuse). The variable part always goes in the last user message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+Message = dict[str, str]
+
+EVENTS = ("ADD", "UPDATE", "DELETE", "NOOP")
+MAX_FACTS = 5
+MAX_FACT_CHARS = 200
+MAX_ANSWER_CHARS = 120
+MAX_CITED = 5
+
+# ---------------------------------------------------------------------------------------------
+# 1. Fact extraction
+
+EXTRACTION_SYSTEM = """You extract facts worth remembering from a conversation, one message at a time.
+
+Rules:
+- Only use the NEW MESSAGE. The previous message is only context for understanding it.
+- Facts are about the person who wrote the new message. Start each fact with that person's name, never "I" or "my".
+- Each fact is one short, self-contained sentence.
+- Keep personal details: events, plans, preferences, relationships, jobs, places, possessions, feelings, changes.
+- Keep time words exactly as said ("yesterday", "last week", "next month"): the message time is stored with every fact.
+- If the person asks to forget or delete something, write one fact "Forget: <what to forget>".
+- Greetings, thanks, questions and small talk have no facts: return an empty list.
+
+Examples:
+NEW MESSAGE by Sam: Hey, how are you doing?
+{"facts": []}
+NEW MESSAGE by Sam: I quit my job at the bakery last month, now I teach yoga. My sister Ana helps me.
+{"facts": ["Sam quit the job at the bakery last month", "Sam teaches yoga", "Sam's sister is Ana"]}
+NEW MESSAGE by Sam: Please forget my phone number.
+{"facts": ["Forget: Sam's phone number"]}
+
+Return JSON: {"facts": ["...", "..."]} with at most 5 facts."""
+
+EXTRACTION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "facts": {
+            "type": "array",
+            "items": {"type": "string", "minLength": 1, "maxLength": MAX_FACT_CHARS},
+            "maxItems": MAX_FACTS,
+        }
+    },
+    "required": ["facts"],
+}
+
+
+def extraction_messages(
+    speaker: str, text: str, time: str | None, previous: tuple[str, str] | None = None
+) -> list[Message]:
+    """Messages for the fact-extraction call. ``previous`` is (speaker, text) of the message before."""
+    lines = []
+    if time:
+        lines.append(f"Message time: {time}")
+    if previous is not None:
+        lines.append(f"Previous message by {previous[0]}: {previous[1]}")
+    lines.append(f"NEW MESSAGE by {speaker}: {text}")
+    lines.append(f"Facts about {speaker}:")
+    return [{"role": "system", "content": EXTRACTION_SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
+
+
+# ---------------------------------------------------------------------------------------------
+# 2. Memory Manager
+
+MANAGER_SYSTEM = """You manage a memory bank. You get the existing memories (each with an id) and new facts.
+For each new fact, in order, choose exactly one operation:
+- ADD: the fact is new information, not in any memory. Give its text.
+- UPDATE: the fact changes or adds detail to an existing memory about the same thing. Give that memory's id and the new full text, combining old and new.
+- DELETE: the fact says an existing memory is no longer true, or it is "Forget: ..." about that memory. Give that memory's id.
+- NOOP: the fact is already in a memory. Give that memory's id.
+Only use ids from the list of existing memories. Facts about different things are ADD, not UPDATE.
+
+Example:
+Existing memories:
+{"id": "0", "text": "Sam lives in Oslo"}
+{"id": "1", "text": "Sam has a cat"}
+{"id": "2", "text": "Sam's phone number is 555-0101"}
+New facts:
+1. Sam moved from Oslo to Rome
+2. Sam has a cat
+3. Sam plays the piano
+4. Forget: Sam's phone number
+{"memory": [{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}, {"event": "NOOP", "id": "1"}, {"event": "ADD", "text": "Sam plays the piano"}, {"event": "DELETE", "id": "2"}]}
+
+Return JSON: {"memory": [...]} with one operation per new fact."""
+
+
+def manager_messages(facts: Sequence[str], memories: Sequence[str], time: str | None) -> list[Message]:
+    """Messages for the manager call; ``memories[i]`` is shown with id ``str(i)``."""
+    if memories:
+        shown = "\n".join(f'{{"id": "{i}", "text": {_quote(m)}}}' for i, m in enumerate(memories))
+    else:
+        shown = "(none)"
+    new = "\n".join(f"{i + 1}. {f}" for i, f in enumerate(facts))
+    lines = [f"Existing memories:\n{shown}", "", f"New facts{f' (time: {time})' if time else ''}:\n{new}"]
+    lines.append(f"\nReturn exactly {len(facts)} operation(s), one per new fact, in order.")
+    return [{"role": "system", "content": MANAGER_SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
+
+
+def manager_schema(n_memories: int, n_facts: int) -> dict[str, Any]:
+    """JSON schema for the manager: one operation per fact, ids limited to the ones shown."""
+    text = {"type": "string", "minLength": 1, "maxLength": MAX_FACT_CHARS}
+    options: list[dict[str, Any]] = [_op("ADD", text=text)]
+    if n_memories:
+        ids = {"type": "string", "enum": [str(i) for i in range(n_memories)]}
+        options += [_op("UPDATE", id=ids, text=text), _op("DELETE", id=ids), _op("NOOP", id=ids)]
+    else:
+        options.append(_op("NOOP"))
+    return {
+        "type": "object",
+        "properties": {
+            "memory": {"type": "array", "items": {"anyOf": options}, "minItems": n_facts, "maxItems": n_facts}
+        },
+        "required": ["memory"],
+    }
+
+
+def _op(event: str, **fields: dict[str, Any]) -> dict[str, Any]:
+    props: dict[str, Any] = {"event": {"const": event}, **fields}
+    return {"type": "object", "properties": props, "required": list(props)}
+
+
+def _quote(s: str) -> str:
+    import json
+
+    return json.dumps(s, ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. Answer Agent
+
+ANSWER_SYSTEM = """You answer a question about a long conversation, using memories taken from it.
+Each memory is numbered and starts with the date and time it was said. Relative time words in a
+memory ("yesterday", "last week") count from that date: turn them into the actual date or period.
+
+First list the numbers of the memories that answer the question (at most 5), then give the answer.
+The answer is short: a few words, a name, a date or a number, no full sentence. If the memories do
+not say, answer "Not mentioned".
+
+Return JSON: {"memories": [3, 7], "answer": "..."}"""
+
+ANSWER_SCHEMA_BASE: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "memories": {"type": "array", "items": {"type": "integer"}, "maxItems": MAX_CITED},
+        "answer": {"type": "string", "minLength": 1, "maxLength": MAX_ANSWER_CHARS},
+    },
+    "required": ["memories", "answer"],
+}
+
+
+def render_memory(number: int, time: str | None, text: str) -> str:
+    """One memory line as the answer agent sees it: "[n] timestamp: text"."""
+    return f"[{number}] {time}: {text}" if time else f"[{number}] {text}"
+
+
+def answer_messages(question: str, groups: Sequence[tuple[str, Sequence[tuple[str | None, str]]]]) -> list[Message]:
+    """Messages for the answer call.
+
+    Args:
+        question: the question.
+        groups: (speaker, [(time, text), ...]) per speaker; memories are numbered 1.. across groups
+            in the order given, which is the numbering :func:`parse_answer` maps cited numbers back with.
+    """
+    parts, n = [], 0
+    for speaker, items in groups:
+        lines = []
+        for time, text in items:
+            n += 1
+            lines.append(render_memory(n, time, text))
+        parts.append(f"Memories of {speaker}:\n" + ("\n".join(lines) if lines else "(none)"))
+    if not parts:
+        parts.append("Memories:\n(none)")
+    user = "\n\n".join(parts) + f"\n\nQuestion: {question}"
+    return [{"role": "system", "content": ANSWER_SYSTEM}, {"role": "user", "content": user}]

@@ -1,0 +1,320 @@
+"""The memory bank on disk: memories, their vectors, raw dialogue turns and the history of every
+operation, in one SQLite file. All SQL of edgemem lives here.
+
+A turn and every operation it caused are written in one transaction (:meth:`Store.apply_turn`), so
+an interrupted ingest never leaves a half-applied turn, and "the turn row exists" means "done".
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from .db import connect, encode, sqlite_module, transaction, translate
+from .errors import UnknownMemory
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class MemoryItem:
+    """A stored memory."""
+
+    id: int
+    user: str
+    speaker: str
+    text: str
+    time: str | None  # when, in the dialogue, the fact was said
+    created_at: str
+    updated_at: str
+    deleted: bool = False
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A memory (or raw turn) found by similarity; ``score`` is cosine similarity in [-1, 1]."""
+
+    id: int
+    speaker: str
+    text: str
+    time: str | None
+    score: float
+    kind: str = "memory"  # or "turn"
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One row of the operation log: ADD/UPDATE/DELETE/NOOP from the manager, REJECTED for
+    output that named nothing valid, FORGET/RESTORE/RESET from the user."""
+
+    id: int
+    memory_id: int | None
+    op: str
+    old_text: str | None
+    new_text: str | None
+    turn_id: int | None
+    detail: str | None
+    created_at: str
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One dialogue message as it arrives."""
+
+    speaker: str
+    text: str
+    time: str | None = None
+    source: str = ""  # e.g. a LoCoMo sample id or a file name; "" for live messages
+    key: str = ""  # unique within (user, source): a dia_id, or a counter for live messages
+
+
+@dataclass(frozen=True)
+class PlannedOp:
+    """An operation ready to apply: ``memory_id`` is a real row id (or None for ADD / rejected)."""
+
+    op: str  # ADD UPDATE DELETE NOOP REJECTED
+    memory_id: int | None = None
+    text: str | None = None
+    vector: np.ndarray | None = None
+    detail: str | None = None
+
+
+_MEM_COLS = "id, user, speaker, text, time, created_at, updated_at, deleted"
+
+
+def _item(row: Sequence[Any]) -> MemoryItem:
+    return MemoryItem(row[0], row[1], row[2], row[3], row[4], row[5], row[6], bool(row[7]))
+
+
+class Store:
+    """SQL over one database file. Thread-safe (one connection, one lock)."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.conn = connect(path)
+        self.lock = threading.RLock()
+        self._sqlite = sqlite_module()
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+    def _q(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self.lock:
+            try:
+                return list(self.conn.execute(sql, params))
+            except self._sqlite.DatabaseError as e:
+                raise translate(e, str(self.path)) from e
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    def has_turn(self, user: str, source: str, key: str) -> bool:
+        return bool(self._q("SELECT 1 FROM turns WHERE user = ? AND source = ? AND key = ?", (user, source, key)))
+
+    def next_key(self, user: str, source: str) -> str:
+        rows = self._q("SELECT COUNT(*) FROM turns WHERE user = ? AND source = ?", (user, source))
+        return str(rows[0][0] + 1)
+
+    def last_turn(self, user: str, source: str) -> Turn | None:
+        rows = self._q(
+            "SELECT speaker, text, time, source, key FROM turns WHERE user = ? AND source = ? ORDER BY id DESC LIMIT 1",
+            (user, source),
+        )
+        return Turn(*rows[0]) if rows else None
+
+    def get(self, user: str, memory_id: int) -> MemoryItem:
+        rows = self._q(f"SELECT {_MEM_COLS} FROM memories WHERE id = ? AND user = ?", (memory_id, user))
+        if not rows:
+            raise UnknownMemory(
+                f"No memory with id {memory_id} for user {user!r}. Fix: list ids with `edgemem memories`."
+            )
+        return _item(rows[0])
+
+    def memories(self, user: str, speaker: str | None = None, include_deleted: bool = False) -> list[MemoryItem]:
+        sql = f"SELECT {_MEM_COLS} FROM memories WHERE user = ?"
+        params: list[Any] = [user]
+        if speaker is not None:
+            sql += " AND speaker = ?"
+            params.append(speaker)
+        if not include_deleted:
+            sql += " AND deleted = 0"
+        return [_item(r) for r in self._q(sql + " ORDER BY id", params)]
+
+    def speakers(self, user: str) -> list[str]:
+        rows = self._q("SELECT speaker, MIN(id) FROM turns WHERE user = ? GROUP BY speaker ORDER BY 2", (user,))
+        seen = [r[0] for r in rows]
+        for r in self._q("SELECT DISTINCT speaker FROM memories WHERE user = ? AND deleted = 0", (user,)):
+            if r[0] not in seen:
+                seen.append(r[0])
+        return seen
+
+    def count(self, user: str | None = None) -> dict[str, int]:
+        where, params = ("WHERE user = ?", (user,)) if user is not None else ("", ())
+        mems = self._q(f"SELECT COUNT(*) FROM memories {where} {'AND' if where else 'WHERE'} deleted = 0", params)[0][0]
+        turns = self._q(f"SELECT COUNT(*) FROM turns {where}", params)[0][0]
+        hist = self._q(f"SELECT COUNT(*) FROM history {where}", params)[0][0]
+        return {"memories": mems, "turns": turns, "history": hist}
+
+    def history(self, user: str, memory_id: int | None = None, limit: int | None = None) -> list[HistoryEntry]:
+        sql = "SELECT id, memory_id, op, old_text, new_text, turn_id, detail, created_at FROM history WHERE user = ?"
+        params: list[Any] = [user]
+        if memory_id is not None:
+            sql += " AND memory_id = ?"
+            params.append(memory_id)
+        if limit is None:
+            return [HistoryEntry(*r) for r in self._q(sql + " ORDER BY id", params)]
+        rows = self._q(sql + " ORDER BY id DESC LIMIT ?", [*params, limit])  # the newest ``limit``
+        return [HistoryEntry(*r) for r in reversed(rows)]
+
+    def vectors(self, memory_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """Stored vectors of live memories, by id."""
+        if not memory_ids:
+            return {}
+        marks = ",".join("?" * len(memory_ids))
+        rows = self._q(
+            f"SELECT memory_id, embedding FROM memory_vectors WHERE memory_id IN ({marks})", list(memory_ids)
+        )
+        return {int(r[0]): np.frombuffer(r[1], dtype="<f4") for r in rows}
+
+    def turn_history(self, user: str, turn_id: int) -> list[HistoryEntry]:
+        rows = self._q(
+            "SELECT id, memory_id, op, old_text, new_text, turn_id, detail, created_at FROM history "
+            "WHERE user = ? AND turn_id = ? ORDER BY id",
+            (user, turn_id),
+        )
+        return [HistoryEntry(*r) for r in rows]
+
+    def search(self, user: str, vector: np.ndarray, k: int, speaker: str | None = None) -> list[SearchHit]:
+        """The ``k`` live memories of ``user`` (optionally one speaker's) nearest to ``vector``."""
+        if k <= 0:
+            return []
+        sql = (
+            "SELECT m.id, m.speaker, m.text, m.time, v.distance FROM memory_vectors v JOIN memories m ON m.id = v.memory_id "
+            "WHERE v.embedding MATCH ? AND v.k = ? AND v.user = ?"
+        )
+        params: list[Any] = [encode(vector), k, user]
+        if speaker is not None:
+            sql += " AND v.speaker = ?"
+            params.append(speaker)
+        rows = self._q(sql + " ORDER BY v.distance", params)
+        return [SearchHit(r[0], r[1], r[2], r[3], 1.0 - float(r[4])) for r in rows]
+
+    def search_turns(self, user: str, vector: np.ndarray, k: int) -> list[SearchHit]:
+        if k <= 0:
+            return []
+        rows = self._q(
+            "SELECT t.id, t.speaker, t.text, t.time, v.distance FROM turn_vectors v JOIN turns t ON t.id = v.turn_id "
+            "WHERE v.embedding MATCH ? AND v.k = ? AND v.user = ? ORDER BY v.distance",
+            (encode(vector), k, user),
+        )
+        return [SearchHit(r[0], r[1], r[2], r[3], 1.0 - float(r[4]), "turn") for r in rows]
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def apply_turn(self, user: str, turn: Turn, turn_vector: np.ndarray | None, ops: Iterable[PlannedOp]) -> int:
+        """Record ``turn`` and apply ``ops`` atomically. Returns the turn's row id."""
+        with self.lock, transaction(self.conn) as c:
+            cur = c.execute(
+                "INSERT INTO turns (user, source, key, speaker, text, time, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (user, turn.source, turn.key, turn.speaker, turn.text, turn.time, now()),
+            )
+            turn_id = int(cur.lastrowid)
+            if turn_vector is not None:
+                c.execute(
+                    "INSERT INTO turn_vectors (turn_id, user, embedding) VALUES (?, ?, ?)",
+                    (turn_id, user, encode(turn_vector)),
+                )
+            for op in ops:
+                self._apply(c, user, turn.speaker, turn.time, turn_id, op)
+            return turn_id
+
+    def _apply(self, c: Any, user: str, speaker: str, time: str | None, turn_id: int | None, op: PlannedOp) -> None:
+        ts = now()
+        old = None
+        if op.memory_id is not None and op.op in ("UPDATE", "DELETE", "NOOP"):
+            row = c.execute(
+                "SELECT text, speaker FROM memories WHERE id = ? AND user = ? AND deleted = 0", (op.memory_id, user)
+            ).fetchone()
+            if row is None:  # the planner only hands us live ids; be safe anyway
+                op = PlannedOp("REJECTED", op.memory_id, op.text, None, f"{op.op} of missing memory {op.memory_id}")
+            else:
+                old, speaker = row[0], row[1]
+        memory_id = op.memory_id
+        if op.op == "ADD":
+            assert op.text is not None and op.vector is not None
+            cur = c.execute(
+                "INSERT INTO memories (user, speaker, text, time, created_at, updated_at, source_turn) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (user, speaker, op.text, time, ts, ts, turn_id),
+            )
+            memory_id = int(cur.lastrowid)
+            c.execute(
+                "INSERT INTO memory_vectors (memory_id, user, speaker, embedding) VALUES (?, ?, ?, ?)",
+                (memory_id, user, speaker, encode(op.vector)),
+            )
+        elif op.op == "UPDATE":
+            assert op.text is not None and op.vector is not None
+            c.execute(
+                "UPDATE memories SET text = ?, time = COALESCE(?, time), updated_at = ? WHERE id = ?",
+                (op.text, time, ts, memory_id),
+            )
+            c.execute("UPDATE memory_vectors SET embedding = ? WHERE memory_id = ?", (encode(op.vector), memory_id))
+        elif op.op == "DELETE":
+            self._soft_delete(c, memory_id)
+        c.execute(
+            "INSERT INTO history (user, memory_id, op, old_text, new_text, turn_id, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (user, memory_id, op.op, old, op.text if op.op in ("ADD", "UPDATE") else None, turn_id, op.detail, ts),
+        )
+
+    @staticmethod
+    def _soft_delete(c: Any, memory_id: int | None) -> None:
+        # The row stays (history points at it, and it can be restored); its vector goes, so no search finds it.
+        c.execute("UPDATE memories SET deleted = 1, updated_at = ? WHERE id = ?", (now(), memory_id))
+        c.execute("DELETE FROM memory_vectors WHERE memory_id = ?", (memory_id,))
+
+    def forget(self, user: str, memory_id: int, reason: str = "forgotten by the user") -> MemoryItem:
+        """Soft-delete one memory on the user's request (recorded as FORGET)."""
+        with self.lock, transaction(self.conn) as c:
+            item = self.get(user, memory_id)
+            if item.deleted:
+                return item
+            self._soft_delete(c, memory_id)
+            c.execute(
+                "INSERT INTO history (user, memory_id, op, old_text, detail, created_at) VALUES (?, ?, 'FORGET', ?, ?, ?)",
+                (user, memory_id, item.text, reason, now()),
+            )
+        return self.get(user, memory_id)
+
+    def restore(self, user: str, memory_id: int, vector: np.ndarray) -> MemoryItem:
+        """Bring back a deleted memory (its latest text) with a fresh vector."""
+        with self.lock, transaction(self.conn) as c:
+            item = self.get(user, memory_id)
+            if not item.deleted:
+                return item
+            c.execute("UPDATE memories SET deleted = 0, updated_at = ? WHERE id = ?", (now(), memory_id))
+            c.execute(
+                "INSERT INTO memory_vectors (memory_id, user, speaker, embedding) VALUES (?, ?, ?, ?)",
+                (memory_id, user, item.speaker, encode(vector)),
+            )
+            c.execute(
+                "INSERT INTO history (user, memory_id, op, new_text, created_at) VALUES (?, ?, 'RESTORE', ?, ?)",
+                (user, memory_id, item.text, now()),
+            )
+        return self.get(user, memory_id)
+
+    def reset(self, user: str) -> int:
+        """Remove everything of ``user``: memories, vectors, turns, history. Returns memories removed."""
+        with self.lock, transaction(self.conn) as c:
+            n = c.execute("SELECT COUNT(*) FROM memories WHERE user = ? AND deleted = 0", (user,)).fetchone()[0]
+            c.execute("DELETE FROM memory_vectors WHERE user = ?", (user,))
+            c.execute("DELETE FROM turn_vectors WHERE user = ?", (user,))
+            c.execute("DELETE FROM history WHERE user = ?", (user,))
+            c.execute("DELETE FROM memories WHERE user = ?", (user,))
+            c.execute("DELETE FROM turns WHERE user = ?", (user,))
+            return int(n)
