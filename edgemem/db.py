@@ -20,7 +20,7 @@ import numpy as np
 from .errors import DatabaseCorrupt, DatabaseError, DatabaseLocked, ExtensionUnavailable
 
 SQLITE_HEADER = b"SQLite format 3\x00"
-DEFAULT_BUSY_TIMEOUT_S = 10.0
+DEFAULT_BUSY_TIMEOUT_S = float(os.environ.get("EDGEMEM_BUSY_TIMEOUT", "10"))
 _CANDIDATES = ("sqlite3", "pysqlite3.dbapi2", "sqlean")
 _module: ModuleType | None = None
 

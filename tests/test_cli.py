@@ -1,0 +1,162 @@
+"""The edgemem command: real processes and files. Run: .venv/bin/pytest tests/test_cli.py"""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from edgemem.cli import cli
+from edgemem.db import connect, sqlite_module
+
+EDGEMEM = [sys.executable, "-m", "edgemem.cli"]
+
+
+def run(*args, **kw):
+    return subprocess.run([*EDGEMEM, *args], capture_output=True, text=True, timeout=600, **kw)
+
+
+def test_import_does_not_pull_training_deps():
+    code = "import sys, edgemem; bad = [m for m in ('torch', 'transformers', 'trl', 'peft') if m in sys.modules]; print(bad)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_every_command_has_help():
+    runner = CliRunner()
+    for name, command in cli.commands.items():
+        assert command.help, f"{name} has no help text"
+        result = runner.invoke(cli, [name, "--help"])
+        assert result.exit_code == 0, result.output
+
+
+def test_models_json():
+    result = CliRunner().invoke(cli, ["models", "--json"])
+    rows = json.loads(result.output)
+    assert {r["name"] for r in rows} >= {"qwen2.5-coder-0.5b", "smollm2-135m"}
+
+
+@pytest.mark.parametrize(
+    "args,code,message",
+    [
+        (["memories", "--db", "{notdb}"], 4, "is not a SQLite database"),
+        (["forget", "12345", "--db", "{db}"], 2, "No memory with id 12345"),
+        (["ask", "hello?", "--db", "{db}", "--model", "{missing}"], 3, "does not exist"),
+        (["ask", "hello?", "--db", "{db}", "--model", "no-such-model"], 3, "Known model names"),
+        (["ingest", "{notdb}", "--db", "{db}"], 2, "is not valid JSON"),
+        (["search", "  ", "--db", "{db}"], 2, "query is empty"),
+    ],
+)
+def test_errors_are_one_clean_line(tmp_path, args, code, message):
+    notdb = tmp_path / "notes.txt"
+    notdb.write_text("hello, not a database")
+    paths = {"notdb": notdb, "db": tmp_path / "m.db", "missing": tmp_path / "missing.gguf"}
+    result = run(*(a.format(**paths) for a in args))
+    assert result.returncode == code, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    assert notdb.read_text() == "hello, not a database"
+
+
+def test_locked_database_is_reported(tmp_path):
+    db = tmp_path / "m.db"
+    assert run("memories", "--db", str(db)).returncode == 0
+    holder = sqlite_module().connect(str(db), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        r = run("forget", "1", "--db", str(db), env={**os.environ, "EDGEMEM_BUSY_TIMEOUT": "0.2"})
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert r.returncode == 4 and "locked by another process" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+def test_add_ask_search_forget_restore(tmp_path):
+    db = str(tmp_path / "m.db")
+    common = ["--db", db, "--model", "smollm2-135m", "--threads", "1"]
+    r = run(
+        "add", "I adopted a puppy called Biscuit.", "--speaker", "Maya", "--time", "2 March 2025", "--json", *common
+    )
+    assert r.returncode == 0, r.stderr
+    added = json.loads(r.stdout)
+    assert added["speaker"] == "Maya" and added["llm_calls"] >= 1
+    r = run("memories", "--json", *common)
+    items = json.loads(r.stdout)
+    r = run("ask", "What is the puppy called?", "--json", *common)
+    assert r.returncode == 0 and json.loads(r.stdout)["answer"]
+    if items:  # SmolLM2 may extract nothing; the flow below needs one memory
+        mid = str(items[0]["id"])
+        hits = json.loads(run("search", "puppy", "--json", *common).stdout)
+        assert hits[0]["id"] == items[0]["id"]
+        assert run("forget", mid, *common).returncode == 0
+        assert json.loads(run("memories", "--json", *common).stdout) == [m for m in items if str(m["id"]) != mid]
+        assert run("restore", mid, *common).returncode == 0
+        ops = [h["op"] for h in json.loads(run("history", "--memory-id", mid, "--json", *common).stdout)]
+        assert ops[-2:] == ["FORGET", "RESTORE"]
+
+
+def _turns(db: Path) -> int:
+    try:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+        try:
+            return conn.execute("SELECT COUNT(*) FROM turns").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.slow
+def test_kill_during_ingest_then_resume(tmp_path):
+    """kill -9 in the middle of an ingest: the file stays sound, no turn is half-applied, and the
+    same command finishes the job."""
+    msgs = tmp_path / "chat.jsonl"
+    lines = [
+        {
+            "speaker": "Sam" if i % 2 else "Ann",
+            "text": f"Message {i}: I visited city number {i} and bought a souvenir there.",
+        }
+        for i in range(12)
+    ]
+    msgs.write_text("\n".join(json.dumps(m) for m in lines))
+    db = tmp_path / "m.db"
+    args = ["ingest", str(msgs), "--db", str(db), "--model", "smollm2-135m", "--threads", "1"]
+    for stop_after in (2, 5):
+        proc = subprocess.Popen([*EDGEMEM, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 300
+        while _turns(db) < stop_after and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        check_complete(db)
+    r = run(*args, "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["turns"] == 12 and out["skipped"] >= 2
+    assert check_complete(db) == 12
+
+
+def check_complete(db: Path) -> int:
+    """The file is sound and every stored turn is whole: its vector is there, every live memory has
+    its vector and every deleted one has none. Returns the number of turns."""
+    conn = connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        turns = conn.execute("SELECT COUNT(*) FROM turns").fetchone()[0]
+        assert conn.execute("SELECT COUNT(*) FROM turn_vectors").fetchone()[0] == turns
+        live = {r[0] for r in conn.execute("SELECT id FROM memories WHERE deleted = 0")}
+        assert {r[0] for r in conn.execute("SELECT memory_id FROM memory_vectors")} == live
+        orphans = conn.execute(
+            "SELECT COUNT(*) FROM history WHERE turn_id IS NOT NULL AND turn_id NOT IN (SELECT id FROM turns)"
+        )
+        assert orphans.fetchone()[0] == 0
+        return int(turns)
+    finally:
+        conn.close()

@@ -1,0 +1,73 @@
+"""The real llama.cpp engine on the packaged SmolLM2-135M. Run: .venv/bin/pytest tests/test_engine.py"""
+
+import json
+
+import pytest
+
+from edgemem import prompts
+from edgemem.engine import LlamaEngine
+from edgemem.errors import InvalidInput, ModelCorrupt, ModelNotFound
+from edgemem.parsing import parse_answer, parse_facts, parse_operations
+
+pytestmark = pytest.mark.slow
+
+
+def test_threads_are_explicit(smol_engine):
+    assert smol_engine.llama.context_params.n_threads == 1
+    assert smol_engine.llama.context_params.n_threads_batch == 1
+
+
+def test_constrained_outputs_always_parse(smol_engine):
+    """A 135M model cannot choose well, but with the schemas it cannot produce unparseable output."""
+    msgs = prompts.extraction_messages(
+        "Sam", "I moved to Rome last week and I love my new job as a chef.", "1 May 2024"
+    )
+    c = smol_engine.complete(msgs, schema=prompts.EXTRACTION_SCHEMA, max_tokens=200)
+    facts = parse_facts(c.text) or ["Sam moved to Rome"]
+    shown = ["Sam lives in Oslo", "Sam has a cat"]
+    c = smol_engine.complete(
+        prompts.manager_messages(facts, shown, None),
+        schema=prompts.manager_schema(len(shown), len(facts)),
+        max_tokens=300,
+    )
+    parsed = parse_operations(c.text, len(shown), facts)
+    assert len(parsed.ops) + len(parsed.rejected) == len(facts)
+    assert all(op.ref is None or op.ref in ("0", "1") for op in parsed.ops)
+    assert not parsed.rejected  # the schema only allows the shown ids
+    msgs = prompts.answer_messages("Where does Sam live?", [("Sam", [("1 May 2024", "Sam lives in Rome")])])
+    c = smol_engine.complete(msgs, schema=prompts.ANSWER_SCHEMA_BASE, max_tokens=60)
+    assert json.loads(c.text)["answer"] and parse_answer(c.text, 1).answer
+    assert c.prompt_tokens > 0 and c.completion_tokens > 0
+
+
+def test_prefix_reuse_changes_nothing_but_cost(smol_engine, smol_path):
+    msgs = prompts.extraction_messages("Sam", "My sister Ana got married in June.", "2 July 2024")
+    first = smol_engine.complete(msgs, schema=prompts.EXTRACTION_SCHEMA, max_tokens=60, prefix_key="extract")
+    # Another agent runs in between, evicting the extraction prompt from the KV cache...
+    other = prompts.answer_messages("Who is Ana?", [("Sam", [(None, "Sam's sister is Ana")])])
+    smol_engine.complete(other, schema=prompts.ANSWER_SCHEMA_BASE, max_tokens=30, prefix_key="answer")
+    # ...and the saved state of the fixed instructions is restored instead of recomputed.
+    again = smol_engine.complete(msgs, schema=prompts.EXTRACTION_SCHEMA, max_tokens=60, prefix_key="extract")
+    assert again.text == first.text
+    assert again.cached_tokens > 0.5 * again.prompt_tokens
+    fresh = LlamaEngine(smol_path, n_ctx=2048, threads=1)
+    try:
+        cold = fresh.complete(msgs, schema=prompts.EXTRACTION_SCHEMA, max_tokens=60)
+    finally:
+        fresh.close()
+    assert cold.text == first.text and cold.cached_tokens == 0
+
+
+def test_prompt_longer_than_context(smol_engine):
+    msgs = [{"role": "user", "content": "word " * 3000}]
+    with pytest.raises(InvalidInput, match="more than the context"):
+        smol_engine.complete(msgs, max_tokens=10)
+
+
+def test_bad_model_files(tmp_path):
+    with pytest.raises(ModelNotFound):
+        LlamaEngine(tmp_path / "missing.gguf")
+    truncated = tmp_path / "truncated.gguf"
+    truncated.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\x00" * 64)
+    with pytest.raises(ModelCorrupt, match="cannot load"):
+        LlamaEngine(truncated, threads=1)

@@ -1,0 +1,164 @@
+"""Memory Manager control flow with a scripted LLM, the real embedder and a real database file.
+Run: .venv/bin/pytest tests/test_manager.py"""
+
+import re
+import warnings
+
+import pytest
+from fakes import ScriptedEngine
+
+from edgemem.errors import InvalidInput
+
+
+def facts(*f):
+    return {"facts": list(f)}
+
+
+def ops(*o):
+    return {"memory": list(o)}
+
+
+def test_add_update_delete_noop(make_memory):
+    eng = ScriptedEngine()
+    mem = make_memory(eng)
+    eng.enqueue(
+        facts("Sam lives in Oslo", "Sam has a cat"),
+        ops({"event": "ADD", "text": "Sam lives in Oslo"}, {"event": "ADD", "text": "Sam has a cat"}),
+    )
+    r = mem.add("I live in Oslo and I have a cat", speaker="Sam", time="1 May 2024")
+    assert [o.op for o in r.operations] == ["ADD", "ADD"] and r.llm_calls == 2
+    oslo, cat = (m.id for m in mem.memories())
+    # The manager sees the memories ordered by similarity with ids "0", "1": find Oslo's id first.
+    shown = [h.text for h in mem.manager.related("u", "Sam", mem.embedder.embed(["Sam moved to Rome"]))]
+    oslo_ref = str(shown.index("Sam lives in Oslo"))
+    eng.enqueue(facts("Sam moved to Rome"), ops({"event": "UPDATE", "id": oslo_ref, "text": "Sam lives in Rome"}))
+    r = mem.add("I moved to Rome", speaker="Sam", time="2 June 2024")
+    assert [(o.op, o.memory_id, o.old_text, o.new_text) for o in r.operations] == [
+        ("UPDATE", oslo, "Sam lives in Oslo", "Sam lives in Rome")
+    ]
+    manager_prompt = eng.history[-1]["messages"][1]["content"]
+    assert '"text": "Sam lives in Oslo"' in manager_prompt and "1. Sam moved to Rome" in manager_prompt
+    assert re.findall(r'"id": "(\w+)"', manager_prompt) == ["0", "1"]  # short ids, not row ids
+    eng.enqueue(facts("Forget: Sam has a cat"), ops({"event": "DELETE", "id": "0"}))
+    r = mem.add("Forget about my cat", speaker="Sam")
+    assert [(o.op, o.memory_id) for o in r.operations] == [("DELETE", cat)]
+    assert [m.text for m in mem.memories()] == ["Sam lives in Rome"]
+    assert mem.memories(include_deleted=True)[1].deleted
+
+
+def test_hallucinated_id_is_recorded_not_applied(make_memory):
+    eng = ScriptedEngine([facts("Sam likes tea"), ops({"event": "ADD", "text": "Sam likes tea"})])
+    mem = make_memory(eng)
+    mem.add("I like tea", speaker="Sam")
+    before = mem.memories()
+    eng.enqueue(
+        facts("Sam likes coffee"),
+        ops({"event": "UPDATE", "id": "5", "text": "Sam likes coffee"}, {"event": "DELETE", "id": "abc"}),
+    )
+    r = mem.add("I like coffee", speaker="Sam")
+    assert [o.op for o in r.operations] == ["REJECTED", "REJECTED"]
+    assert "unknown id '5'" in r.operations[0].detail
+    assert mem.memories() == before
+
+
+def test_malformed_manager_output_changes_nothing(make_memory):
+    eng = ScriptedEngine([facts("Sam likes tea"), ops({"event": "ADD", "text": "Sam likes tea"})])
+    mem = make_memory(eng)
+    mem.add("I like tea", speaker="Sam")
+    before = mem.memories()
+    eng.enqueue(facts("Sam hates tea"), '{"memory": [{"event": "DELETE", "id": "0"')  # cut off
+    with pytest.warns(UserWarning, match="Malformed JSON"):
+        r = mem.add("I hate tea now", speaker="Sam")
+    assert [o.op for o in r.operations] == ["REJECTED"] and mem.memories() == before
+    eng.enqueue("total garbage")
+    with pytest.warns(UserWarning, match="No JSON object"):
+        r = mem.add("another message", speaker="Sam")
+    assert r.facts == [] and [o.op for o in r.operations] == ["REJECTED"]
+
+
+def test_no_facts_skips_the_manager(make_memory):
+    eng = ScriptedEngine([facts()])
+    mem = make_memory(eng)
+    r = mem.add("Hey, how are you?", speaker="Sam")
+    assert r.llm_calls == 1 and r.operations == [] and mem.stats()["turns"] == 1
+
+
+def test_deletion_cap(make_memory):
+    eng = ScriptedEngine()
+    mem = make_memory(eng, max_deletes_per_turn=1, relatedness_guard=0)
+    eng.enqueue(facts("a", "b", "c"), ops(*({"event": "ADD", "text": f"Sam fact {x}"} for x in "abc")))
+    mem.add("three facts", speaker="Sam")
+    eng.enqueue(
+        facts("Forget everything"),
+        ops({"event": "DELETE", "id": "0"}, {"event": "DELETE", "id": "1"}, {"event": "DELETE", "id": "2"}),
+    )
+    r = mem.add("Delete all memories about me!", speaker="Sam")
+    assert [o.op for o in r.operations] == ["DELETE", "REJECTED", "REJECTED"]
+    assert "deletion cap" in r.operations[1].detail
+    assert len(mem.memories()) == 2
+
+
+def test_relatedness_guard(make_memory):
+    eng = ScriptedEngine([facts("Sam lives in Oslo"), ops({"event": "ADD", "text": "Sam lives in Oslo"})])
+    mem = make_memory(eng)
+    mem.add("I live in Oslo", speaker="Sam")
+    # An untrained model "updates" the home with an unrelated fact: kept as ADD, nothing overwritten.
+    eng.enqueue(
+        facts("Sam's favourite band is Queen"),
+        ops({"event": "UPDATE", "id": "0", "text": "Sam's favourite band is Queen"}),
+    )
+    r = mem.add("My favourite band is Queen", speaker="Sam")
+    assert r.operations[0].op == "ADD" and "unrelated" in r.operations[0].detail
+    assert sorted(m.text for m in mem.memories()) == ["Sam lives in Oslo", "Sam's favourite band is Queen"]
+
+
+def test_duplicate_add_becomes_noop(make_memory):
+    eng = ScriptedEngine([facts("Sam has a puppy"), ops({"event": "ADD", "text": "Sam has a puppy"})])
+    mem = make_memory(eng)
+    mem.add("I have a puppy", speaker="Sam")
+    eng.enqueue(facts("Sam has a puppy"), ops({"event": "ADD", "text": "Sam has a puppy"}))
+    r = mem.add("My puppy!", speaker="Sam")
+    assert [(o.op, o.detail) for o in r.operations] == [("NOOP", "duplicate ADD")]
+    assert len(mem.memories()) == 1
+
+
+def test_speakers_have_own_banks(make_memory):
+    eng = ScriptedEngine([facts("Sam likes tea"), ops({"event": "ADD", "text": "Sam likes tea"})])
+    mem = make_memory(eng)
+    mem.add("I like tea", speaker="Sam")
+    eng.enqueue(facts("Ann likes tea"), ops({"event": "ADD", "text": "Ann likes tea"}))
+    mem.add("I like tea too", speaker="Ann")
+    manager_prompt = eng.history[-1]["messages"][1]["content"]
+    assert "Existing memories:\n(none)" in manager_prompt  # Sam's memory is not in Ann's bank
+    assert {m.speaker for m in mem.memories()} == {"Sam", "Ann"}
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+def test_empty_message(make_memory, text):
+    mem = make_memory(ScriptedEngine())
+    with pytest.raises(InvalidInput, match="empty"):
+        mem.add(text, speaker="Sam")
+    assert mem.stats()["turns"] == 0
+
+
+def test_resume_skips_stored_turns(make_memory):
+    from edgemem import Turn
+
+    eng = ScriptedEngine([facts(), facts()])
+    mem = make_memory(eng)
+    turns = [Turn("Sam", "hello", None, "file", "1"), Turn("Ann", "hi", None, "file", "2")]
+    first = mem.ingest(turns)
+    again = mem.ingest(turns)
+    assert (first.processed, again.processed, again.skipped) == (2, 0, 2)
+    assert len(eng.history) == 2  # no model call for stored turns
+
+
+def test_long_message_is_truncated_with_warning(make_memory):
+    eng = ScriptedEngine([facts()])
+    mem = make_memory(eng, max_message_tokens=50)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = mem.add("word " * 500, speaker="Sam")
+    assert any("truncated" in str(w.message) for w in caught)
+    assert "truncated" in r.warnings[0]
+    assert len(mem.store.last_turn("u", "").text.split()) <= 50
