@@ -220,6 +220,12 @@ class Store:
 
     def apply_turn(self, user: str, turn: Turn, turn_vector: np.ndarray | None, ops: Iterable[PlannedOp]) -> int:
         """Record ``turn`` and apply ``ops`` atomically. Returns the turn's row id."""
+        try:
+            return self._apply_turn(user, turn, turn_vector, ops)
+        except self._sqlite.Error as e:
+            raise translate(e, str(self.path)) from e
+
+    def _apply_turn(self, user: str, turn: Turn, turn_vector: np.ndarray | None, ops: Iterable[PlannedOp]) -> int:
         with self.lock, transaction(self.conn) as c:
             cur = c.execute(
                 "INSERT INTO turns (user, source, key, speaker, text, time, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",

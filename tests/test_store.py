@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edgemem.errors import UnknownMemory
+from edgemem.errors import DatabaseError, UnknownMemory
 from edgemem.store import PlannedOp, Store, Turn
 
 
@@ -63,7 +63,7 @@ def test_update_delete_restore_history(store):
 def test_turn_is_atomic(store):
     """A failure in the middle of a turn's operations leaves no trace of the turn."""
     ops = [PlannedOp("ADD", text="kept?", vector=unit(1)), PlannedOp("ADD", text="bad", vector=np.zeros(3))]
-    with pytest.raises(Exception):
+    with pytest.raises(DatabaseError):
         store.apply_turn("u", Turn("Sam", "x", None, "s", "1"), unit(0), ops)
     assert store.count("u") == {"memories": 0, "turns": 0, "history": 0}
     assert not store.has_turn("u", "s", "1")
