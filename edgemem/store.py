@@ -278,6 +278,13 @@ class Store:
             (user, memory_id, op.op, old, op.text if op.op in ("ADD", "UPDATE") else None, turn_id, op.detail, ts),
         )
 
+    def add_memories(self, user: str, speaker: str, texts: Sequence[str], vectors: np.ndarray, time: str | None = None) -> int:
+        """Store ready-made memories directly (import, benchmarks), each with an ADD history row."""
+        with self.lock, transaction(self.conn) as c:
+            for text, vector in zip(texts, vectors, strict=True):
+                self._apply(c, user, speaker, time, None, PlannedOp("ADD", None, text, vector, "imported"))
+        return len(texts)
+
     @staticmethod
     def _soft_delete(c: Any, memory_id: int | None) -> None:
         # The row stays (history points at it, and it can be restored); its vector goes, so no search finds it.

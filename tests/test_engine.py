@@ -71,3 +71,31 @@ def test_bad_model_files(tmp_path):
     truncated.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\x00" * 64)
     with pytest.raises(ModelCorrupt, match="cannot load"):
         LlamaEngine(truncated, threads=1)
+
+
+def test_lazy_grammar_gives_the_same_tokens(smol_engine, smol_path):
+    """The fast greedy path (grammar checked on the arg-max only) decodes exactly what llama-cpp-python's
+    full grammar sampling decodes."""
+    strict = LlamaEngine(smol_path, n_ctx=2048, threads=1, lazy_grammar=False)
+    cases = [
+        (
+            prompts.extraction_messages("Maya", "I moved to Lisbon last week, near the river.", "20 April 2025"),
+            prompts.EXTRACTION_SCHEMA,
+        ),
+        (
+            prompts.manager_messages(["Maya lives in Lisbon"], ["Maya lives in Porto", "Maya has a puppy"], None),
+            prompts.manager_schema(2, 1),
+        ),
+        (
+            prompts.answer_messages("Where does Maya live?", [("Maya", [("2025", "Maya lives in Lisbon")])]),
+            prompts.ANSWER_SCHEMA_BASE,
+        ),
+        ([{"role": "user", "content": "Name three colours."}], None),
+    ]
+    try:
+        for msgs, schema in cases:
+            fast = smol_engine.complete(msgs, schema=schema, max_tokens=80)
+            slow = strict.complete(msgs, schema=schema, max_tokens=80)
+            assert fast.text == slow.text and fast.completion_tokens == slow.completion_tokens
+    finally:
+        strict.close()

@@ -1,0 +1,356 @@
+"""Latency and memory of the edgemem runtime on this machine, written as JSON under benchmarks/results/.
+
+    python -m benchmarks.latency                       # default model, 2 threads, everything
+    python -m benchmarks.latency --threads 1 --sizes 1000,10000 --sessions 1
+
+What it measures, side by side in one run (these machines are shared and noisy: ratios, not
+absolute numbers, are what to compare across runs):
+
+1. decode tok/s through edgemem vs raw llama-cpp-python on the same prompt (alternating, medians);
+   also constrained (JSON-schema) decoding, which ingest and answer use;
+2. per-turn ingest over the demo conversation and over the first sessions of LoCoMo conv-30:
+   p50/p95, LLM calls and tokens per turn;
+3. answer latency over the demo questions and conv-30 questions on the ingested sessions;
+4. memory search at 1k/10k/100k stored memories (sqlite-vec, one user partition);
+5. resident memory with both agents ready vs the model alone (separate processes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.machine import machine_info, percentile, rss_bytes
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT_LOCOMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
+DECODE_PROMPT = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "Write a long, detailed story about a lighthouse keeper and a storm."},
+]
+TARGETS = {
+    "decode_ratio_min": 0.97,
+    "ingest_p50_s": 1.0,
+    "ingest_p95_s": 3.0,
+    "answer_p50_s": 2.0,
+    "answer_p95_s": 4.0,
+    "search_p95_ms": 10.0,
+    "rss_ratio_max": 1.15,
+}
+
+
+def summary(values: list[float]) -> dict[str, float | None]:
+    return {
+        "n": len(values),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "mean": statistics.fmean(values) if values else None,
+    }
+
+
+# -- 1. decode ---------------------------------------------------------------------------------------
+
+
+def bench_decode(model_path: Path, threads: int, tokens: int, reps: int) -> dict[str, Any]:
+    import llama_cpp
+
+    from edgemem import prompts
+    from edgemem.engine import LlamaEngine
+
+    engine = LlamaEngine(model_path, n_ctx=2048, threads=threads)
+    raw = llama_cpp.Llama(str(model_path), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
+    raw_prompt = engine.tokenize_messages(DECODE_PROMPT)
+    raw_tps, ours_tps, constrained_tps = [], [], []
+    for _ in range(reps):  # alternate, so both see the same background load
+        raw.reset()
+        llama_cpp.llama_perf_context_reset(raw._ctx.ctx)
+        raw.create_completion(raw_prompt, max_tokens=tokens, temperature=0.0, top_k=1, repeat_penalty=1.0)
+        perf = llama_cpp.llama_perf_context(raw._ctx.ctx)
+        raw_tps.append(perf.n_eval / (perf.t_eval_ms / 1000))
+        engine.llama.reset()
+        c = engine.complete(DECODE_PROMPT, max_tokens=tokens)
+        ours_tps.append(c.completion_tokens / c.decode_s)
+        engine.llama.reset()
+        msgs = prompts.extraction_messages(
+            "Sam", "I moved to Rome last week; my sister Ana, a chef, lives there too.", "1 May 2024"
+        )
+        c = engine.complete(msgs, schema=prompts.EXTRACTION_SCHEMA, max_tokens=tokens)
+        constrained_tps.append(c.completion_tokens / max(c.total_s - c.prefill_s, 1e-9))
+    raw.close()
+    engine.close()
+    raw_med, ours_med = statistics.median(raw_tps), statistics.median(ours_tps)
+    return {
+        "tokens": tokens,
+        "raw_llama_cpp_tok_s": raw_med,
+        "edgemem_tok_s": ours_med,
+        "ratio": ours_med / raw_med,
+        "edgemem_constrained_tok_s": statistics.median(constrained_tps),
+        "constrained_ratio": statistics.median(constrained_tps) / raw_med,
+        "samples": {"raw": raw_tps, "edgemem": ours_tps, "constrained": constrained_tps},
+    }
+
+
+# -- 2 + 3. ingest and answer ---------------------------------------------------------------------------
+
+
+def bench_pipeline(model: str, threads: int, locomo: Path | None, sessions: int, questions: int) -> dict[str, Any]:
+    from edgemem import Memory
+    from edgemem.conversation import find_conversation, session_of
+    from edgemem.demo import load_demo
+
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        mem = Memory(Path(tmp) / "bench.db", user="bench", model=model, threads=threads)
+        t = time.perf_counter()
+        mem.engine  # noqa: B018 - load the model outside the timings
+        out["cold_start_s"] = time.perf_counter() - t
+        demo = load_demo()
+        out["demo"] = _ingest_and_answer(mem, demo.turns, [q["question"] for q in demo.questions], user="demo")
+        if locomo is not None and locomo.exists():
+            conv = find_conversation(locomo, "conv-30")
+            keep = set(conv.sessions[:sessions])
+            turns = [t for t in conv.turns if session_of(t.key) in keep]
+            qs = [
+                q.question
+                for q in conv.qa
+                if q.category != 5 and q.evidence and all(session_of(e) in keep for e in q.evidence)
+            ]
+            out["locomo_conv30"] = _ingest_and_answer(mem, turns, qs[:questions], user="conv-30")
+            out["locomo_conv30"]["sessions"] = sorted(keep)
+        mem.close()
+    return out
+
+
+def _ingest_and_answer(mem: Any, turns: list[Any], questions: list[str], user: str) -> dict[str, Any]:
+    results = mem.ingest(turns, user=user).results
+    answers = [mem.answer(q, user=user) for q in questions]
+    n = max(len(results), 1)
+    return {
+        "turns": len(results),
+        "ingest_s": summary([r.total_s for r in results]),
+        "llm_calls_per_turn": sum(r.llm_calls for r in results) / n,
+        "prompt_tokens_per_turn": sum(r.prompt_tokens for r in results) / n,
+        "completion_tokens_per_turn": sum(r.completion_tokens for r in results) / n,
+        "memories": mem.stats(user=user)["memories"],
+        "questions": len(answers),
+        "answer_s": summary([a.total_s for a in answers]),
+        "answer_search_ms": summary([a.search_s * 1000 for a in answers]),
+        "answer_prompt_tokens": summary([float(a.prompt_tokens) for a in answers]),
+        "answer_completion_tokens": summary([float(a.completion_tokens) for a in answers]),
+    }
+
+
+# -- 4. search ------------------------------------------------------------------------------------------
+
+
+def bench_search(sizes: list[int], queries: int) -> list[dict[str, Any]]:
+    from edgemem.embedder import Embedder
+    from edgemem.store import Store
+
+    embedder = Embedder(threads=1)
+    rng = np.random.default_rng(0)
+    out = []
+    for size in sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = Store(str(Path(tmp) / "s.db"))
+            vecs = rng.normal(size=(size, 384)).astype(np.float32)
+            vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+            t = time.perf_counter()
+            for i in range(0, size, 10_000):
+                store.add_memories("u", "S", [f"memory {j}" for j in range(i, min(i + 10_000, size))], vecs[i : i + 10_000])
+            build_s = time.perf_counter() - t
+            store_ms, full_ms = [], []
+            for q in range(queries):
+                qv = vecs[q % size] + rng.normal(scale=0.01, size=384).astype(np.float32)
+                t = time.perf_counter()
+                store.search("u", qv, 10)
+                store_ms.append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                store.search("u", embedder.embed_one(f"what about memory {q}?"), 10)
+                full_ms.append((time.perf_counter() - t) * 1000)
+            disk = sum(p.stat().st_size for p in Path(tmp).iterdir())
+            store.close()
+        out.append(
+            {
+                "memories": size,
+                "build_s": build_s,
+                "k": 10,
+                "search_ms": summary(store_ms),
+                "embed_and_search_ms": summary(full_ms),
+                "disk_bytes": disk,
+                "disk_bytes_per_1k": disk / size * 1000,
+            }
+        )
+    return out
+
+
+# -- 5. RSS, each in its own process ------------------------------------------------------------------
+
+
+def _rss_child(kind: str, model: str, threads: int) -> dict[str, int]:
+    if kind == "model_alone":
+        import llama_cpp
+
+        from edgemem.models import resolve_model
+
+        llm = llama_cpp.Llama(
+            str(resolve_model(model)), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False
+        )
+        llm.create_chat_completion(DECODE_PROMPT, max_tokens=16)
+    else:
+        from edgemem import Memory
+
+        with tempfile.TemporaryDirectory() as tmp:
+            mem = Memory(Path(tmp) / "m.db", model=model, threads=threads)
+            mem.add("I moved to Lisbon last week and adopted a puppy.", speaker="Maya", time="1 May 2025")
+            mem.answer("Where does Maya live?")
+            return rss_bytes()
+    return rss_bytes()
+
+
+def bench_rss(model: str, threads: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kind in ("model_alone", "edgemem_both_agents"):
+        code = f"import json, benchmarks.latency as b; print(json.dumps(b._rss_child({kind!r}, {model!r}, {threads})))"
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        out[kind] = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["ratio"] = out["edgemem_both_agents"]["peak_rss"] / out["model_alone"]["peak_rss"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--model", default="qwen2.5-coder-0.5b", help="registry name or .gguf path")
+    p.add_argument("--threads", type=int, default=2, help="llama.cpp threads (recorded in the result)")
+    p.add_argument("--locomo", type=Path, default=DEFAULT_LOCOMO, help="LoCoMo JSON (conv-30 is used)")
+    p.add_argument("--sessions", type=int, default=2, help="first N sessions of conv-30 to ingest")
+    p.add_argument("--questions", type=int, default=20, help="conv-30 questions to answer (evidence in those sessions)")
+    p.add_argument("--sizes", default="1000,10000,100000", help="store sizes for the search benchmark")
+    p.add_argument("--decode-tokens", type=int, default=128)
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--skip", default="", help="comma list of sections to skip: decode,pipeline,search,rss")
+    p.add_argument(
+        "--out", type=Path, default=None, help="result file (default benchmarks/results/latency-<model>-<time>.json)"
+    )
+    args = p.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+
+    from edgemem.models import resolve_model, sha256_file
+
+    model_path = resolve_model(args.model)
+    result: dict[str, Any] = {
+        "benchmark": "latency",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "model": {
+            "name": args.model,
+            "file": model_path.name,
+            "sha256": sha256_file(model_path),
+            "bytes": model_path.stat().st_size,
+        },
+        "threads": args.threads,
+        "targets": TARGETS,
+    }
+    steps = [
+        ("decode", lambda: bench_decode(model_path, args.threads, args.decode_tokens, args.reps)),
+        ("pipeline", lambda: bench_pipeline(args.model, args.threads, args.locomo, args.sessions, args.questions)),
+        ("search", lambda: bench_search([int(s) for s in args.sizes.split(",") if s], 200)),
+        ("rss", lambda: bench_rss(args.model, args.threads)),
+    ]
+    for name, fn in steps:
+        if name in skip:
+            continue
+        t = time.perf_counter()
+        print(f"[{name}] running...", file=sys.stderr, flush=True)
+        result[name] = fn()
+        print(f"[{name}] done in {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
+    out = (
+        args.out or RESULTS / f"latency-{args.model.replace('/', '_')}-{datetime.now().strftime('%Y%m%d-%H%M%S')}.json"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(report(result))
+    print(f"\nwritten: {out}")
+    return result
+
+
+def report(r: dict[str, Any]) -> str:
+    t = r["targets"]
+    lines = [f"model {r['model']['name']}, {r['threads']} thread(s), {r['machine']['cpu']}"]
+
+    def row(name: str, value: float | None, target: str, ok: bool | None) -> None:
+        mark = "" if ok is None else ("  ok" if ok else "  MISSED")
+        lines.append(f"  {name:<44} {value if value is None else round(value, 3)!s:>10}   target {target}{mark}")
+
+    if "decode" in r:
+        d = r["decode"]
+        row("decode tok/s raw llama-cpp-python", d["raw_llama_cpp_tok_s"], "-", None)
+        row(
+            "decode tok/s through edgemem (ratio)",
+            d["ratio"],
+            f">= {t['decode_ratio_min']}",
+            d["ratio"] >= t["decode_ratio_min"],
+        )
+        row("constrained JSON decode (ratio to raw)", d["constrained_ratio"], "-", None)
+    for key in ("demo", "locomo_conv30"):
+        s = r.get("pipeline", {}).get(key)
+        if not s:
+            continue
+        row(
+            f"{key}: ingest p50 s/turn",
+            s["ingest_s"]["p50"],
+            f"<= {t['ingest_p50_s']}",
+            s["ingest_s"]["p50"] <= t["ingest_p50_s"],
+        )
+        row(
+            f"{key}: ingest p95 s/turn",
+            s["ingest_s"]["p95"],
+            f"<= {t['ingest_p95_s']}",
+            s["ingest_s"]["p95"] <= t["ingest_p95_s"],
+        )
+        row(
+            f"{key}: LLM calls / tokens per turn",
+            s["llm_calls_per_turn"],
+            f"{s['prompt_tokens_per_turn']:.0f} in, {s['completion_tokens_per_turn']:.0f} out",
+            None,
+        )
+        if s["questions"]:
+            row(
+                f"{key}: answer p50 s",
+                s["answer_s"]["p50"],
+                f"<= {t['answer_p50_s']}",
+                s["answer_s"]["p50"] <= t["answer_p50_s"],
+            )
+            row(
+                f"{key}: answer p95 s",
+                s["answer_s"]["p95"],
+                f"<= {t['answer_p95_s']}",
+                s["answer_s"]["p95"] <= t["answer_p95_s"],
+            )
+    for s in r.get("search", []):
+        p95 = s["search_ms"]["p95"]
+        row(f"search p95 ms at {s['memories']} memories", p95, f"<= {t['search_p95_ms']}", p95 <= t["search_p95_ms"])
+    if "rss" in r:
+        row(
+            "peak RSS both agents / model alone",
+            r["rss"]["ratio"],
+            f"<= {t['rss_ratio_max']}",
+            r["rss"]["ratio"] <= t["rss_ratio_max"],
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
