@@ -167,7 +167,9 @@ def bench_search(sizes: list[int], queries: int) -> list[dict[str, Any]]:
             vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
             t = time.perf_counter()
             for i in range(0, size, 10_000):
-                store.add_memories("u", "S", [f"memory {j}" for j in range(i, min(i + 10_000, size))], vecs[i : i + 10_000])
+                store.add_memories(
+                    "u", "S", [f"memory {j}" for j in range(i, min(i + 10_000, size))], vecs[i : i + 10_000]
+                )
             build_s = time.perf_counter() - t
             store_ms, full_ms = [], []
             for q in range(queries):

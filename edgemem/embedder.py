@@ -76,6 +76,9 @@ class Embedder:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
+        # Without the arena, memory used by a large batch is given back (it grew by ~450 MB for
+        # 32 x 256 tokens and stayed); single embeddings are as fast either way.
+        opts.enable_cpu_mem_arena = False
         try:
             self.session = ort.InferenceSession(str(self.onnx_path), opts, providers=["CPUExecutionProvider"])
         except Exception as e:  # onnxruntime raises its own untyped errors

@@ -278,7 +278,9 @@ class Store:
             (user, memory_id, op.op, old, op.text if op.op in ("ADD", "UPDATE") else None, turn_id, op.detail, ts),
         )
 
-    def add_memories(self, user: str, speaker: str, texts: Sequence[str], vectors: np.ndarray, time: str | None = None) -> int:
+    def add_memories(
+        self, user: str, speaker: str, texts: Sequence[str], vectors: np.ndarray, time: str | None = None
+    ) -> int:
         """Store ready-made memories directly (import, benchmarks), each with an ADD history row."""
         with self.lock, transaction(self.conn) as c:
             for text, vector in zip(texts, vectors, strict=True):

@@ -31,3 +31,29 @@ class ScriptedEngine:
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
+
+
+class EchoEngine:
+    """A fake LLM that answers from the prompt itself, so its replies do not depend on call order
+    (for tests with several threads): each message is one fact, each fact is ADDed, and the answer
+    is the first memory shown."""
+
+    model_id = "echo"
+    n_ctx = 4096
+
+    def complete(self, messages: list[dict[str, str]], **kwargs: Any) -> Completion:
+        user = messages[-1]["content"]
+        if kwargs.get("prefix_key") == "extract":
+            line = next(ln for ln in user.splitlines() if ln.startswith("NEW MESSAGE by "))
+            speaker, text = line[len("NEW MESSAGE by ") :].split(": ", 1)
+            reply: Any = {"facts": [f"{speaker} said: {text}"]}
+        elif kwargs.get("prefix_key") == "manage":
+            facts = [ln.split(". ", 1)[1] for ln in user.split("New facts", 1)[1].splitlines() if ln[:1].isdigit()]
+            reply = {"memory": [{"event": "ADD", "text": f} for f in facts]}
+        else:
+            first = next((ln for ln in user.splitlines() if ln.startswith("[1]")), "Not mentioned")
+            reply = {"memories": [1] if first.startswith("[1]") else [], "answer": first}
+        return Completion(json.dumps(reply), 10, 5, 0, 0.0, 0.0, 0.0)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())

@@ -115,7 +115,7 @@ def _turns(db: Path) -> int:
 
 @pytest.mark.slow
 def test_kill_during_ingest_then_resume(tmp_path):
-    """kill -9 in the middle of an ingest: the file stays sound, no turn is half-applied, and the
+    """Ctrl-C, then kill -9, in the middle of an ingest: the file stays sound, no turn is half-applied, and the
     same command finishes the job."""
     msgs = tmp_path / "chat.jsonl"
     lines = [
@@ -128,13 +128,15 @@ def test_kill_during_ingest_then_resume(tmp_path):
     msgs.write_text("\n".join(json.dumps(m) for m in lines))
     db = tmp_path / "m.db"
     args = ["ingest", str(msgs), "--db", str(db), "--model", "smollm2-135m", "--threads", "1"]
-    for stop_after in (2, 5):
-        proc = subprocess.Popen([*EDGEMEM, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for stop_after, sig in ((2, signal.SIGINT), (5, signal.SIGKILL)):
+        proc = subprocess.Popen([*EDGEMEM, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         deadline = time.time() + 300
         while _turns(db) < stop_after and time.time() < deadline and proc.poll() is None:
             time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=120)
+        if sig == signal.SIGINT:  # Ctrl-C: a clean message, not a traceback
+            assert proc.returncode == 130 and "run the same command to resume" in err and "Traceback" not in err
         check_complete(db)
     r = run(*args, "--json")
     assert r.returncode == 0, r.stderr
