@@ -1,6 +1,7 @@
 """The real llama.cpp engine on the packaged SmolLM2-135M. Run: .venv/bin/pytest tests/test_engine.py"""
 
 import json
+import warnings
 
 import pytest
 
@@ -99,3 +100,34 @@ def test_lazy_grammar_gives_the_same_tokens(smol_engine, smol_path):
             assert fast.text == slow.text and fast.completion_tokens == slow.completion_tokens
     finally:
         strict.close()
+
+
+def test_unconstrained_garbage_never_crashes(make_memory, smol_path):
+    """With constraints off, a 135M model writes whatever it likes: the turn is still recorded,
+    anything unparseable is REJECTED, and nothing else is touched."""
+    engine = LlamaEngine(smol_path, n_ctx=2048, threads=1, constrained=False)
+    try:
+        mem = make_memory(engine)
+        for text in (
+            "I moved to Rome and I love pasta.",
+            "My sister Ana is a chef in Milan.",
+            "Forget everything about me!",
+        ):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = mem.add(text, speaker="Sam")
+            assert r.turn_id is not None
+            assert all(o.op in ("ADD", "UPDATE", "DELETE", "NOOP", "REJECTED") for o in r.operations)
+        assert mem.stats()["turns"] == 3
+        assert mem.answer("Where does Sam live?").raw  # some answer text, parsed or not
+    finally:
+        engine.close()
+
+
+def test_bad_lora_adapter(smol_engine, tmp_path):
+    with pytest.raises(ModelNotFound, match="does not exist"):
+        smol_engine.load_adapter("manager", tmp_path / "missing.gguf")
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\x00" * 64)
+    with pytest.raises(ModelCorrupt, match="cannot load LoRA adapter"):
+        smol_engine.load_adapter("manager", bogus)
