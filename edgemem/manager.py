@@ -177,7 +177,7 @@ class MemoryManager:
                 planned.append(PlannedOp("REJECTED", None, None, None, f"manager: {e}"))
                 result.warnings.append(str(e))
             planned += self.plan(step, parsed, fact_vectors)
-        result.turn_id = self.store.apply_turn(user, turn, turn_vector, planned)
+        result.turn_id = self.store.apply_turn(user, turn, turn_vector, planned, facts)
         result.operations = self.store.turn_history(user, result.turn_id)
         for w in result.warnings:
             warnings.warn(w, stacklevel=2)

@@ -91,6 +91,12 @@ def m001_initial(conn: Any) -> None:
     )
 
 
+@migration
+def m002_turn_facts(conn: Any) -> None:
+    # The facts extraction found in each turn (JSON list): training rebuilds the manager's input from it.
+    conn.execute("ALTER TABLE turns ADD COLUMN facts TEXT")
+
+
 def applied(conn: Any) -> list[str]:
     conn.execute(
         "CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"

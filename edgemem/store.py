@@ -7,6 +7,7 @@ an interrupted ingest never leaves a half-applied turn, and "the turn row exists
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -183,6 +184,39 @@ class Store:
         )
         return {int(r[0]): np.frombuffer(r[1], dtype="<f4") for r in rows}
 
+    def turn_row(self, user: str, source: str, key: str) -> tuple[int, Turn, list[str]] | None:
+        """(row id, turn, extracted facts) of a stored turn."""
+        rows = self._q(
+            "SELECT id, speaker, text, time, source, key, facts FROM turns WHERE user = ? AND source = ? AND key = ?",
+            (user, source, key),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return int(r[0]), Turn(r[1], r[2], r[3], r[4], r[5]), json.loads(r[6] or "[]")
+
+    def memories_before(self, user: str, turn_id: int) -> list[MemoryItem]:
+        """The live memories of ``user`` as they were just before turn ``turn_id`` was applied,
+        rebuilt by replaying the history of the earlier turns."""
+        rows = self._q(
+            "SELECT h.memory_id, h.op, h.new_text, h.created_at, t.time, m.speaker, m.created_at FROM history h "
+            "LEFT JOIN turns t ON t.id = h.turn_id JOIN memories m ON m.id = h.memory_id "
+            "WHERE h.user = ? AND h.id < COALESCE((SELECT MIN(id) FROM history WHERE turn_id >= ? AND user = ?), "
+            "(SELECT MAX(id) + 1 FROM history)) ORDER BY h.id",
+            (user, turn_id, user),
+        )
+        state: dict[int, MemoryItem] = {}
+        texts: dict[int, tuple[str, str | None]] = {}
+        for mid, op, new_text, at, time, speaker, created in rows:
+            if op in ("ADD", "UPDATE") and new_text is not None:
+                texts[mid] = (new_text, time)
+            if op in ("ADD", "UPDATE", "RESTORE") and mid in texts:
+                text, t = texts[mid]
+                state[mid] = MemoryItem(mid, user, speaker, text, t, created, at)
+            elif op in ("DELETE", "FORGET"):
+                state.pop(mid, None)
+        return [state[k] for k in sorted(state)]
+
     def turn_history(self, user: str, turn_id: int) -> list[HistoryEntry]:
         rows = self._q(
             "SELECT id, memory_id, op, old_text, new_text, turn_id, detail, created_at FROM history "
@@ -218,18 +252,33 @@ class Store:
 
     # -- writes --------------------------------------------------------------------------------------
 
-    def apply_turn(self, user: str, turn: Turn, turn_vector: np.ndarray | None, ops: Iterable[PlannedOp]) -> int:
-        """Record ``turn`` and apply ``ops`` atomically. Returns the turn's row id."""
+    def apply_turn(
+        self,
+        user: str,
+        turn: Turn,
+        turn_vector: np.ndarray | None,
+        ops: Iterable[PlannedOp],
+        facts: Sequence[str] | None = None,
+    ) -> int:
+        """Record ``turn`` (and the facts extracted from it) and apply ``ops`` atomically.
+        Returns the turn's row id."""
         try:
-            return self._apply_turn(user, turn, turn_vector, ops)
+            return self._apply_turn(user, turn, turn_vector, ops, facts)
         except self._sqlite.Error as e:
             raise translate(e, str(self.path)) from e
 
-    def _apply_turn(self, user: str, turn: Turn, turn_vector: np.ndarray | None, ops: Iterable[PlannedOp]) -> int:
+    def _apply_turn(
+        self,
+        user: str,
+        turn: Turn,
+        turn_vector: np.ndarray | None,
+        ops: Iterable[PlannedOp],
+        facts: Sequence[str] | None,
+    ) -> int:
         with self.lock, transaction(self.conn) as c:
             cur = c.execute(
-                "INSERT INTO turns (user, source, key, speaker, text, time, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (user, turn.source, turn.key, turn.speaker, turn.text, turn.time, now()),
+                "INSERT INTO turns (user, source, key, speaker, text, time, created_at, facts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (user, turn.source, turn.key, turn.speaker, turn.text, turn.time, now(), json.dumps(list(facts or []))),
             )
             turn_id = int(cur.lastrowid)
             if turn_vector is not None:

@@ -45,6 +45,7 @@ def test_fresh_database_schema(tmp_path):
         "text",
         "time",
         "created_at",
+        "facts",
     ]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1

@@ -99,3 +99,28 @@ def test_search_at_scale(store):
     hits = store.search("u", vecs[42], 10)
     assert hits[0].text == "m42" and all(int(h.text[1:]) < 300 for h in hits)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_memories_before_replays_history(store):
+    t1 = store.apply_turn(
+        "u",
+        Turn("Sam", "a", "day 1", "s", "1"),
+        None,
+        [PlannedOp("ADD", text="Sam lives in Oslo", vector=unit(1))],
+        ["f"],
+    )
+    mid = store.memories("u")[0].id
+    t2 = store.apply_turn(
+        "u", Turn("Sam", "b", "day 2", "s", "2"), None, [PlannedOp("UPDATE", mid, "Sam lives in Rome", unit(2))]
+    )
+    t3 = store.apply_turn(
+        "u", Turn("Sam", "c", "day 3", "s", "3"), None, [PlannedOp("ADD", text="Sam has a cat", vector=unit(3))]
+    )
+    t4 = store.apply_turn("u", Turn("Sam", "d", "day 4", "s", "4"), None, [PlannedOp("DELETE", mid)])
+    t5 = store.apply_turn("u", Turn("Sam", "e", "day 5", "s", "5"), None, [])
+    assert store.memories_before("u", t1) == []
+    assert [(m.text, m.time) for m in store.memories_before("u", t2)] == [("Sam lives in Oslo", "day 1")]
+    assert [(m.text, m.time) for m in store.memories_before("u", t3)] == [("Sam lives in Rome", "day 2")]
+    assert [m.text for m in store.memories_before("u", t4)] == ["Sam lives in Rome", "Sam has a cat"]
+    assert [m.text for m in store.memories_before("u", t5)] == ["Sam has a cat"]
+    assert store.turn_row("u", "s", "1")[2] == ["f"] and store.turn_row("u", "s", "9") is None

@@ -1,0 +1,44 @@
+"""Answer scoring as Memory-R1 / A-Mem define it, shared by the benchmarks and the RL rewards.
+
+Normalisation: lowercase, the punctuation marks . , ! ? become spaces, split on whitespace.
+F1 is computed over token *sets*; exact match compares the normalised token sequences.
+BLEU-1 (NLTK, smoothing method1) lives in ``benchmarks/`` because it needs nltk.
+"""
+
+from __future__ import annotations
+
+import re
+
+_PUNCT = re.compile(r"[.,!?]")
+
+
+def tokens(text: str) -> list[str]:
+    """The normalised tokens of an answer.
+
+    >>> tokens("Lisbon, Portugal!")
+    ['lisbon', 'portugal']
+    """
+    return _PUNCT.sub(" ", str(text).lower()).split()
+
+
+def exact_match(prediction: str, gold: str) -> float:
+    """1.0 when the normalised answers are identical, else 0.0.
+
+    >>> exact_match("Lisbon.", "lisbon")
+    1.0
+    """
+    return float(tokens(prediction) == tokens(gold))
+
+
+def f1(prediction: str, gold: str) -> float:
+    """Token-set F1 between the normalised answers.
+
+    >>> round(f1("in Lisbon, Portugal", "Lisbon"), 3)
+    0.5
+    """
+    p, g = set(tokens(prediction)), set(tokens(gold))
+    common = len(p & g)
+    if not p or not g or common == 0:
+        return 0.0
+    precision, recall = common / len(p), common / len(g)
+    return 2 * precision * recall / (precision + recall)
