@@ -65,6 +65,7 @@ class Memory:
         self.path = None if path is None else Path(path)
         self.store = Store(None if path is None else str(path))
         self._engine = engine
+        self._owns_engine = engine is None  # close() frees only a model this Memory loaded itself
         self._embedder = embedder
         self._init_lock = threading.Lock()
         self._turn_lock = threading.Lock()  # one turn at a time: the manager reads, then writes
@@ -81,7 +82,7 @@ class Memory:
 
     def close(self) -> None:
         self.store.close()
-        if isinstance(self._engine, LlamaEngine):
+        if self._owns_engine and isinstance(self._engine, LlamaEngine):
             self._engine.close()
 
     # -- components, loaded lazily -----------------------------------------------------------------

@@ -336,6 +336,20 @@ class Store:
                 self._apply(c, user, speaker, time, None, PlannedOp("ADD", None, text, vector, "imported"))
         return len(texts)
 
+    def restore_bank(self, user: str, items: Sequence[tuple[int, str, str, str | None]], vectors: np.ndarray) -> None:
+        """Load memories with their original ids (id, speaker, text, time): a snapshot for training."""
+        ts = now()
+        with self.lock, transaction(self.conn) as c:
+            for (mid, speaker, text, time), vector in zip(items, vectors, strict=True):
+                c.execute(
+                    "INSERT INTO memories (id, user, speaker, text, time, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (mid, user, speaker, text, time, ts, ts),
+                )
+                c.execute(
+                    "INSERT INTO memory_vectors (memory_id, user, speaker, embedding) VALUES (?, ?, ?, ?)",
+                    (mid, user, speaker, encode(vector)),
+                )
+
     @staticmethod
     def _soft_delete(c: Any, memory_id: int | None) -> None:
         # The row stays (history points at it, and it can be restored); its vector goes, so no search finds it.

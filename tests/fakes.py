@@ -57,3 +57,33 @@ class EchoEngine:
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
+
+
+class RecordingEngine(EchoEngine):
+    """EchoEngine that keeps every prompt it was sent, per agent (prefix_key)."""
+
+    def __init__(self) -> None:
+        self.sent: dict[str, list[list[dict[str, str]]]] = {}
+
+    def complete(self, messages: list[dict[str, str]], **kwargs: Any) -> Completion:
+        self.sent.setdefault(kwargs.get("prefix_key") or "", []).append(messages)
+        return super().complete(messages, **kwargs)
+
+
+class LivesInEngine:
+    """A frozen 'answer agent' for reward tests: answers with the place of the first memory that
+    says "<someone> lives in <place>", else "Not mentioned"."""
+
+    model_id = "lives-in"
+    n_ctx = 4096
+
+    def complete(self, messages: list[dict[str, str]], **kwargs: Any) -> Completion:
+        answer = "Not mentioned"
+        for line in messages[-1]["content"].splitlines():
+            if " lives in " in line:
+                answer = line.split(" lives in ", 1)[1].strip()
+                break
+        return Completion(json.dumps({"memories": [], "answer": answer}), 10, 5, 0, 0.0, 0.0, 0.0)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())

@@ -1,0 +1,272 @@
+"""Training: data builders, rewards, and GRPO / PPO smoke runs on the packaged SmolLM2 (CPU).
+Run: .venv/bin/pytest tests/test_training.py   (the smoke runs are marked slow: ~10 min on 1 thread)"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import LOCOMO
+from fakes import LivesInEngine, RecordingEngine
+
+from edgemem import MemoryConfig
+from edgemem.errors import InvalidInput
+from training import rewards
+from training.common import get_preset, load_jsonl
+from training.data import DataArgs
+from training.data import main as build_data
+
+# -- data builders ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def locomo_data(tmp_path_factory, embedder):
+    """conv-26 / conv-30, first session each, banks built by the runtime (deterministic fake LLM)."""
+    if not LOCOMO.exists():
+        pytest.skip("LoCoMo data not present")
+    out = tmp_path_factory.mktemp("data")
+    engine = RecordingEngine()
+    args = DataArgs(data=LOCOMO, max_sessions=1, out=out, banks=out / "banks", model="fake")
+    counts = build_data(args, engine=engine, embedder=embedder)
+    return out, counts, engine
+
+
+def test_counts_are_the_papers(locomo_data):
+    _, counts, _ = locomo_data
+    assert counts["answer_train"] == 152 and counts["answer_val"] == 81
+    assert counts["manager_train"] > 0 and counts["manager_val"] > 0
+
+
+def test_answer_prompts_are_the_runtimes(locomo_data, embedder):
+    out, _, _ = locomo_data
+    from edgemem import Memory
+
+    example = load_jsonl(out / "answer_val.jsonl")[5]
+    bank = next((out / "banks").glob("conv-30-*.db"))
+    engine = RecordingEngine()
+    with Memory(bank, user="conv-30", engine=engine, embedder=embedder) as mem:
+        mem.answer(example["question"])
+    assert engine.sent["answer"][0] == example["messages"]  # byte-identical
+
+
+def test_manager_prompts_are_what_the_runtime_sent(locomo_data):
+    """Rebuilt from history, each manager example's prompt equals the one the runtime sent for that
+    turn while building the bank."""
+    out, _, engine = locomo_data
+    sent = {json.dumps(m) for m in engine.sent["manage"]}
+    examples = load_jsonl(out / "manager_train.jsonl") + load_jsonl(out / "manager_val.jsonl")
+    assert examples and all(json.dumps(ex["messages"]) in sent for ex in examples)
+
+
+def test_wrong_data_files(tmp_path):
+    with pytest.raises(InvalidInput, match="build the data first"):
+        load_jsonl(tmp_path / "answer_train.jsonl")
+    bad = tmp_path / "answer_train.jsonl"
+    bad.write_text('{"question": "q"}\n')
+    with pytest.raises(InvalidInput, match="not a training example"):
+        load_jsonl(bad)
+    bad.write_text("not json\n")
+    with pytest.raises(InvalidInput, match="is not JSON"):
+        load_jsonl(bad)
+
+
+# -- rewards ------------------------------------------------------------------------------------------
+
+ANSWER_REWARDS = [
+    ('{"memories": [1], "answer": "Lisbon"}', "Lisbon", 1.0),
+    ('{"memories": [], "answer": "lisbon."}', "Lisbon", 1.0),  # normalised
+    ('{"memories": [], "answer": "in Lisbon"}', "Lisbon", 0.0),  # exact match, not F1
+    ("I think... **Answer:** Lisbon", "Lisbon", 1.0),  # Memory-R1's free-text form
+    ('{"memories": [1], "answer": ', "Lisbon", 0.0),  # cut-off JSON, no answer
+    ("", "Lisbon", 0.0),
+    ([{"role": "assistant", "content": '{"memories": [], "answer": "7 May 2023"}'}], "7 May, 2023", 1.0),  # chat form
+]
+
+
+@pytest.mark.parametrize("completion,gold,expected", ANSWER_REWARDS)
+def test_answer_reward(completion, gold, expected):
+    assert rewards.answer_exact_match([completion], [gold], [3]) == [expected]
+
+
+def manager_example(**over):
+    ex = {
+        "id": "ex1",
+        "user": "u",
+        "turn": {"speaker": "Sam", "text": "I moved to Rome", "time": "2 June", "source": "s", "key": "D2:1"},
+        "facts": ["Sam moved to Rome"],
+        "bank": [{"id": 7, "speaker": "Sam", "text": "Sam lives in Oslo", "time": "1 May"}],
+        "shown": [7],
+        "messages": [],
+        "question": "Where does Sam live?",
+        "answer": "Rome",
+    }
+    return {**ex, **over}
+
+
+MANAGER_REWARDS = [
+    # the right edit: the answer agent now reads Rome
+    ({"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}, 1.0),
+    # keeping the stale memory: the answer stays Oslo
+    ({"event": "NOOP", "id": "0"}, 0.0),
+    # deleting the evidence memory: nothing left to answer from
+    ({"event": "DELETE", "id": "0"}, 0.0),
+    # a hallucinated id is rejected, nothing changes
+    ({"event": "UPDATE", "id": "3", "text": "Sam lives in Rome"}, 0.0),
+]
+
+
+@pytest.mark.parametrize("op,expected", MANAGER_REWARDS)
+def test_manager_outcome_reward(embedder, op, expected):
+    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, MemoryConfig())
+    ex = manager_example()
+    cols = {k: [v] for k, v in ex.items()}
+    assert reward([json.dumps({"memory": [op]})], **cols) == [expected]
+
+
+def test_manager_reward_invalid_output_and_cache(embedder):
+    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, MemoryConfig())
+    ex = manager_example()
+    assert reward.score("not json at all", ex) == 0.0
+    assert reward.score('{"memory": "ADD"}', ex) == 0.0
+    good = '{"memory": [{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}]}'
+    assert reward.score(good, ex) == reward.score(good, ex) == 1.0
+    assert len(reward.cache) == 3
+    # the template bank is untouched by earlier rollouts: a NOOP still answers Oslo -> 0
+    assert reward.score('{"memory": [{"event": "NOOP", "id": "0"}]}', ex) == 0.0
+
+
+def test_manager_valid_json_reward():
+    outs = ['{"memory": [{"event": "ADD", "text": "a"}, {"event": "DELETE", "id": "9"}]}', "nope"]
+    assert rewards.manager_valid_json(outs, [[1], [1]], [["a", "b"], ["a"]]) == [0.5, 0.0]
+
+
+# -- trainers: bad input ------------------------------------------------------------------------------
+
+
+def test_unknown_agent_and_preset(tmp_path):
+    from training import grpo, ppo
+
+    with pytest.raises(InvalidInput, match="Unknown agent 'critic'"):
+        grpo.main(grpo.GRPOArgs(agent="critic", data=tmp_path))
+    with pytest.raises(InvalidInput, match="Unknown preset 'tpu'.*cpu-smoke"):
+        ppo.main(ppo.PPOArgs(preset="tpu", data=tmp_path))
+    assert get_preset("qwen2.5-3b").learning_rate == 1e-6  # the paper's actor lr
+
+
+def test_existing_adapter_and_mismatched_base(tmp_path):
+    from training import grpo
+
+    out = tmp_path / "run"
+    (out / "adapter").mkdir(parents=True)
+    with pytest.raises(InvalidInput, match="already exists.*--resume"):
+        grpo.main(grpo.GRPOArgs(data=tmp_path, output_dir=out))
+    (out / "edgemem_adapter.json").write_text(json.dumps({"base_model": "qwen2.5-coder-0.5b"}))
+    with pytest.raises(InvalidInput, match="was trained from qwen2.5-coder-0.5b, not smollm2-135m"):
+        grpo.main(grpo.GRPOArgs(data=tmp_path, output_dir=out, resume=True))
+
+
+def test_cli_error_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "training.grpo", "--agent", "critic", "--data", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert r.returncode == 1 and r.stderr.strip() == "Error: Unknown agent 'critic'. Expected one of: answer, manager."
+
+
+# -- trainers: CPU smoke runs on the real stack ------------------------------------------------------------
+
+TINY = {
+    "sample_id": "tiny",
+    "conversation": {
+        "speaker_a": "Maya",
+        "speaker_b": "Leo",
+        "session_1_date_time": "10:15 am on 2 March, 2025",
+        "session_1": [
+            {"speaker": "Maya", "dia_id": "D1:1", "text": "I live in Porto and I work as a graphic designer."},
+            {"speaker": "Leo", "dia_id": "D1:2", "text": "I am a nurse at the city hospital and I love running."},
+        ],
+        "session_2_date_time": "6:40 pm on 20 April, 2025",
+        "session_2": [
+            {
+                "speaker": "Maya",
+                "dia_id": "D2:1",
+                "text": "I moved to Lisbon last week, my new flat is near the river.",
+            },
+            {"speaker": "Leo", "dia_id": "D2:2", "text": "I started training for the Berlin marathon in September."},
+        ],
+    },
+    "qa": [
+        {"question": "Where does Maya live?", "answer": "Lisbon", "evidence": ["D2:1"], "category": 4},
+        {"question": "What is Leo's job?", "answer": "nurse", "evidence": ["D1:2"], "category": 4},
+        {
+            "question": "Which marathon is Leo training for?",
+            "answer": "Berlin marathon",
+            "evidence": ["D2:2"],
+            "category": 4,
+        },
+        {"question": "What is Maya's job?", "answer": "graphic designer", "evidence": ["D1:1"], "category": 4},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    """A tiny LoCoMo-format conversation, banks built by the real runtime on SmolLM2 (llama.cpp)."""
+    root = tmp_path_factory.mktemp("tiny")
+    path = root / "tiny.json"
+    path.write_text(json.dumps([TINY, {**TINY, "sample_id": "tiny-val"}]))
+    args = DataArgs(
+        data=path,
+        train="tiny",
+        val="tiny-val",
+        model="smollm2-135m",
+        threads=1,
+        out=root / "data",
+        banks=root / "banks",
+    )
+    counts = build_data(args)
+    return root, counts
+
+
+def check_run(adapter: Path, reward_key: str) -> None:
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    meta = json.loads((adapter.parent / "edgemem_adapter.json").read_text())
+    base = AutoModelForCausalLM.from_pretrained(meta["model_dir"])
+    model = PeftModel.from_pretrained(base, str(adapter))  # the adapter loads back onto its base
+    assert any("lora" in n for n, _ in model.named_parameters())
+    log = json.loads((adapter.parent / "run_log.json").read_text())
+    steps = [s for s in log["steps"] if any(reward_key in k for k in s)]
+    assert len(steps) == 2, log["steps"]
+    assert (adapter.parent / "RUN_CARD.md").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "method,agent", [("grpo", "answer"), ("grpo", "manager"), ("ppo", "answer"), ("ppo", "manager")]
+)
+def test_smoke_training(tiny_data, method, agent):
+    from training import grpo, ppo
+
+    root, counts = tiny_data
+    assert counts[f"{agent}_train"] > 0, counts
+    common = {
+        "agent": agent,
+        "data": root / "data",
+        "output_dir": root / f"{method}-{agent}",
+        "answerer_model": "smollm2-135m",
+        "limit": 4,
+    }
+    if method == "grpo":
+        adapter = grpo.main(grpo.GRPOArgs(**common))
+        check_run(adapter, "reward")
+    else:
+        adapter = ppo.main(ppo.PPOArgs(**common))
+        check_run(adapter, "objective/scores")

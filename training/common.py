@@ -1,0 +1,251 @@
+"""What the GRPO and PPO scripts share: presets, base-model loading, datasets, the run log.
+
+Heavy imports (torch, transformers, peft) happen inside the functions, so ``--help`` is instant and
+the error for a missing extra is clear.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from edgemem.errors import InvalidInput, MissingDependency
+
+AGENTS = ("answer", "manager")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Model and optimisation settings of one training recipe."""
+
+    base_model: str  # an edgemem registry name (a packaged GGUF, dequantised for training) or an HF id / folder
+    device: str
+    bf16: bool
+    learning_rate: float
+    per_device_batch: int
+    grad_accum: int
+    num_generations: int  # GRPO group size (completions per prompt)
+    max_completion_length: int
+    temperature: float  # rollout temperature (Memory-R1: 1.0)
+    beta: float  # KL coefficient
+    lora_r: int
+    lora_alpha: int
+    max_steps: int  # -1: epochs decide
+    epochs: float
+    gradient_checkpointing: bool
+    save_steps: int
+    threads: int | None = None  # torch CPU threads
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+PRESETS: dict[str, Preset] = {
+    # Runs on a 2-core laptop CPU in minutes: proves the code path end to end, not a useful model.
+    "cpu-smoke": Preset(
+        base_model="smollm2-135m",
+        device="cpu",
+        bf16=False,
+        learning_rate=1e-5,
+        per_device_batch=4,
+        grad_accum=1,
+        num_generations=4,
+        max_completion_length=48,
+        temperature=1.0,
+        beta=0.0,
+        lora_r=8,
+        lora_alpha=16,
+        max_steps=2,
+        epochs=1,
+        gradient_checkpointing=False,
+        save_steps=1,
+        threads=1,
+        notes="SmolLM2-135M from the packaged GGUF; 2 steps.",
+    ),
+    # Memory-R1's recipe on one GPU (or 8 via accelerate). The paper fine-tunes all weights with verl;
+    # we use LoRA r=64 on all projections. Batch 128 completions per optimiser step = 16 prompts x 8.
+    "qwen2.5-3b": Preset(
+        base_model="Qwen/Qwen2.5-3B-Instruct",
+        device="cuda",
+        bf16=True,
+        learning_rate=1e-6,
+        per_device_batch=16,
+        grad_accum=8,
+        num_generations=8,
+        max_completion_length=2048,
+        temperature=1.0,
+        beta=0.04,
+        lora_r=64,
+        lora_alpha=128,
+        max_steps=-1,
+        epochs=3,
+        gradient_checkpointing=True,
+        save_steps=50,
+        notes="Memory-R1 settings where stated: lr 1e-6 (actor), batch 128, temperature 1.0, response 2048.",
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    if name not in PRESETS:
+        raise InvalidInput(f"Unknown preset {name!r}. Expected one of: {', '.join(PRESETS)}.")
+    return PRESETS[name]
+
+
+def check_agent(agent: str) -> str:
+    if agent not in AGENTS:
+        raise InvalidInput(f"Unknown agent {agent!r}. Expected one of: {', '.join(AGENTS)}.")
+    return agent
+
+
+def require_train_extra() -> None:
+    try:
+        import peft  # noqa: F401
+        import torch  # noqa: F401
+        import transformers  # noqa: F401
+        import trl  # noqa: F401
+    except ImportError as e:
+        raise MissingDependency(
+            f"Training needs the [train] extra ({e.name} is missing). Fix: pip install torch==2.13.0 "
+            "(CPU; or your CUDA build) and then pip install 'edgemem[train]'"
+        ) from e
+
+
+def hf_model_dir(base_model: str) -> str:
+    """An HF model id or folder for ``base_model``. A packaged GGUF is dequantised once by
+    transformers and saved as safetensors (a GGUF-loaded model is flagged quantized and trainers
+    refuse it, hence the save)."""
+    from edgemem.models import REGISTRY, edgemem_home, resolve_model
+
+    if base_model not in REGISTRY:
+        return base_model
+    out = edgemem_home() / "hf" / base_model
+    if (out / "config.json").exists():
+        return str(out)
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    gguf = resolve_model(base_model)
+    print(f"dequantising {gguf.name} for training -> {out}", flush=True)
+    tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    if getattr(model, "hf_quantizer", None) is not None:
+        model.hf_quantizer.remove_quantization_config(model)
+    tmp = out.with_name(out.name + ".partial")
+    model.save_pretrained(tmp)
+    tok.save_pretrained(tmp)
+    tmp.rename(out)
+    return str(out)
+
+
+def load_jsonl(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        raise InvalidInput(
+            f"{path} does not exist. Fix: build the data first: python -m training.data --out {path.parent}"
+        )
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InvalidInput(
+                    f"{path}:{n} is not JSON ({e.msg}). Fix: rebuild it with python -m training.data"
+                ) from e
+            if not isinstance(row, dict) or "messages" not in row or "answer" not in row:
+                raise InvalidInput(f"{path}:{n} is not a training example (needs 'messages' and 'answer').")
+            rows.append(row)
+    if not rows:
+        raise InvalidInput(f"{path} holds no examples.")
+    return rows
+
+
+def check_output_dir(out: Path, resume: bool, overwrite: bool) -> None:
+    adapter = out / "adapter"
+    if adapter.exists() and not (resume or overwrite):
+        raise InvalidInput(
+            f"{adapter} already exists. Fix: pass --resume to continue, --overwrite to replace it, or another --output-dir."
+        )
+
+
+def versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for p in ("edgemem", "torch", "transformers", "trl", "peft", "accelerate", "datasets", "llama-cpp-python"):
+        try:
+            out[p] = metadata.version(p)
+        except metadata.PackageNotFoundError:
+            out[p] = None
+    return out
+
+
+class RunLog:
+    """The JSON run log: config, versions and every logged step (reward, KL, loss, ...)."""
+
+    def __init__(self, path: Path, config: dict[str, Any]) -> None:
+        self.path = path
+        self.data: dict[str, Any] = {"config": config, "versions": versions(), "started": time.time(), "steps": []}
+        if path.exists():  # a resumed run keeps its history
+            old = json.loads(path.read_text())
+            self.data["steps"] = old.get("steps", [])
+            self.data["resumed_from"] = old.get("started")
+        self.write()
+
+    def log(self, step: int, values: dict[str, Any]) -> None:
+        self.data["steps"].append(
+            {"step": step, **{k: v for k, v in values.items() if isinstance(v, (int, float, str))}}
+        )
+        self.write()
+
+    def write(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=2, default=str))
+        tmp.replace(self.path)
+
+
+def _number(v: Any) -> Any:
+    """transformers 5 logs some values as strings: keep numbers as numbers in the log."""
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    return v
+
+
+def trainer_callback(run_log: RunLog) -> Any:
+    from transformers import TrainerCallback
+
+    class _Log(TrainerCallback):  # type: ignore[misc]
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+            if logs:
+                run_log.log(state.global_step, logs)
+
+    return _Log()
+
+
+def write_run_card(out: Path, title: str, config: dict[str, Any], run_log: RunLog, extra: str = "") -> Path:
+    steps = run_log.data["steps"]
+    reward_keys = sorted({k for s in steps for k in s if "reward" in k and not k.endswith("_std")})
+    lines = [f"# {title}", "", f"Output: `{out}`", "", "## Settings", ""]
+    lines += [f"- {k}: `{v}`" for k, v in config.items()]
+    lines += ["", "## Versions", ""] + [f"- {k}: {v}" for k, v in run_log.data["versions"].items()]
+    lines += ["", "## Steps", "", "| step | " + " | ".join(reward_keys + ["loss", "kl"]) + " |"]
+    lines += ["|" + "---|" * (len(reward_keys) + 3)]
+    for s in steps:
+        cells = [str(s.get("step"))] + [
+            f"{s[k]:.4g}" if isinstance(s.get(k), float) else str(s.get(k, "")) for k in [*reward_keys, "loss", "kl"]
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    if extra:
+        lines += ["", extra]
+    path = out / "RUN_CARD.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def asdict_str(obj: Any) -> dict[str, Any]:
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(obj).items()}

@@ -1,0 +1,183 @@
+"""GRPO fine-tuning of the Answer Agent or the Memory Manager (Memory-R1), TRL GRPOTrainer + LoRA.
+
+    python -m training.data --model smollm2-135m --max-sessions 1 --out runs/data-smoke
+    python -m training.grpo --agent answer --preset cpu-smoke --data runs/data-smoke
+    python -m training.grpo --agent manager --preset cpu-smoke --data runs/data-smoke --answerer-model smollm2-135m
+
+    # the paper's recipe, one GPU (see README for 8 GPUs with accelerate + DeepSpeed ZeRO-2)
+    python -m training.grpo --agent answer --preset qwen2.5-3b --data runs/data
+
+Design choices:
+1. The prompts are the runtime's (built by ``training.data`` through ``edgemem``), given to TRL as chat
+   messages so the training model's own chat template renders them, as llama.cpp does at run time.
+2. Rewards are outcome-driven (``training.rewards``): exact match of the answer; for the manager, of a
+   frozen answer agent (llama.cpp, a GGUF) answering over the bank its operations produced.
+3. Rollouts are sampled at temperature 1.0 and are not grammar-constrained: an output that does not
+   parse scores 0, which is how the model learns the format the runtime enforces.
+4. Output: ``<out>/adapter`` (PEFT LoRA), ``<out>/run_log.json``, ``<out>/RUN_CARD.md``; checkpoints
+   in ``<out>`` so ``--resume`` continues an interrupted run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from training.common import (
+    RunLog,
+    asdict_str,
+    check_agent,
+    check_output_dir,
+    get_preset,
+    hf_model_dir,
+    load_jsonl,
+    require_train_extra,
+    trainer_callback,
+    write_run_card,
+)
+
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+@dataclass
+class GRPOArgs:
+    agent: str = "answer"  # answer | manager
+    preset: str = "cpu-smoke"  # cpu-smoke | qwen2.5-3b
+    data: Path = Path("runs/data")  # folder written by training.data
+    output_dir: Path | None = None  # default runs/grpo-<agent>-<preset>
+    base_model: str | None = None  # override the preset's base model
+    max_steps: int | None = None  # override the preset's step count
+    limit: int | None = None  # only the first N training examples
+    answerer_model: str = "qwen2.5-coder-0.5b"  # frozen answer agent (GGUF) for the manager's reward
+    answerer_threads: int = 1
+    resume: bool = False  # continue from the last checkpoint in output_dir
+    overwrite: bool = False  # replace an existing adapter
+    seed: int = 0
+
+
+def dataset_rows(agent: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The columns TRL needs (``prompt``) plus what the reward functions read."""
+    if agent == "answer":
+        return [{"prompt": r["messages"], "answer": r["answer"], "n_memories": r["n_memories"]} for r in rows]
+    keep = ("id", "user", "turn", "facts", "bank", "shown", "question", "answer")
+    return [{"prompt": r["messages"], **{k: r[k] for k in keep}} for r in rows]
+
+
+def reward_functions(args: GRPOArgs) -> list[Any]:
+    from training import rewards
+
+    if args.agent == "answer":
+        return [rewards.answer_exact_match]
+    from edgemem import MemoryConfig
+    from edgemem.embedder import Embedder
+    from edgemem.engine import LlamaEngine
+    from edgemem.models import resolve_model
+
+    engine = LlamaEngine(resolve_model(args.answerer_model), threads=args.answerer_threads)
+    return [rewards.ManagerOutcomeReward(engine, Embedder(threads=1), MemoryConfig())]
+
+
+def main(args: GRPOArgs) -> Path:
+    check_agent(args.agent)
+    preset = get_preset(args.preset)
+    out = args.output_dir or Path("runs") / f"grpo-{args.agent}-{args.preset}"
+    check_output_dir(out, args.resume, args.overwrite)
+    base = args.base_model or preset.base_model
+    meta_path = out / "edgemem_adapter.json"
+    if args.resume and meta_path.exists() and json.loads(meta_path.read_text())["base_model"] != base:
+        from edgemem.errors import InvalidInput
+
+        raise InvalidInput(
+            f"{out} was trained from {json.loads(meta_path.read_text())['base_model']}, not {base}. Fix: pass the same --base-model or another --output-dir."
+        )
+    rows = load_jsonl(args.data / f"{args.agent}_train.jsonl")[: args.limit]
+    require_train_extra()
+
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from trl import GRPOConfig, GRPOTrainer
+
+    if preset.device == "cpu" and preset.threads:
+        torch.set_num_threads(preset.threads)  # more threads than cores (or a busy core) slows torch 10-30x
+    model_dir = hf_model_dir(base)
+    config = GRPOConfig(
+        output_dir=str(out),
+        learning_rate=preset.learning_rate,
+        per_device_train_batch_size=preset.per_device_batch,
+        gradient_accumulation_steps=preset.grad_accum,
+        num_generations=preset.num_generations,
+        max_completion_length=preset.max_completion_length,
+        temperature=preset.temperature,
+        beta=preset.beta,
+        max_steps=args.max_steps or preset.max_steps,
+        num_train_epochs=preset.epochs,
+        bf16=preset.bf16,  # TRL defaults to bf16=True and gradient checkpointing on: set both
+        gradient_checkpointing=preset.gradient_checkpointing,
+        use_cpu=preset.device == "cpu",
+        save_steps=preset.save_steps,
+        save_total_limit=2,
+        logging_steps=1,
+        report_to=[],
+        seed=args.seed,
+    )
+    lora = LoraConfig(r=preset.lora_r, lora_alpha=preset.lora_alpha, target_modules=LORA_TARGETS, task_type="CAUSAL_LM")
+    settings = {
+        **asdict_str(args),
+        "output_dir": str(out),
+        "base_model": base,
+        "model_dir": model_dir,
+        "preset_values": dataclasses.asdict(preset),
+    }
+    run_log = RunLog(out / "run_log.json", settings)
+    trainer = GRPOTrainer(
+        model=model_dir,
+        reward_funcs=reward_functions(args),
+        args=config,
+        train_dataset=Dataset.from_list(dataset_rows(args.agent, rows)),
+        peft_config=lora,
+        callbacks=[trainer_callback(run_log)],
+    )
+    has_checkpoint = any(out.glob("checkpoint-*"))
+    trainer.train(resume_from_checkpoint=True if (args.resume and has_checkpoint) else None)
+    trainer.save_model(str(out / "adapter"))
+    meta_path.write_text(
+        json.dumps(
+            {"agent": args.agent, "base_model": base, "model_dir": model_dir, "method": "grpo", "preset": args.preset},
+            indent=2,
+        )
+    )
+    card = write_run_card(out, f"GRPO {args.agent} agent ({args.preset})", settings, run_log)
+    print(f"adapter: {out / 'adapter'}\nrun log: {run_log.path}\nrun card: {card}")
+    return out / "adapter"
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
+    for f in dataclasses.fields(GRPOArgs):
+        flag = f"--{f.name.replace('_', '-')}"
+        if f.type == "bool":
+            p.add_argument(flag, action="store_true")
+        else:
+            kind = {"int | None": int, "int": int, "Path": Path, "Path | None": Path}.get(str(f.type), str)
+            p.add_argument(flag, type=kind, default=f.default)
+    return p
+
+
+def cli(argv: list[str] | None = None) -> None:
+    from edgemem.errors import EdgememError
+
+    try:
+        main(GRPOArgs(**vars(make_parser().parse_args(argv))))
+    except EdgememError as e:
+        raise SystemExit(f"Error: {e}") from None
+
+
+if __name__ == "__main__":
+    cli()

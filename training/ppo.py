@@ -1,0 +1,245 @@
+"""PPO fine-tuning of the Answer Agent or the Memory Manager (Memory-R1), with TRL's PPO trainer.
+
+    python -m training.ppo --agent answer --preset cpu-smoke --data runs/data-smoke
+    python -m training.ppo --agent manager --preset cpu-smoke --data runs/data-smoke --answerer-model smollm2-135m
+    python -m training.ppo --agent answer --preset qwen2.5-3b --data runs/data
+
+TRL removed its PPO trainer after 1.12.0; the [train] extra pins trl==1.12.0, whose
+``trl.experimental.ppo`` has it (and GRPO). Design choices:
+1. PPO wants a reward *model*. Our reward is a program (exact match of a parsed answer, or of a frozen
+   answer agent over the edited bank), so :class:`ScorerRewardModel` wraps ``training.rewards`` in
+   the interface TRL calls: it decodes each query+response, scores the response, and returns the
+   score at every position (TRL reads the one at the end of the response).
+2. The policy is LoRA (``peft_config``); the value model is a sequence-classification head on the
+   same base, fully trained (small for the 135M smoke model; on GPU see the README for its memory).
+3. The pad token must differ from EOS (TRL truncates responses at EOS and masks pads), so we use
+   ``<|endoftext|>`` when the tokenizer's pad is its EOS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from training.common import (
+    RunLog,
+    asdict_str,
+    check_agent,
+    check_output_dir,
+    get_preset,
+    hf_model_dir,
+    load_jsonl,
+    require_train_extra,
+    trainer_callback,
+    write_run_card,
+)
+from training.grpo import LORA_TARGETS
+
+
+@dataclass
+class PPOArgs:
+    agent: str = "answer"  # answer | manager
+    preset: str = "cpu-smoke"  # cpu-smoke | qwen2.5-3b
+    data: Path = Path("runs/data")
+    output_dir: Path | None = None  # default runs/ppo-<agent>-<preset>
+    base_model: str | None = None
+    max_steps: int | None = None  # PPO batches (episodes = steps x batch)
+    limit: int | None = None
+    answerer_model: str = "qwen2.5-coder-0.5b"
+    answerer_threads: int = 1
+    resume: bool = False
+    overwrite: bool = False
+    seed: int = 0
+
+
+def scorer(args: PPOArgs) -> Callable[[str, dict[str, Any]], float]:
+    """(response text, example) -> reward, the same functions GRPO uses."""
+    from training import rewards
+
+    if args.agent == "answer":
+        return lambda text, ex: rewards.answer_exact_match([text], [ex["answer"]], [ex["n_memories"]])[0]
+    from edgemem import MemoryConfig
+    from edgemem.embedder import Embedder
+    from edgemem.engine import LlamaEngine
+    from edgemem.models import resolve_model
+
+    outcome = rewards.ManagerOutcomeReward(
+        LlamaEngine(resolve_model(args.answerer_model), threads=args.answerer_threads),
+        Embedder(threads=1),
+        MemoryConfig(),
+    )
+    return outcome.score
+
+
+def make_reward_model(
+    tokenizer: Any, prompts: dict[str, dict[str, Any]], score: Callable[[str, dict[str, Any]], float]
+) -> Any:
+    import torch
+
+    class _Output:
+        def __init__(self, hidden: torch.Tensor) -> None:
+            self.hidden_states = (hidden,)
+
+    class _Backbone(torch.nn.Module):
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: Any) -> _Output:
+            values = []
+            for ids, mask in zip(input_ids, attention_mask, strict=True):
+                text = tokenizer.decode(ids[mask.bool()].tolist(), skip_special_tokens=False)
+                values.append(self.reward(text))
+            out = torch.tensor(values, dtype=torch.float32, device=input_ids.device)
+            return _Output(out[:, None, None].expand(-1, input_ids.shape[1], 1).clone())
+
+        def reward(self, text: str) -> float:
+            for prompt, ex in prompts.items():
+                if text.startswith(prompt):
+                    response = text[len(prompt) :]
+                    for stop in (tokenizer.eos_token, tokenizer.pad_token):
+                        response = response.split(stop)[0] if stop else response
+                    return float(score(response, ex))
+            return 0.0
+
+    class ScorerRewardModel(torch.nn.Module):
+        """A program-defined reward in the shape of a reward model (see the module docstring)."""
+
+        base_model_prefix = "backbone"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.backbone = _Backbone()
+
+        def score(self, hidden: torch.Tensor) -> torch.Tensor:
+            return hidden
+
+    return ScorerRewardModel()
+
+
+def main(args: PPOArgs) -> Path:
+    check_agent(args.agent)
+    preset = get_preset(args.preset)
+    out = args.output_dir or Path("runs") / f"ppo-{args.agent}-{args.preset}"
+    check_output_dir(out, args.resume, args.overwrite)
+    base = args.base_model or preset.base_model
+    rows = load_jsonl(args.data / f"{args.agent}_train.jsonl")[: args.limit]
+    require_train_extra()
+
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+    from trl.experimental.ppo import PPOConfig, PPOTrainer
+
+    if preset.device == "cpu" and preset.threads:
+        torch.set_num_threads(preset.threads)
+    model_dir = hf_model_dir(base)
+    tok = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
+    if tok.pad_token is None or tok.pad_token_id == tok.eos_token_id:
+        if "<|endoftext|>" not in tok.get_vocab() or tok.convert_tokens_to_ids("<|endoftext|>") == tok.eos_token_id:
+            from edgemem.errors import InvalidInput
+
+            raise InvalidInput(
+                f"{base}: no pad token distinct from EOS. Fix: use a tokenizer with a separate pad token."
+            )
+        tok.pad_token = "<|endoftext|>"
+    rendered = [tok.apply_chat_template(r["messages"], tokenize=False, add_generation_prompt=True) for r in rows]
+    by_prompt = {text: r for text, r in zip(rendered, rows, strict=True)}
+    dataset = Dataset.from_dict({"input_ids": [tok(t, add_special_tokens=False)["input_ids"] for t in rendered]})
+    n = len(rows)
+    batch = preset.per_device_batch * preset.grad_accum
+    steps = args.max_steps or preset.max_steps
+    episodes = steps * batch if steps > 0 else int(preset.epochs * n)
+    config = PPOConfig(
+        output_dir=str(out),
+        learning_rate=preset.learning_rate,
+        per_device_train_batch_size=preset.per_device_batch,
+        gradient_accumulation_steps=preset.grad_accum,
+        total_episodes=episodes,
+        num_ppo_epochs=1,
+        num_mini_batches=1,
+        local_rollout_forward_batch_size=preset.per_device_batch,
+        response_length=preset.max_completion_length,
+        temperature=preset.temperature,
+        kl_coef=preset.beta or 0.05,
+        stop_token="eos",
+        missing_eos_penalty=1.0,
+        num_sample_generations=0,
+        bf16=preset.bf16,
+        gradient_checkpointing=preset.gradient_checkpointing,
+        use_cpu=preset.device == "cpu",
+        save_steps=preset.save_steps,
+        save_total_limit=2,
+        logging_steps=1,
+        report_to=[],
+        seed=args.seed,
+    )
+    policy = AutoModelForCausalLM.from_pretrained(model_dir)
+    value = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=1)
+    for m in (policy, value):
+        m.config.pad_token_id = tok.pad_token_id
+    settings = {
+        **asdict_str(args),
+        "output_dir": str(out),
+        "base_model": base,
+        "model_dir": model_dir,
+        "episodes": episodes,
+        "preset_values": dataclasses.asdict(preset),
+    }
+    run_log = RunLog(out / "run_log.json", settings)
+    trainer = PPOTrainer(
+        args=config,
+        processing_class=tok,
+        model=policy,
+        ref_model=None,  # with LoRA the reference is the base with adapters disabled
+        reward_model=make_reward_model(tok, by_prompt, scorer(args)),
+        train_dataset=dataset,
+        value_model=value,
+        eval_dataset=dataset.select(range(min(2, n))),
+        peft_config=LoraConfig(
+            r=preset.lora_r, lora_alpha=preset.lora_alpha, target_modules=LORA_TARGETS, task_type="CAUSAL_LM"
+        ),
+        callbacks=[trainer_callback(run_log)],
+    )
+    trainer.train()
+    adapter = out / "adapter"
+    trainer.model.policy.save_pretrained(str(adapter))  # the LoRA of the policy only
+    tok.save_pretrained(str(adapter))
+    (out / "edgemem_adapter.json").write_text(
+        json.dumps(
+            {"agent": args.agent, "base_model": base, "model_dir": model_dir, "method": "ppo", "preset": args.preset},
+            indent=2,
+        )
+    )
+    card = write_run_card(out, f"PPO {args.agent} agent ({args.preset})", settings, run_log)
+    print(f"adapter: {adapter}\nrun log: {run_log.path}\nrun card: {card}")
+    return adapter
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
+    for f in dataclasses.fields(PPOArgs):
+        flag = f"--{f.name.replace('_', '-')}"
+        if f.type == "bool":
+            p.add_argument(flag, action="store_true")
+        else:
+            kind = {"int | None": int, "int": int, "Path": Path, "Path | None": Path}.get(str(f.type), str)
+            p.add_argument(flag, type=kind, default=f.default)
+    return p
+
+
+def cli(argv: list[str] | None = None) -> None:
+    from edgemem.errors import EdgememError
+
+    try:
+        main(PPOArgs(**vars(make_parser().parse_args(argv))))
+    except EdgememError as e:
+        raise SystemExit(f"Error: {e}") from None
+
+
+if __name__ == "__main__":
+    cli()

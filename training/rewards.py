@@ -1,0 +1,131 @@
+"""Rewards for both agents, TRL-style: ``(completions, **columns) -> list[float]``.
+
+Outcome-driven as in Memory-R1: the reward is the exact match of a final answer.
+
+- Answer Agent: parse the completion with the runtime's parser; exact match against the gold answer
+  (token-set F1 optional). Unparseable output scores 0.
+- Memory Manager: parse the sampled operations with the runtime's parser, apply them with the
+  runtime's planner to a copy of the bank as it was before the turn, let a frozen answer agent answer
+  the linked question over the edited bank, and score that answer by exact match. Output that does
+  not parse scores 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from edgemem.errors import ModelOutputError
+from edgemem.metrics import exact_match, f1
+from edgemem.parsing import parse_answer, parse_operations
+
+
+def completion_text(completion: Any) -> str:
+    """TRL passes plain strings, or for chat datasets a list of messages."""
+    if isinstance(completion, list):
+        return "".join(m.get("content", "") for m in completion if isinstance(m, dict))
+    return str(completion)
+
+
+def _answer_scores(
+    completions: list[Any], answer: list[str], n_memories: list[int], score: Callable[[str, str], float]
+) -> list[float]:
+    out = []
+    for c, gold, n in zip(completions, answer, n_memories, strict=True):
+        try:
+            pred = parse_answer(completion_text(c), int(n)).answer
+        except ModelOutputError:
+            out.append(0.0)
+            continue
+        out.append(score(pred, str(gold)))
+    return out
+
+
+def answer_exact_match(completions: list[Any], answer: list[str], n_memories: list[int], **_: Any) -> list[float]:
+    """1.0 when the parsed answer equals the gold answer after normalisation.
+
+    >>> answer_exact_match(['{"memories": [1], "answer": "Lisbon."}', 'nonsense'], ["lisbon", "x"], [3, 3])
+    [1.0, 0.0]
+    """
+    return _answer_scores(completions, answer, n_memories, exact_match)
+
+
+def answer_f1(completions: list[Any], answer: list[str], n_memories: list[int], **_: Any) -> list[float]:
+    """Token-set F1 of the parsed answer (a denser signal than exact match)."""
+    return _answer_scores(completions, answer, n_memories, f1)
+
+
+def manager_valid_json(completions: list[Any], shown: list[list[int]], facts: list[list[str]], **_: Any) -> list[float]:
+    """The fraction of the manager's entries that are valid operations (0 when nothing parses)."""
+    out = []
+    for c, ids, fs in zip(completions, shown, facts, strict=True):
+        try:
+            parsed = parse_operations(completion_text(c), len(ids), fs)
+        except ModelOutputError:
+            out.append(0.0)
+            continue
+        total = len(parsed.ops) + len(parsed.rejected)
+        out.append(len(parsed.ops) / total if total else 0.0)
+    return out
+
+
+class ManagerOutcomeReward:
+    """Exact match of a frozen answer agent over the bank the sampled operations produced.
+
+    Args:
+        engine: the frozen answer agent's model (an ``edgemem.engine.Engine``; on CPU a LlamaEngine).
+        embedder: the runtime's embedder.
+        config: the runtime's MemoryConfig (guards and k as deployed).
+    """
+
+    __name__ = "manager_outcome_em"
+
+    def __init__(self, engine: Any, embedder: Any, config: Any) -> None:
+        self.engine, self.embedder, self.config = engine, embedder, config
+        self._templates: dict[str, Any] = {}  # example id -> in-memory store of the bank snapshot
+        self.cache: dict[tuple[str, str], float] = {}  # (example id, completion) -> reward
+
+    def __call__(self, completions: list[Any], **columns: Any) -> list[float]:
+        rows = [{k: v[i] for k, v in columns.items()} for i in range(len(completions))]
+        return [self.score(completion_text(c), row) for c, row in zip(completions, rows, strict=True)]
+
+    def score(self, text: str, ex: dict[str, Any]) -> float:
+        key = (ex["id"], text)
+        if key not in self.cache:
+            self.cache[key] = self._score(text, ex)
+        return self.cache[key]
+
+    def _score(self, text: str, ex: dict[str, Any]) -> float:
+        from edgemem.answer import AnswerAgent
+        from edgemem.manager import ManagerStep, MemoryManager
+        from edgemem.store import SearchHit, Store, Turn
+
+        try:
+            parsed = parse_operations(text, len(ex["shown"]), ex["facts"])
+        except ModelOutputError:
+            return 0.0
+        store = Store(None)
+        try:
+            self._template(ex).conn.backup(store.conn)
+            by_id = {m["id"]: m for m in ex["bank"]}
+            shown = [SearchHit(i, by_id[i]["speaker"], by_id[i]["text"], by_id[i]["time"], 1.0) for i in ex["shown"]]
+            step = ManagerStep(ex["facts"], shown, ex["messages"], ex.get("schema", {}))
+            manager = MemoryManager(self.engine, self.embedder, store, self.config)
+            planned = manager.plan(step, parsed, self.embedder.embed(ex["facts"]))
+            store.apply_turn(ex["user"], Turn(**ex["turn"]), None, planned, ex["facts"])
+            answer = AnswerAgent(self.engine, self.embedder, store, self.config).answer(ex["user"], ex["question"])
+            return exact_match(answer.answer, str(ex["answer"]))
+        finally:
+            store.close()
+
+    def _template(self, ex: dict[str, Any]) -> Any:
+        if ex["id"] not in self._templates:
+            from edgemem.store import Store
+
+            store = Store(None)
+            bank = ex["bank"]
+            vectors = self.embedder.embed([m["text"] for m in bank])
+            store.restore_bank(ex["user"], [(m["id"], m["speaker"], m["text"], m["time"]) for m in bank], vectors)
+            # The raw turns the manager's bank came from are not needed: the answer agent reads memories.
+            self._templates[ex["id"]] = store
+        return self._templates[ex["id"]]
