@@ -88,6 +88,7 @@ class LlamaEngine:
         adapters: dict[str, str | Path] | None = None,
         constrained: bool = True,
         lazy_grammar: bool = True,
+        gpu_layers: int = 0,
         verbose: bool = False,
     ) -> None:
         # OpenMP worker threads spin while idle by default; on a laptop that steals the core the other
@@ -116,6 +117,7 @@ class LlamaEngine:
                 n_threads_batch=self.threads_batch,
                 n_batch=512,
                 seed=seed,
+                n_gpu_layers=gpu_layers,
                 verbose=verbose,
             )
         except ValueError as e:

@@ -51,9 +51,11 @@ class GRPOArgs:
     output_dir: Path | None = None  # default runs/grpo-<agent>-<preset>
     base_model: str | None = None  # override the preset's base model
     max_steps: int | None = None  # override the preset's step count
+    grad_accum: int | None = None  # override the preset (8 GPUs: 1 keeps 128 completions per step)
     limit: int | None = None  # only the first N training examples
     answerer_model: str = "qwen2.5-coder-0.5b"  # frozen answer agent (GGUF) for the manager's reward
     answerer_threads: int = 1
+    answerer_gpu_layers: int = 0  # offload the frozen answerer to a GPU (needs a CUDA build of llama-cpp-python)
     resume: bool = False  # continue from the last checkpoint in output_dir
     overwrite: bool = False  # replace an existing adapter
     seed: int = 0
@@ -77,7 +79,7 @@ def reward_functions(args: GRPOArgs) -> list[Any]:
     from edgemem.engine import LlamaEngine
     from edgemem.models import resolve_model
 
-    engine = LlamaEngine(resolve_model(args.answerer_model), threads=args.answerer_threads)
+    engine = LlamaEngine(resolve_model(args.answerer_model), threads=args.answerer_threads, gpu_layers=args.answerer_gpu_layers)
     return [rewards.ManagerOutcomeReward(engine, Embedder(threads=1), MemoryConfig())]
 
 
@@ -109,7 +111,7 @@ def main(args: GRPOArgs) -> Path:
         output_dir=str(out),
         learning_rate=preset.learning_rate,
         per_device_train_batch_size=preset.per_device_batch,
-        gradient_accumulation_steps=preset.grad_accum,
+        gradient_accumulation_steps=args.grad_accum or preset.grad_accum,
         num_generations=preset.num_generations,
         max_completion_length=preset.max_completion_length,
         temperature=preset.temperature,

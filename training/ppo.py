@@ -49,9 +49,11 @@ class PPOArgs:
     output_dir: Path | None = None  # default runs/ppo-<agent>-<preset>
     base_model: str | None = None
     max_steps: int | None = None  # PPO batches (episodes = steps x batch)
+    grad_accum: int | None = None  # override the preset (8 GPUs: 1 keeps 128 completions per step)
     limit: int | None = None
     answerer_model: str = "qwen2.5-coder-0.5b"
     answerer_threads: int = 1
+    answerer_gpu_layers: int = 0  # offload the frozen answerer to a GPU (needs a CUDA build of llama-cpp-python)
     resume: bool = False
     overwrite: bool = False
     seed: int = 0
@@ -69,7 +71,7 @@ def scorer(args: PPOArgs) -> Callable[[str, dict[str, Any]], float]:
     from edgemem.models import resolve_model
 
     outcome = rewards.ManagerOutcomeReward(
-        LlamaEngine(resolve_model(args.answerer_model), threads=args.answerer_threads),
+        LlamaEngine(resolve_model(args.answerer_model), threads=args.answerer_threads, gpu_layers=args.answerer_gpu_layers),
         Embedder(threads=1),
         MemoryConfig(),
     )
@@ -149,14 +151,14 @@ def main(args: PPOArgs) -> Path:
     by_prompt = {text: r for text, r in zip(rendered, rows, strict=True)}
     dataset = Dataset.from_dict({"input_ids": [tok(t, add_special_tokens=False)["input_ids"] for t in rendered]})
     n = len(rows)
-    batch = preset.per_device_batch * preset.grad_accum
+    batch = preset.per_device_batch * (args.grad_accum or preset.grad_accum)
     steps = args.max_steps or preset.max_steps
     episodes = steps * batch if steps > 0 else int(preset.epochs * n)
     config = PPOConfig(
         output_dir=str(out),
         learning_rate=preset.learning_rate,
         per_device_train_batch_size=preset.per_device_batch,
-        gradient_accumulation_steps=preset.grad_accum,
+        gradient_accumulation_steps=args.grad_accum or preset.grad_accum,
         total_episodes=episodes,
         num_ppo_epochs=1,
         num_mini_batches=1,
