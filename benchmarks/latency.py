@@ -72,11 +72,15 @@ def bench_decode(model_path: Path, threads: int, tokens: int, reps: int) -> dict
     raw_prompt = engine.tokenize_messages(DECODE_PROMPT)
     raw_tps, ours_tps, constrained_tps = [], [], []
     for _ in range(reps):  # alternate, so both see the same background load
+        # Both sides are timed the same way: wall clock of the generation after the prompt is read
+        # (llama.cpp's own perf counter gives the prompt-reading time of the raw call).
         raw.reset()
         llama_cpp.llama_perf_context_reset(raw._ctx.ctx)
-        raw.create_completion(raw_prompt, max_tokens=tokens, temperature=0.0, top_k=1, repeat_penalty=1.0)
+        t = time.perf_counter()
+        out = raw.create_completion(raw_prompt, max_tokens=tokens, temperature=0.0, top_k=1, repeat_penalty=1.0)
+        wall = time.perf_counter() - t
         perf = llama_cpp.llama_perf_context(raw._ctx.ctx)
-        raw_tps.append(perf.n_eval / (perf.t_eval_ms / 1000))
+        raw_tps.append(out["usage"]["completion_tokens"] / (wall - perf.t_p_eval_ms / 1000))
         engine.llama.reset()
         c = engine.complete(DECODE_PROMPT, max_tokens=tokens)
         ours_tps.append(c.completion_tokens / c.decode_s)
@@ -85,7 +89,7 @@ def bench_decode(model_path: Path, threads: int, tokens: int, reps: int) -> dict
             "Sam", "I moved to Rome last week; my sister Ana, a chef, lives there too.", "1 May 2024"
         )
         c = engine.complete(msgs, schema=prompts.EXTRACTION_SCHEMA, max_tokens=tokens)
-        constrained_tps.append(c.completion_tokens / max(c.total_s - c.prefill_s, 1e-9))
+        constrained_tps.append(c.completion_tokens / c.decode_s)
     raw.close()
     engine.close()
     raw_med, ours_med = statistics.median(raw_tps), statistics.median(ours_tps)

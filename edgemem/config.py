@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 @dataclass
 class MemoryConfig:
-    model: str | None = None  # a registry name (`edgemem models`), a .gguf path, or None for the default
+    model: str | None = None  # a registry name (`edgemem models`), a .gguf path, an export manifest.json, or None
     n_ctx: int = 4096  # context window of the llama.cpp model
     threads: int | None = None  # llama.cpp threads for generation and prompt reading (None: up to 4)
     embed_threads: int = 1  # onnxruntime threads for the embedder

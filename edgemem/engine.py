@@ -291,7 +291,7 @@ class LlamaEngine:
             lcpp.llama_perf_context_reset(ctx)
             grammar = self._grammar(schema) if (schema is not None and self.constrained) else None
             if temperature == 0 and self.lazy_grammar:
-                text, n_prompt, n_out = self._greedy(tokens, grammar, max_tokens)
+                text, n_prompt, n_out, prefill_s, decode_s = self._greedy(tokens, grammar, max_tokens)
             else:
                 out = self.llama.create_completion(
                     prompt=tokens,
@@ -307,19 +307,20 @@ class LlamaEngine:
                     out["usage"]["prompt_tokens"],
                     out["usage"]["completion_tokens"],
                 )
-            perf = lcpp.llama_perf_context(ctx)
+                perf = lcpp.llama_perf_context(ctx)
+                prefill_s, decode_s = perf.t_p_eval_ms / 1000.0, perf.t_eval_ms / 1000.0
             total = time.perf_counter() - t0
             return Completion(
                 text=text,
                 prompt_tokens=n_prompt,
                 completion_tokens=n_out,
                 cached_tokens=reused,
-                prefill_s=perf.t_p_eval_ms / 1000.0,
-                decode_s=perf.t_eval_ms / 1000.0,
+                prefill_s=prefill_s,
+                decode_s=decode_s,
                 total_s=total,
             )
 
-    def _greedy(self, tokens: list[int], grammar: Any, max_tokens: int) -> tuple[str, int, int]:
+    def _greedy(self, tokens: list[int], grammar: Any, max_tokens: int) -> tuple[str, int, int, float, float]:
         """Greedy decoding that checks the grammar lazily.
 
         llama-cpp-python applies a grammar to every candidate of the vocabulary at every step (151k
@@ -331,7 +332,9 @@ class LlamaEngine:
         ctx, vocab, n_vocab = llama._ctx.ctx, llama._model.vocab, llama.n_vocab()
         n = min(self._common(tokens), len(tokens) - 1)  # at least one token to evaluate: fresh logits
         llama.n_tokens = n
+        t0 = time.perf_counter()
         llama.eval(tokens[n:])
+        t1 = time.perf_counter()
         sampler = None
         if grammar is not None:
             sampler = lcpp.llama_sampler_init_grammar(
@@ -360,7 +363,7 @@ class LlamaEngine:
             if sampler is not None:
                 lcpp.llama_sampler_free(sampler)
         text = llama.detokenize(out).decode("utf-8", errors="replace")
-        return text, len(tokens), len(out)
+        return text, len(tokens), len(out), t1 - t0, time.perf_counter() - t1
 
     def _allowed_argmax(self, sampler: Any, logits: np.ndarray) -> int:
         lcpp = self._llama_cpp

@@ -121,6 +121,7 @@ def test_manager_outcome_reward(embedder, op, expected):
     reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, MemoryConfig())
     ex = manager_example()
     cols = {k: [v] for k, v in ex.items()}
+    cols["trainer_state"] = object()  # TRL passes extras like this one
     assert reward([json.dumps({"memory": [op]})], **cols) == [expected]
 
 
@@ -267,6 +268,10 @@ def test_smoke_training(tiny_data, method, agent):
     if method == "grpo":
         adapter = grpo.main(grpo.GRPOArgs(**common))
         check_run(adapter, "reward")
+        if agent == "answer":  # an interrupted run continues from its last checkpoint
+            grpo.main(grpo.GRPOArgs(**common, resume=True, max_steps=3))
+            log = json.loads((adapter.parent / "run_log.json").read_text())
+            assert [s["step"] for s in log["steps"] if "reward" in s] == [1, 2, 3]
     else:
         adapter = ppo.main(ppo.PPOArgs(**common))
         check_run(adapter, "objective/scores")

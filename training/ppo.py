@@ -123,6 +123,10 @@ def make_reward_model(
 def main(args: PPOArgs) -> Path:
     check_agent(args.agent)
     preset = get_preset(args.preset)
+    if args.resume:
+        from edgemem.errors import InvalidInput
+
+        raise InvalidInput("TRL's PPO trainer cannot resume from a checkpoint. Fix: run again with --overwrite (or use GRPO, which resumes).")
     out = args.output_dir or Path("runs") / f"ppo-{args.agent}-{args.preset}"
     check_output_dir(out, args.resume, args.overwrite)
     base = args.base_model or preset.base_model

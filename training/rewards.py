@@ -85,8 +85,11 @@ class ManagerOutcomeReward:
         self._templates: dict[str, Any] = {}  # example id -> in-memory store of the bank snapshot
         self.cache: dict[tuple[str, str], float] = {}  # (example id, completion) -> reward
 
+    COLUMNS = ("id", "user", "turn", "facts", "bank", "shown", "question", "answer")
+
     def __call__(self, completions: list[Any], **columns: Any) -> list[float]:
-        rows = [{k: v[i] for k, v in columns.items()} for i in range(len(completions))]
+        # TRL also passes prompts, trainer_state, ...: read only the example's own columns.
+        rows = [{k: columns[k][i] for k in self.COLUMNS} for i in range(len(completions))]
         return [self.score(completion_text(c), row) for c, row in zip(completions, rows, strict=True)]
 
     def score(self, text: str, ex: dict[str, Any]) -> float:
@@ -109,7 +112,7 @@ class ManagerOutcomeReward:
             self._template(ex).conn.backup(store.conn)
             by_id = {m["id"]: m for m in ex["bank"]}
             shown = [SearchHit(i, by_id[i]["speaker"], by_id[i]["text"], by_id[i]["time"], 1.0) for i in ex["shown"]]
-            step = ManagerStep(ex["facts"], shown, ex["messages"], ex.get("schema", {}))
+            step = ManagerStep(ex["facts"], shown, ex.get("messages", []), ex.get("schema", {}))
             manager = MemoryManager(self.engine, self.embedder, store, self.config)
             planned = manager.plan(step, parsed, self.embedder.embed(ex["facts"]))
             store.apply_turn(ex["user"], Turn(**ex["turn"]), None, planned, ex["facts"])

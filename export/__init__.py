@@ -1,0 +1,1 @@
+"""Turn a training output (a PEFT LoRA adapter) into GGUF files the edgemem runtime serves."""

@@ -1,0 +1,120 @@
+"""Export: LoRA -> merged GGUF (Q8_0, Q4_K_M) or GGUF LoRA -> manifest -> served by the runtime.
+The behavioural check is a LoRA that makes SmolLM2 always answer "banana".
+Run: .venv/bin/pytest tests/test_export.py"""
+
+from __future__ import annotations
+
+import errno
+import json
+import shutil
+
+import pytest
+from fixed_lora import WORD, make_fixed_answer_adapter
+
+from edgemem import Memory
+from edgemem.errors import InvalidInput, MissingDependency, ModelCorrupt
+from edgemem.manifest import load_manifest
+from export.__main__ import ExportArgs, export
+
+
+@pytest.fixture(scope="module")
+def fixed_adapter(tmp_path_factory):
+    return make_fixed_answer_adapter(tmp_path_factory.mktemp("fixed"))
+
+
+def ask(manifest, tmp_path, embedder) -> str:
+    with Memory(
+        tmp_path / f"{manifest.parent.name}-{manifest.stem}.db", model=str(manifest), threads=1, embedder=embedder
+    ) as mem:
+        return mem.answer("Where does Maya live?").answer
+
+
+@pytest.mark.slow
+def test_merged_export_keeps_the_behaviour(fixed_adapter, tmp_path, embedder):
+    out = tmp_path / "merged"
+    first = export(ExportArgs(adapter=fixed_adapter, agent="answer", out=out, quant="Q8_0,Q4_K_M", probes=3))
+    assert first == out / "manifest.json" and (out / "manifest-Q4_K_M.json").exists()
+    assert not list(tmp_path.glob("*.partial-*"))  # staging cleaned up
+    assert not (out / "model-F16.gguf").exists() and not (out / "hf-merged").exists()
+    for name in ("manifest.json", "manifest-Q4_K_M.json"):
+        data = json.loads((out / name).read_text())
+        assert data["kind"] == "merged" and data["agent"] == "answer" and data["llama_cpp_version"]
+        assert data["fidelity"]["next_token_agreement"] > 0.8
+        assert data["speed"]["decode_tok_s"] > 0
+        assert load_manifest(out / name).model.exists()
+        assert WORD in ask(out / name, tmp_path, embedder).lower()  # survives merge -> Q8_0 -> Q4_K_M
+    assert json.loads(first.read_text())["quant"] == "Q8_0"
+    # a file changed after export is refused
+    gguf = out / "model-Q8_0.gguf"
+    with gguf.open("r+b") as f:
+        f.seek(gguf.stat().st_size // 2)
+        f.write(b"\x00\x01\x02\x03")
+    with pytest.raises(ModelCorrupt, match="changed after export"):
+        load_manifest(first)
+
+
+@pytest.mark.slow
+def test_lora_only_export_on_the_packaged_base(fixed_adapter, tmp_path, embedder):
+    out = tmp_path / "lora"
+    manifest = export(ExportArgs(adapter=fixed_adapter, agent="answer", out=out, lora_only=True, probes=3))
+    data = json.loads(manifest.read_text())
+    assert data["kind"] == "lora" and data["base"]["id"] == "smollm2-135m"
+    lora = out / data["adapters"]["answer"]["path"]
+    assert lora.stat().st_size < 20_000_000
+    served = load_manifest(manifest)
+    assert served.adapters == {"answer": lora.resolve()}
+    assert WORD in ask(manifest, tmp_path, embedder).lower()  # the adapter applied on the shipped base
+    # the manager runs on the plain base model (no adapter for it): not "banana" JSON everywhere
+    with Memory(tmp_path / "l.db", model=str(manifest), threads=1, embedder=embedder) as mem:
+        r = mem.add("I moved to Lisbon last week.", speaker="Maya")
+        assert r.llm_calls >= 1
+
+
+def test_bad_arguments(tmp_path, fixed_adapter_stub):
+    adapter = fixed_adapter_stub
+    with pytest.raises(InvalidInput, match="Unknown quant type 'Q3_X'"):
+        export(ExportArgs(adapter=adapter, agent="answer", out=tmp_path / "o", quant="Q3_X"))
+    with pytest.raises(InvalidInput, match="Unknown agent 'critic'"):
+        export(ExportArgs(adapter=adapter, agent="critic", out=tmp_path / "o"))
+    with pytest.raises(InvalidInput, match="not a LoRA adapter folder"):
+        export(ExportArgs(adapter=tmp_path, agent="answer", out=tmp_path / "o"))
+    (tmp_path / "exists").mkdir()
+    with pytest.raises(InvalidInput, match="already exists"):
+        export(ExportArgs(adapter=adapter, agent="answer", out=tmp_path / "exists"))
+    with pytest.raises(InvalidInput, match="trained on smollm2-135m, not qwen2.5-coder-0.5b"):
+        export(ExportArgs(adapter=adapter, agent="answer", out=tmp_path / "o", base="qwen2.5-coder-0.5b"))
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(InvalidInput, match="Cannot create the output folder"):
+        export(ExportArgs(adapter=adapter, agent="answer", out=tmp_path / "afile" / "sub" / "o"))
+
+
+@pytest.fixture
+def fixed_adapter_stub(tmp_path):
+    """An adapter folder that passes the argument checks (no weights needed for them)."""
+    d = tmp_path / "run" / "adapter"
+    d.mkdir(parents=True)
+    (d / "adapter_config.json").write_text("{}")
+    (d.parent / "edgemem_adapter.json").write_text(json.dumps({"base_model": "smollm2-135m"}))
+    return d
+
+
+def test_missing_converter(tmp_path, monkeypatch):
+    from export.converter import ensure_converter
+
+    monkeypatch.setenv("EDGEMEM_CONVERTER_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(MissingDependency, match="EDGEMEM_CONVERTER_DIR"):
+        ensure_converter()
+
+
+@pytest.mark.slow
+def test_disk_full_leaves_nothing_behind(fixed_adapter, tmp_path, monkeypatch):
+    import export.__main__ as ex
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ex, "quantize", full)
+    with pytest.raises(ex.ExportError, match="disk holding .* is full"):
+        export(ExportArgs(adapter=fixed_adapter, agent="answer", out=tmp_path / "o", quant="Q8_0", probes=1))
+    assert not (tmp_path / "o").exists() and not list(tmp_path.glob("o.partial-*"))
+    shutil.rmtree(tmp_path, ignore_errors=True)
