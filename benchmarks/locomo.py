@@ -1,0 +1,388 @@
+"""LoCoMo accuracy of edgemem and baselines, same model and data, in one run.
+
+    python -m benchmarks.locomo --conversations conv-30                       # all systems
+    python -m benchmarks.locomo --conversations conv-30,conv-41 --systems rag,edgemem --threads 2
+    python -m benchmarks.locomo --conversations conv-30 --manifest exports/answer/manifest.json
+    python -m benchmarks.locomo --conversations conv-30 --max-sessions 2 --max-questions 20   # small machines
+
+Systems (each answers every non-adversarial question of each conversation):
+  none     the model alone, no memory;
+  rag      raw-turn RAG: every turn embedded as "[session time] speaker: text" (image captions kept),
+           the top --rag-k turns by cosine put in the prompt in dialogue order (LoCoMo-RAG baseline);
+  full     the whole conversation, truncated from the start to fit the model's window;
+  edgemem  the runtime untrained (Memory-R1 "BASE"): ingest through the Memory Manager, answer with
+           the Answer Agent; the bank is cached per conversation, model and settings, and resumable;
+  trained  edgemem with exported agents (--manifest).
+
+Writes into --out: predictions.jsonl (one line per system and question, appended as it goes: an
+interrupted run continues where it stopped), summary.json (scores per system and category, latency,
+machine, model hash, versions), summary.md, and plots (per-category F1, F1 vs answer latency).
+Scores (benchmarks.scoring): token-set F1, BLEU-1, exact match; optional local LLM judge (--judge),
+which is NOT the GPT-4o-mini judge of the papers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from benchmarks.machine import machine_info, percentile
+from benchmarks.scoring import CATEGORY_LOCOMO, CATEGORY_MEM0, score
+
+DEFAULT_LOCOMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
+SYSTEMS = ("none", "rag", "full", "edgemem", "trained")
+
+BASELINE_SYSTEM = """You answer questions about a conversation between two people.
+Use the conversation excerpts when given; each line starts with the date and time of its session.
+Turn relative dates ("yesterday", "last week") into actual dates using that session date.
+Answer in at most 6 words: a name, a date, a number or a short phrase. No full sentence."""
+
+JUDGE_PROMPT = """Your task is to label an answer to a question as 'CORRECT' or 'WRONG'. You will be given
+a question, a 'gold' (ground truth) answer and a generated answer. Be generous: if the generated answer
+touches on the same topic as the gold answer, or refers to the same date or time period (in any
+format), it is CORRECT.
+
+Question: {question}
+Gold answer: {gold}
+Generated answer: {pred}
+
+Return JSON: {{"label": "CORRECT"}} or {{"label": "WRONG"}}"""
+
+
+def turn_line(t: Any) -> str:
+    return f"[{t.time}] {t.speaker}: {t.text}" if t.time else f"{t.speaker}: {t.text}"
+
+
+def baseline_messages(question: str, context: list[str]) -> list[dict[str, str]]:
+    user = (
+        "Conversation excerpts:\n" + "\n".join(context) + "\n\n" if context else ""
+    ) + f"Question: {question}\nShort answer:"
+    return [{"role": "system", "content": BASELINE_SYSTEM}, {"role": "user", "content": user}]
+
+
+def short(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[0] if lines else ""
+
+
+class Baselines:
+    """none / rag / full on one engine and embedder."""
+
+    def __init__(self, engine: Any, embedder: Any, rag_k: int) -> None:
+        self.engine, self.embedder, self.rag_k = engine, embedder, rag_k
+        self._vectors: dict[str, Any] = {}
+
+    def answer(self, system: str, conv: Any, turns: list[Any], question: str) -> tuple[str, dict[str, Any]]:
+        t0 = time.perf_counter()
+        context: list[str] = []
+        if system == "rag":
+            import numpy as np
+
+            key = f"{conv.sample_id}:{len(turns)}"
+            if key not in self._vectors:
+                self._vectors[key] = self.embedder.embed([turn_line(t) for t in turns])
+            sims = self._vectors[key] @ self.embedder.embed_one(question)
+            top = sorted(np.argsort(-sims)[: self.rag_k])
+            context = [turn_line(turns[i]) for i in top]
+        elif system == "full":
+            budget = self.engine.n_ctx - 400
+            lines = [turn_line(t) for t in turns]
+            while lines and self.engine.count_tokens("\n".join(lines)) > budget:
+                lines = lines[max(1, len(lines) // 20) :]  # drop the oldest 5 %
+            context = lines
+        c = self.engine.complete(baseline_messages(question, context), max_tokens=32, prefix_key=f"baseline-{system}")
+        return short(c.text), {
+            "latency_s": time.perf_counter() - t0,
+            "prompt_tokens": c.prompt_tokens,
+            "completion_tokens": c.completion_tokens,
+        }
+
+
+def bank_file(out: Path, conv_id: str, model: str, settings: dict[str, Any], max_sessions: int | None) -> Path:
+    from edgemem import prompts
+
+    key = json.dumps(
+        [conv_id, model, settings, max_sessions, prompts.EXTRACTION_SYSTEM, prompts.MANAGER_SYSTEM],
+        sort_keys=True,
+        default=str,
+    )
+    return out / "banks" / f"{conv_id}-{Path(model).stem}-{hashlib.sha256(key.encode()).hexdigest()[:10]}.db"
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    from edgemem import Memory, MemoryConfig
+    from edgemem.conversation import load_locomo, session_of
+    from edgemem.embedder import Embedder
+    from edgemem.engine import LlamaEngine
+    from edgemem.models import resolve_model, sha256_file
+
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    systems = [s for s in args.systems.split(",") if s]
+    if "trained" in systems and not args.manifest:
+        systems.remove("trained")
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown:
+        raise SystemExit(f"Error: unknown system(s) {unknown}. Expected: {', '.join(SYSTEMS)}.")
+    model_path = resolve_model(args.model)
+    engine = LlamaEngine(model_path, n_ctx=args.n_ctx, threads=args.threads)
+    embedder = Embedder(threads=1)
+    baselines = Baselines(engine, embedder, args.rag_k)
+    judge = LlamaEngine(resolve_model(args.judge), n_ctx=2048, threads=args.threads) if args.judge else None
+    pred_path = out / "predictions.jsonl"
+    done = set()
+    if pred_path.exists():
+        for line in pred_path.read_text().splitlines():
+            r = json.loads(line)
+            done.add((r["system"], r["conversation"], r["qid"]))
+    convs = {c.sample_id: c for c in load_locomo(args.data)}
+    wanted = [c for c in args.conversations.split(",") if c]
+    missing = [c for c in wanted if c not in convs]
+    if missing:
+        raise SystemExit(f"Error: {missing} not in {args.data}. Known: {', '.join(convs)}.")
+    ingest_stats: dict[str, Any] = {}
+    with pred_path.open("a", encoding="utf-8") as sink:
+        for conv_id in wanted:
+            conv = convs[conv_id]
+            turns = conv.turns
+            if args.max_sessions:
+                keep = set(conv.sessions[: args.max_sessions])
+                turns = [t for t in turns if session_of(t.key) in keep]
+            kept = {t.key for t in turns}
+            qas = [
+                q for q in conv.qa if q.category != 5 and (not args.max_sessions or all(e in kept for e in q.evidence))
+            ]
+            qas = qas[: args.max_questions] if args.max_questions else qas
+            for system in systems:
+                todo = [(i, q) for i, q in enumerate(qas) if (system, conv_id, i) not in done]
+                if not todo:
+                    continue
+                mem = None
+                if system in ("edgemem", "trained"):
+                    config = MemoryConfig(
+                        model=args.manifest if system == "trained" else args.model,
+                        threads=args.threads,
+                        n_ctx=args.n_ctx,
+                    )
+                    served = engine if system == "edgemem" else None
+                    mem = Memory(
+                        bank_file(out, conv_id, str(config.model), {"answer_k": config.answer_k}, args.max_sessions),
+                        user=conv_id,
+                        config=config,
+                        engine=served,
+                        embedder=embedder,
+                    )
+                    ingest_bar = tqdm(total=len(turns), desc=f"{conv_id} {system}: ingest", unit="turn", file=sys.stderr)
+                    t0 = time.perf_counter()
+                    res = mem.ingest(turns, on_turn=lambda r, b=ingest_bar: b.update(1))
+                    ingest_bar.close()
+                    per_turn = [r.total_s for r in res.results]
+                    ingest_stats[f"{system}/{conv_id}"] = {
+                        "turns": len(turns),
+                        "ingested_now": res.processed,
+                        "seconds_now": time.perf_counter() - t0,
+                        "turn_p50_s": percentile(per_turn, 50),
+                        "turn_p95_s": percentile(per_turn, 95),
+                        "llm_calls": sum(r.llm_calls for r in res.results),
+                        "memories": mem.stats()["memories"],
+                    }
+                bar = tqdm(todo, desc=f"{conv_id} {system}: answer", unit="q", file=sys.stderr)
+                for i, qa in bar:
+                    if mem is not None:
+                        a = mem.answer(qa.question)
+                        pred, extra = (
+                            a.answer,
+                            {
+                                "latency_s": a.total_s,
+                                "prompt_tokens": a.prompt_tokens,
+                                "completion_tokens": a.completion_tokens,
+                                "cited": [c.text for c in a.cited],
+                            },
+                        )
+                    else:
+                        pred, extra = baselines.answer(system, conv, turns, qa.question)
+                    row = {
+                        "system": system,
+                        "conversation": conv_id,
+                        "qid": i,
+                        "question": qa.question,
+                        "gold": qa.answer,
+                        "category": qa.category,
+                        "prediction": pred,
+                        **score(pred, qa.answer),
+                        **extra,
+                    }
+                    if judge is not None:
+                        row["judge"] = judge_label(judge, qa.question, qa.answer, pred)
+                    sink.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    sink.flush()
+                if mem is not None:
+                    mem.close()
+    summary = summarize(pred_path, systems, wanted)
+    summary.update(
+        {
+            "benchmark": "locomo",
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine_info(),
+            "model": {"name": args.model, "file": model_path.name, "sha256": sha256_file(model_path)},
+            "manifest": args.manifest,
+            "threads": args.threads,
+            "n_ctx": args.n_ctx,
+            "rag_k": args.rag_k,
+            "max_sessions": args.max_sessions,
+            "max_questions": args.max_questions,
+            "data": str(args.data),
+            "judge": f"local GGUF judge {args.judge} (not the GPT-4o-mini judge of the papers)" if args.judge else None,
+            "ingest": ingest_stats,
+        }
+    )
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "summary.md").write_text(markdown(summary))
+    plots(summary, out)
+    print(markdown(summary))
+    return summary
+
+
+def judge_label(judge: Any, question: str, gold: str, pred: str) -> int:
+    schema = {"type": "object", "properties": {"label": {"enum": ["CORRECT", "WRONG"]}}, "required": ["label"]}
+    c = judge.complete(
+        [{"role": "user", "content": JUDGE_PROMPT.format(question=question, gold=gold, pred=pred)}],
+        schema=schema,
+        max_tokens=16,
+    )
+    return int("CORRECT" in c.text)
+
+
+def summarize(pred_path: Path, systems: list[str], conversations: list[str]) -> dict[str, Any]:
+    rows = [json.loads(line) for line in pred_path.read_text().splitlines()]
+    rows = [r for r in rows if r["system"] in systems and r["conversation"] in conversations]
+    by: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by[(r["system"], r["category"])].append(r)
+        by[(r["system"], "all")].append(r)
+    table: dict[str, Any] = {}
+    for (system, cat), rs in sorted(by.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+        entry = {
+            "n": len(rs),
+            "f1": 100 * statistics.fmean(r["f1"] for r in rs),
+            "bleu1": 100 * statistics.fmean(r["bleu1"] for r in rs),
+            "em": 100 * statistics.fmean(r["em"] for r in rs),
+            "latency_p50_s": percentile([r["latency_s"] for r in rs], 50),
+            "latency_p95_s": percentile([r["latency_s"] for r in rs], 95),
+            "prompt_tokens_mean": statistics.fmean(r["prompt_tokens"] for r in rs),
+        }
+        if all("judge" in r for r in rs):
+            entry["judge"] = 100 * statistics.fmean(r["judge"] for r in rs)
+        table.setdefault(system, {})[str(cat)] = entry
+    return {
+        "conversations": conversations,
+        "systems": systems,
+        "scores": table,
+        "category_names": {"locomo": CATEGORY_LOCOMO, "mem0_memory_r1_tables": CATEGORY_MEM0},
+    }
+
+
+def markdown(s: dict[str, Any]) -> str:
+    cats = ["1", "2", "3", "4"]
+    head = " | ".join(f"cat {c} {CATEGORY_LOCOMO[int(c)]} ({CATEGORY_MEM0[int(c)]})" for c in cats)
+    lines = [
+        f"LoCoMo {', '.join(s['conversations'])}: F1 / BLEU-1 per category (LoCoMo name, Mem0/Memory-R1 table name)",
+        "",
+        f"| system | n | overall F1 | overall BLEU-1 | {head} | answer p50 s |",
+        "|---" * (5 + len(cats)) + "|",
+    ]
+    for system in s["systems"]:
+        t = s["scores"].get(system)
+        if not t:
+            continue
+        a = t["all"]
+        cells = [f"{t[c]['f1']:.1f} / {t[c]['bleu1']:.1f}" if c in t else "-" for c in cats]
+        lines.append(
+            f"| {system} | {a['n']} | {a['f1']:.1f} | {a['bleu1']:.1f} | "
+            + " | ".join(cells)
+            + f" | {a['latency_p50_s']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plots(s: dict[str, Any], out: Path) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(matplotlib not installed: no plots)", file=sys.stderr)
+        return
+    systems = [x for x in s["systems"] if x in s["scores"]]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / max(1, len(systems))
+    for i, system in enumerate(systems):
+        vals = [s["scores"][system].get(c, {}).get("f1", 0) for c in ("1", "2", "3", "4", "all")]
+        ax.bar([x + i * width for x in range(5)], vals, width, label=system)
+    ax.set_xticks(
+        [x + 0.4 - width / 2 for x in range(5)], [f"{c}\n{CATEGORY_LOCOMO[int(c)]}" for c in "1234"] + ["all"]
+    )
+    ax.set_ylabel("F1")
+    ax.set_title(f"LoCoMo {', '.join(s['conversations'])}: F1 per category")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "f1_per_category.png", dpi=120)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for system in systems:
+        a = s["scores"][system]["all"]
+        ax.scatter(a["latency_p50_s"], a["f1"], s=60)
+        ax.annotate(system, (a["latency_p50_s"], a["f1"]), textcoords="offset points", xytext=(5, 5))
+    ax.set_xlabel("answer latency p50 (s)")
+    ax.set_ylabel("overall F1")
+    ax.set_title("accuracy vs latency")
+    fig.tight_layout()
+    fig.savefig(out / "f1_vs_latency.png", dpi=120)
+    plt.close(fig)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], epilog=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--data", type=Path, default=DEFAULT_LOCOMO, help="a file in the standard LoCoMo format")
+    p.add_argument("--conversations", default="conv-30", help="comma list of sample ids")
+    p.add_argument("--systems", default="none,rag,full,edgemem,trained", help=f"comma list of {', '.join(SYSTEMS)}")
+    p.add_argument("--model", default="qwen2.5-coder-0.5b", help="registry name or .gguf path (all systems use it)")
+    p.add_argument("--manifest", default=None, help="export manifest of trained agents (system 'trained')")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--n-ctx", type=int, default=8192)
+    p.add_argument("--rag-k", type=int, default=10)
+    p.add_argument("--max-sessions", type=int, default=None, help="only the first N sessions of each conversation")
+    p.add_argument("--max-questions", type=int, default=None, help="only the first N questions of each conversation")
+    p.add_argument("--judge", default=None, help="a local GGUF (registry name or path) as LLM judge")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for everything written (default benchmarks/results/locomo-<time>)",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    args = make_parser().parse_args(argv)
+    args.out = (
+        args.out or Path(__file__).resolve().parent / "results" / f"locomo-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    )
+    return run(args)
+
+
+if __name__ == "__main__":
+    main()

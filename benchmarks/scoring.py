@@ -1,0 +1,34 @@
+"""Scores of one prediction as the Memory-R1 / A-Mem evaluation defines them.
+
+F1 and exact match come from ``edgemem.metrics`` (the same functions the RL rewards use). BLEU-1 is
+NLTK's sentence_bleu with weights (1, 0, 0, 0) and smoothing method1 on the lowercased strings,
+tokenized by NLTK's word tokenizer. ``nltk.word_tokenize`` first splits sentences with the punkt
+model, whose data must be downloaded; we call the same word tokenizer (NLTKWordTokenizer) directly,
+which is identical for one-sentence answers.
+"""
+
+from __future__ import annotations
+
+from edgemem.metrics import exact_match, f1
+
+# LoCoMo's numeric categories and the two naming conventions found in papers.
+CATEGORY_LOCOMO = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
+CATEGORY_MEM0 = {1: "Single Hop", 2: "Temporal", 3: "Multi-Hop", 4: "Open Domain"}  # Mem0 / Memory-R1 tables
+
+
+def bleu1(prediction: str, gold: str) -> float:
+    """>>> round(bleu1("May 7, 2023", "7 May 2023"), 2)
+    0.75
+    """
+    from nltk.tokenize import NLTKWordTokenizer
+    from nltk.translate.bleu_score import SmoothingFunction, sentence_bleu
+
+    tok = NLTKWordTokenizer()
+    pred, ref = tok.tokenize(str(prediction).lower()), tok.tokenize(str(gold).lower())
+    if not pred or not ref:
+        return 0.0
+    return float(sentence_bleu([ref], pred, weights=(1, 0, 0, 0), smoothing_function=SmoothingFunction().method1))
+
+
+def score(prediction: str, gold: str) -> dict[str, float]:
+    return {"f1": f1(prediction, gold), "bleu1": bleu1(prediction, gold), "em": exact_match(prediction, gold)}
