@@ -371,7 +371,7 @@ def make_parser() -> argparse.ArgumentParser:
         "--out",
         type=Path,
         default=None,
-        help="folder for everything written (default benchmarks/results/locomo-<time>)",
+        help="folder for everything written (default benchmarks/results/accuracy-<time>)",
     )
     return p
 
@@ -379,7 +379,7 @@ def make_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = make_parser().parse_args(argv)
     args.out = (
-        args.out or Path(__file__).resolve().parent / "results" / f"locomo-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+        args.out or Path(__file__).resolve().parent / "results" / f"accuracy-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     )
     return run(args)
 
