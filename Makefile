@@ -38,7 +38,7 @@ test: $(DEV)
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 lint: $(DEV)
-	$(VENV)/bin/ruff check edgemem tests benchmarks
+	$(VENV)/bin/ruff check edgemem training export benchmarks tests
 	$(VENV)/bin/mypy
 
 bench-latency: $(RUNTIME)

@@ -80,6 +80,7 @@ def bench_decode(model_path: Path, threads: int, tokens: int, reps: int) -> dict
         out = raw.create_completion(raw_prompt, max_tokens=tokens, temperature=0.0, top_k=1, repeat_penalty=1.0)
         wall = time.perf_counter() - t
         perf = llama_cpp.llama_perf_context(raw._ctx.ctx)
+        assert isinstance(out, dict)  # not streaming
         raw_tps.append(out["usage"]["completion_tokens"] / (wall - perf.t_p_eval_ms / 1000))
         engine.llama.reset()
         c = engine.complete(DECODE_PROMPT, max_tokens=tokens)
@@ -212,7 +213,7 @@ def _rss_child(kind: str, model: str, threads: int) -> dict[str, int]:
         llm = llama_cpp.Llama(
             str(resolve_model(model)), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False
         )
-        llm.create_chat_completion(DECODE_PROMPT, max_tokens=16)
+        llm.create_chat_completion(DECODE_PROMPT, max_tokens=16)  # type: ignore[arg-type]
     else:
         from edgemem import Memory
 

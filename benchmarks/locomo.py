@@ -184,7 +184,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     )
                     ingest_bar = tqdm(total=len(turns), desc=f"{conv_id} {system}: ingest", unit="turn", file=sys.stderr)
                     t0 = time.perf_counter()
-                    res = mem.ingest(turns, on_turn=lambda r, b=ingest_bar: b.update(1))
+                    res = mem.ingest(turns, on_turn=lambda r, b=ingest_bar: b.update(1))  # type: ignore[misc]
                     ingest_bar.close()
                     per_turn = [r.total_s for r in res.results]
                     ingest_stats[f"{system}/{conv_id}"] = {

@@ -194,7 +194,7 @@ def _export(args: ExportArgs, base: str, base_dir: str, quants: list[str], stagi
     f16 = staging / "model-F16.gguf"
     say("convert to GGUF f16 (convert_hf_to_gguf.py)")
     run_script("convert_hf_to_gguf.py", [str(hf_dir), "--outfile", str(f16), "--outtype", "f16"])
-    names = []
+    names: list[str] = []
     for q in quants:
         path = f16 if q == "F16" else staging / f"model-{q}.gguf"
         if q != "F16":

@@ -132,8 +132,9 @@ def hf_model_dir(base_model: str) -> str:
     print(f"dequantising {gguf.name} for training -> {out}", flush=True)
     tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    if getattr(model, "hf_quantizer", None) is not None:
-        model.hf_quantizer.remove_quantization_config(model)
+    quantizer: Any = getattr(model, "hf_quantizer", None)
+    if quantizer is not None:
+        quantizer.remove_quantization_config(model)
     tmp = out.with_name(out.name + ".partial")
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
@@ -219,7 +220,7 @@ def _number(v: Any) -> Any:
 def trainer_callback(run_log: RunLog) -> Any:
     from transformers import TrainerCallback
 
-    class _Log(TrainerCallback):  # type: ignore[misc]
+    class _Log(TrainerCallback):
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
             if logs:
                 run_log.log(state.global_step, logs)

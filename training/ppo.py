@@ -151,7 +151,7 @@ def main(args: PPOArgs) -> Path:
                 f"{base}: no pad token distinct from EOS. Fix: use a tokenizer with a separate pad token."
             )
         tok.pad_token = "<|endoftext|>"
-    rendered = [tok.apply_chat_template(r["messages"], tokenize=False, add_generation_prompt=True) for r in rows]
+    rendered: list[str] = [str(tok.apply_chat_template(r["messages"], tokenize=False, add_generation_prompt=True)) for r in rows]
     by_prompt = {text: r for text, r in zip(rendered, rows, strict=True)}
     dataset = Dataset.from_dict({"input_ids": [tok(t, add_special_tokens=False)["input_ids"] for t in rendered]})
     n = len(rows)
@@ -211,7 +211,8 @@ def main(args: PPOArgs) -> Path:
     )
     trainer.train()
     adapter = out / "adapter"
-    trainer.model.policy.save_pretrained(str(adapter))  # the LoRA of the policy only
+    policy_model: Any = trainer.model.policy  # type: ignore[union-attr]
+    policy_model.save_pretrained(str(adapter))  # the LoRA of the policy only
     tok.save_pretrained(str(adapter))
     (out / "edgemem_adapter.json").write_text(
         json.dumps(
