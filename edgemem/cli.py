@@ -300,6 +300,38 @@ def reset(yes: bool, db: str | None, user: str, model: str | None, threads: int 
 
 
 @cli.command()
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind (anything but loopback needs --token)."
+)
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option(
+    "--token", envvar="EDGEMEM_TOKEN", default=None, help="Bearer token required from clients [env EDGEMEM_TOKEN]."
+)
+@store_options
+@handle_errors
+def serve(
+    host: str, port: int, token: str | None, db: str | None, user: str, model: str | None, threads: int | None
+) -> None:
+    """Serve the memory over a local HTTP API (OpenAPI at /docs)."""
+    from .server import serve as run_server
+
+    with open_memory(db, user, model, threads) as mem:
+        click.echo(f"edgemem: serving {mem.path} on http://{host}:{port} (docs: /docs)", err=True)
+        run_server(mem, host, port, token)
+
+
+@cli.command()
+@store_options
+@handle_errors
+def mcp(db: str | None, user: str, model: str | None, threads: int | None) -> None:
+    """Serve the memory as an MCP server over stdio (remember / recall / answer / forget)."""
+    from .mcp_server import run_stdio
+
+    with open_memory(db, user, model, threads) as mem:
+        run_stdio(mem)
+
+
+@cli.command()
 @json_option
 @handle_errors
 def models(as_json: bool) -> None:

@@ -41,7 +41,9 @@ def file_entry(path: Path, root: Path) -> dict[str, Any]:
 def _checked(entry: dict[str, Any], root: Path, what: str) -> Path:
     path = (root / entry["path"]).resolve()
     if not path.exists():
-        raise ModelNotFound(f"{what} {path} named by the manifest does not exist. Fix: export again or restore the file.")
+        raise ModelNotFound(
+            f"{what} {path} named by the manifest does not exist. Fix: export again or restore the file."
+        )
     digest = sha256_file(path)
     if digest != entry["sha256"]:
         raise ModelCorrupt(
@@ -59,7 +61,9 @@ def load_manifest(path: str | Path) -> ServedModel:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InvalidInput(f"{path} is not a JSON manifest ({e}). Fix: pass the manifest.json that export wrote.") from e
+        raise InvalidInput(
+            f"{path} is not a JSON manifest ({e}). Fix: pass the manifest.json that export wrote."
+        ) from e
     if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("kind") not in ("merged", "lora"):
         raise InvalidInput(f"{path} is not an edgemem export manifest (format {FORMAT}, kind merged or lora).")
     root = path.parent

@@ -1,0 +1,53 @@
+"""``edgemem mcp``: a Model Context Protocol server over stdio (the official ``mcp`` SDK), so an
+MCP-capable desktop assistant can use edgemem with one line of configuration.
+
+Tools: remember (store a message), recall (similarity search), answer (Answer Agent), forget
+(delete one memory; restorable from history).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from .errors import MissingDependency
+from .memory import Memory
+
+
+def build_server(memory: Memory) -> Any:
+    try:
+        from mcp.server.mcpserver import MCPServer
+    except ImportError as e:
+        raise MissingDependency("The MCP server needs the [server] extra. Fix: pip install 'edgemem[server]'") from e
+
+    server: Any = MCPServer(
+        "edgemem", instructions="Long-term memory: remember facts from the conversation and recall them later."
+    )
+
+    @server.tool()
+    def remember(text: str, speaker: str = "user", time: str | None = None) -> dict[str, Any]:
+        """Store a message in long-term memory; returns the memory operations it caused."""
+        r = memory.add(text, speaker=speaker, time=time)
+        return {"facts": r.facts, "operations": [dataclasses.asdict(o) for o in r.operations]}
+
+    @server.tool()
+    def recall(query: str, k: int = 5) -> list[dict[str, Any]]:
+        """The stored memories most similar to the query."""
+        return [dataclasses.asdict(h) for h in memory.search(query, max(1, min(k, 50)))]
+
+    @server.tool()
+    def answer(question: str) -> dict[str, Any]:
+        """Answer a question from the stored memories, with the memories it used."""
+        a = memory.answer(question)
+        return {"answer": a.answer, "cited": [c.text for c in a.cited]}
+
+    @server.tool()
+    def forget(memory_id: int) -> dict[str, Any]:
+        """Delete one memory by id (it stays in the history and can be restored)."""
+        return dataclasses.asdict(memory.forget(memory_id))
+
+    return server
+
+
+def run_stdio(memory: Memory) -> None:
+    build_server(memory).run("stdio")

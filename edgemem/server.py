@@ -1,0 +1,168 @@
+"""``edgemem serve``: a local HTTP API over one :class:`Memory` (FastAPI; the ``[server]`` extra).
+
+Every route names the user in its path and acts only on that user's rows. One model serves all
+requests: calls that need it wait their turn in arrival order (FIFO) and report how long they
+queued. A bearer token is required when the server listens on anything but loopback.
+OpenAPI schema: ``/openapi.json``; interactive docs: ``/docs``.
+"""
+
+# No `from __future__ import annotations` here: FastAPI reads the request models defined inside
+# create_app() from the route signatures at run time.
+import dataclasses
+import hmac
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from .errors import (
+    DatabaseLocked,
+    EdgememError,
+    InvalidInput,
+    MissingDependency,
+    ModelCorrupt,
+    ModelNotFound,
+    UnknownMemory,
+)
+from .memory import Memory
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+class FairLock:
+    """A lock granted in arrival order (threading.Lock makes no such promise)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: deque[object] = deque()
+
+    @contextmanager
+    def hold(self) -> Iterator[float]:
+        """Yields the seconds spent waiting."""
+        me, t0 = object(), time.perf_counter()
+        with self._cond:
+            self._queue.append(me)
+            while self._queue[0] is not me:
+                self._cond.wait()
+        try:
+            yield time.perf_counter() - t0
+        finally:
+            with self._cond:
+                self._queue.popleft()
+                self._cond.notify_all()
+
+
+STATUS = {InvalidInput: 400, UnknownMemory: 404, DatabaseLocked: 503, ModelNotFound: 503, ModelCorrupt: 503}
+
+
+def create_app(memory: Memory, token: str | None = None) -> Any:
+    try:
+        from fastapi import Depends, FastAPI, HTTPException, Request
+        from fastapi.responses import JSONResponse
+        from pydantic import BaseModel, Field
+    except ImportError as e:
+        raise MissingDependency("The HTTP server needs the [server] extra. Fix: pip install 'edgemem[server]'") from e
+
+    app = FastAPI(title="edgemem", version="1", description="Long-term memory for LLM agents, local and offline.")
+    model_lock = FairLock()
+
+    class Message(BaseModel):
+        text: str = Field(min_length=1, max_length=100_000)
+        speaker: str = Field(default="user", min_length=1, max_length=200)
+        time: str | None = Field(default=None, max_length=200)
+
+    class Messages(BaseModel):
+        messages: list[Message] = Field(max_length=10_000)
+
+    class Question(BaseModel):
+        question: str = Field(min_length=1, max_length=10_000)
+        k: int | None = Field(default=None, ge=1, le=200)
+
+    def authorize(request: Request) -> None:
+        if token is None:
+            return
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            raise HTTPException(401, "Missing or wrong bearer token.", headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(EdgememError)
+    async def edgemem_error(request: Request, exc: EdgememError) -> JSONResponse:
+        status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 500)
+        return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=status)
+
+    def out(obj: Any, queued_s: float | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = {"result": [dataclasses.asdict(o) for o in obj] if isinstance(obj, list) else dataclasses.asdict(obj)}
+        if queued_s is not None:
+            data["queue_s"] = queued_s
+        return data
+
+    auth = [Depends(authorize)]
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "db": str(memory.path)}
+
+    @app.post("/v1/users/{user}/messages", dependencies=auth)
+    def add(user: str, m: Message) -> dict[str, Any]:
+        """Remember one message (fact extraction + Memory Manager)."""
+        with model_lock.hold() as waited:
+            return out(memory.add(m.text, speaker=m.speaker, time=m.time, user=user), waited)
+
+    @app.post("/v1/users/{user}/ingest", dependencies=auth)
+    def ingest(user: str, body: Messages) -> dict[str, Any]:
+        """Remember many messages in order."""
+        from .store import Turn
+
+        turns = [Turn(m.speaker, m.text, m.time) for m in body.messages]
+        with model_lock.hold() as waited:
+            r = memory.ingest(turns, user=user)
+        return {"result": {"processed": r.processed, "skipped": r.skipped, "seconds": r.seconds}, "queue_s": waited}
+
+    @app.get("/v1/users/{user}/search", dependencies=auth)
+    def search(user: str, q: str, k: int = 10, speaker: str | None = None) -> dict[str, Any]:
+        """Memories most similar to q (no LLM: does not queue)."""
+        return out(memory.search(q, max(1, min(k, 200)), speaker=speaker, user=user))
+
+    @app.post("/v1/users/{user}/answer", dependencies=auth)
+    def answer(user: str, body: Question) -> dict[str, Any]:
+        """Answer a question from the user's memories (Answer Agent)."""
+        with model_lock.hold() as waited:
+            return out(memory.answer(body.question, k=body.k, user=user), waited)
+
+    @app.get("/v1/users/{user}/memories", dependencies=auth)
+    def memories(user: str, speaker: str | None = None, include_deleted: bool = False) -> dict[str, Any]:
+        return out(memory.memories(speaker=speaker, include_deleted=include_deleted, user=user))
+
+    @app.get("/v1/users/{user}/history", dependencies=auth)
+    def history(user: str, memory_id: int | None = None, limit: int = 100) -> dict[str, Any]:
+        return out(memory.history(memory_id, limit=max(1, min(limit, 10_000)), user=user))
+
+    @app.delete("/v1/users/{user}/memories/{memory_id}", dependencies=auth)
+    def forget(user: str, memory_id: int) -> dict[str, Any]:
+        """Delete a memory (soft; restorable)."""
+        return out(memory.forget(memory_id, user=user))
+
+    @app.post("/v1/users/{user}/memories/{memory_id}/restore", dependencies=auth)
+    def restore(user: str, memory_id: int) -> dict[str, Any]:
+        return out(memory.restore(memory_id, user=user))
+
+    @app.delete("/v1/users/{user}", dependencies=auth)
+    def reset(user: str) -> dict[str, Any]:
+        """Remove everything stored for the user."""
+        return {"result": {"removed_memories": memory.reset(user=user)}}
+
+    return app
+
+
+def serve(memory: Memory, host: str = "127.0.0.1", port: int = 8765, token: str | None = None) -> None:
+    if host not in LOOPBACK and not token:
+        raise InvalidInput(
+            f"Listening on {host} exposes the memories to the network. Fix: pass --token (or EDGEMEM_TOKEN), or bind 127.0.0.1."
+        )
+    try:
+        import uvicorn
+    except ImportError as e:
+        raise MissingDependency("The HTTP server needs the [server] extra. Fix: pip install 'edgemem[server]'") from e
+    uvicorn.run(create_app(memory, token), host=host, port=port, log_level="warning")

@@ -1,0 +1,173 @@
+"""The HTTP server (a real uvicorn process on a loopback port) and the MCP server (a real MCP client
+session over stdio). Run: .venv/bin/pytest tests/test_server.py"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fakes import EchoEngine
+
+from edgemem.server import FairLock, create_app
+
+EDGEMEM = [sys.executable, "-m", "edgemem.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def client(make_memory):
+    from fastapi.testclient import TestClient
+
+    return TestClient(create_app(make_memory(EchoEngine()), token="s3cret"))
+
+
+AUTH = {"Authorization": "Bearer s3cret"}
+
+
+def test_users_are_isolated(client):
+    for user, text in (("alice", "I love tea"), ("bob", "I love coffee")):
+        r = client.post(f"/v1/users/{user}/messages", json={"text": text, "speaker": user}, headers=AUTH)
+        assert r.status_code == 200 and r.json()["queue_s"] >= 0
+    alice = client.get("/v1/users/alice/memories", headers=AUTH).json()["result"]
+    assert [m["text"] for m in alice] == ["alice said: I love tea"]
+    bob_id = client.get("/v1/users/bob/memories", headers=AUTH).json()["result"][0]["id"]
+    # alice cannot read, delete or restore bob's memory by its id
+    assert client.delete(f"/v1/users/alice/memories/{bob_id}", headers=AUTH).status_code == 404
+    assert client.post(f"/v1/users/alice/memories/{bob_id}/restore", headers=AUTH).status_code == 404
+    hits = client.get("/v1/users/alice/search", params={"q": "coffee"}, headers=AUTH).json()["result"]
+    assert all("alice" in h["text"] for h in hits)
+    assert client.get("/v1/users/bob/memories", headers=AUTH).json()["result"][0]["deleted"] is False
+    a = client.post("/v1/users/alice/answer", json={"question": "What does alice love?"}, headers=AUTH).json()
+    assert a["result"]["answer"] and "queue_s" in a
+
+
+def test_token_and_bad_input(client):
+    assert client.get("/v1/users/alice/memories").status_code == 401
+    assert client.get("/v1/users/alice/memories", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client.get("/health").status_code == 200  # health needs no token
+    r = client.post("/v1/users/alice/messages", json={"text": "   "}, headers=AUTH)
+    assert r.status_code == 400 and "empty" in r.json()["detail"]
+    assert client.post("/v1/users/alice/messages", json={"speaker": "x"}, headers=AUTH).status_code == 422
+    assert client.get("/openapi.json").json()["info"]["title"] == "edgemem"
+
+
+def test_history_forget_restore_reset(client):
+    client.post("/v1/users/u1/messages", json={"text": "I live in Oslo"}, headers=AUTH)
+    mid = client.get("/v1/users/u1/memories", headers=AUTH).json()["result"][0]["id"]
+    assert client.delete(f"/v1/users/u1/memories/{mid}", headers=AUTH).json()["result"]["deleted"] is True
+    assert client.post(f"/v1/users/u1/memories/{mid}/restore", headers=AUTH).json()["result"]["deleted"] is False
+    ops = [h["op"] for h in client.get("/v1/users/u1/history", headers=AUTH).json()["result"]]
+    assert ops == ["ADD", "FORGET", "RESTORE"]
+    assert client.delete("/v1/users/u1", headers=AUTH).json()["result"]["removed_memories"] == 1
+
+
+def test_fair_lock_serves_in_arrival_order():
+    lock, order = FairLock(), []
+
+    def worker(i: int) -> None:
+        with lock.hold():
+            order.append(i)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
+    with lock.hold():  # everyone queues behind the holder, in the order they arrive
+        for t in threads:
+            t.start()
+            time.sleep(0.05)
+    for t in threads:
+        t.join(5)
+    assert order == list(range(6))
+
+
+def test_refuses_to_expose_without_token(tmp_path):
+    r = subprocess.run(
+        [*EDGEMEM, "serve", "--db", str(tmp_path / "m.db"), "--host", "0.0.0.0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={k: v for k, v in os.environ.items() if k != "EDGEMEM_TOKEN"},
+    )
+    assert r.returncode == 2 and "Fix: pass --token" in r.stderr
+
+
+@pytest.mark.slow
+def test_real_server_process(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            *EDGEMEM,
+            "serve",
+            "--db",
+            str(tmp_path / "m.db"),
+            "--port",
+            str(port),
+            "--model",
+            "smollm2-135m",
+            "--threads",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        r = httpx.post(
+            f"{base}/v1/users/maya/messages",
+            json={"text": "I adopted a puppy named Biscuit.", "speaker": "Maya"},
+            timeout=120,
+        )
+        assert r.status_code == 200 and r.json()["result"]["llm_calls"] >= 1
+        r = httpx.post(f"{base}/v1/users/maya/answer", json={"question": "What is the puppy called?"}, timeout=120)
+        assert r.status_code == 200 and r.json()["result"]["answer"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_mcp_stdio_session(tmp_path):
+    from mcp import ClientSession
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "edgemem.cli", "mcp", "--db", str(tmp_path / "m.db"), "--model", "smollm2-135m", "--threads", "1"],
+        env={**os.environ},
+        cwd=str(Path(__file__).resolve().parents[1]),
+    )
+
+    async def session() -> dict:
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as s:
+            await s.initialize()
+            tools = {t.name for t in (await s.list_tools()).tools}
+            remembered = await s.call_tool("remember", {"text": "I moved to Lisbon last week.", "speaker": "Maya"})
+            recalled = await s.call_tool("recall", {"query": "Lisbon"})
+            answered = await s.call_tool("answer", {"question": "Where does Maya live?"})
+            return {"tools": tools, "remember": remembered, "recall": recalled, "answer": answered}
+
+    out = asyncio.run(session())
+    assert out["tools"] == {"remember", "recall", "answer", "forget"}
+    assert not out["remember"].is_error and not out["answer"].is_error and not out["recall"].is_error
+    text = json.dumps([c.model_dump() for c in out["answer"].content])
+    assert "answer" in text
