@@ -16,8 +16,6 @@ Everything is written to a staging folder that becomes --out only when all steps
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import errno
 import json
 import os
@@ -27,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from edgemem.errors import EdgememError, InvalidInput
+from edgemem.errors import InvalidInput
 from edgemem.manifest import AGENTS, FORMAT, file_entry
 from edgemem.models import REGISTRY, resolve_model, sha256_file
 from export.converter import ExportError, llama_cpp_version, run_script
@@ -240,29 +238,10 @@ def _fidelity_with_adapter(base_gguf: Path, lora: Path, merged: Any, tok: Any, a
     }
 
 
-def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m export",
-        description=__doc__.split("\n\n")[0],
-        epilog=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    for f in dataclasses.fields(ExportArgs):
-        flag = f"--{f.name.replace('_', '-')}"
-        required = f.default is dataclasses.MISSING
-        if f.type == "bool":
-            p.add_argument(flag, action="store_true")
-        else:
-            kind = {"Path": Path, "int": int}.get(str(f.type), str)
-            p.add_argument(flag, type=kind, required=required, default=None if required else f.default)
-    return p
-
-
 def main(argv: list[str] | None = None) -> None:
-    try:
-        export(ExportArgs(**vars(make_parser().parse_args(argv))))
-    except EdgememError as e:
-        raise SystemExit(f"Error: {e}") from None
+    from training.common import run_cli
+
+    run_cli(ExportArgs, export, __doc__, argv, prog="python -m export")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ the error for a missing extra is clear.
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 import platform
 import time
@@ -17,6 +19,26 @@ from typing import Any
 from edgemem.errors import InvalidInput, MissingDependency
 
 AGENTS = ("answer", "manager")
+
+
+@dataclass
+class RunArgs:
+    """Settings of a GRPO or PPO run; each field is a --flag of the training scripts."""
+
+    agent: str = "answer"  # answer | manager
+    preset: str = "cpu-smoke"  # cpu-smoke | qwen2.5-3b
+    data: Path = Path("runs/data")  # folder written by training.data
+    output_dir: Path | None = None  # default runs/<method>-<agent>-<preset>
+    base_model: str | None = None  # override the preset's base model
+    max_steps: int | None = None  # override the preset's step count
+    grad_accum: int | None = None  # override the preset (8 GPUs: 1 keeps 128 completions per step)
+    limit: int | None = None  # only the first N training examples
+    answerer_model: str = "qwen2.5-coder-0.5b"  # frozen answer agent (GGUF) for the manager's reward
+    answerer_threads: int = 1
+    answerer_gpu_layers: int = 0  # offload the frozen answerer to a GPU (needs a CUDA build of llama-cpp-python)
+    resume: bool = False  # continue from the last checkpoint in output_dir (GRPO)
+    overwrite: bool = False  # replace an existing adapter
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -246,6 +268,40 @@ def write_run_card(out: Path, title: str, config: dict[str, Any], run_log: RunLo
     path = out / "RUN_CARD.md"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+_TYPES: dict[str, Any] = {"int": int, "int | None": int, "float": float, "Path": Path, "Path | None": Path}
+
+
+def settings_parser(cls: Any, doc: str | None, prog: str | None = None) -> argparse.ArgumentParser:
+    """One --flag per field of a settings dataclass (bools become switches; fields without a
+    default are required). The module docstring, with its run commands, is the --help text."""
+    p = argparse.ArgumentParser(
+        prog=prog,
+        description=(doc or "").split("\n\n")[0],
+        epilog=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for f in dataclasses.fields(cls):
+        flag = f"--{f.name.replace('_', '-')}"
+        if f.type == "bool":
+            p.add_argument(flag, action="store_true")
+            continue
+        required = f.default is dataclasses.MISSING
+        p.add_argument(
+            flag, type=_TYPES.get(str(f.type), str), required=required, default=None if required else f.default
+        )
+    return p
+
+
+def run_cli(cls: Any, fn: Any, doc: str | None, argv: list[str] | None = None, prog: str | None = None) -> Any:
+    """Parse flags into ``cls`` and call ``fn``; an EdgememError becomes one line and exit 1."""
+    from edgemem.errors import EdgememError
+
+    try:
+        return fn(cls(**vars(settings_parser(cls, doc, prog).parse_args(argv))))
+    except EdgememError as e:
+        raise SystemExit(f"Error: {e}") from None
 
 
 def asdict_str(obj: Any) -> dict[str, Any]:

@@ -15,7 +15,6 @@ Writes (and prints the counts of):
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import json
@@ -170,13 +169,7 @@ def main(args: DataArgs, engine: Any = None, embedder: Any = None) -> dict[str, 
     return counts
 
 
-def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    for f in dataclasses.fields(DataArgs):
-        kind = {"int | None": int, "Path | None": Path, "Path": Path, "int": int}.get(str(f.type), str)
-        p.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=f.default)
-    return p
-
-
 if __name__ == "__main__":
-    main(DataArgs(**vars(make_parser().parse_args())))
+    from training.common import run_cli
+
+    run_cli(DataArgs, main, __doc__)

@@ -20,14 +20,13 @@ Design choices:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from training.common import (
+    RunArgs,
     RunLog,
     asdict_str,
     check_agent,
@@ -36,6 +35,7 @@ from training.common import (
     hf_model_dir,
     load_jsonl,
     require_train_extra,
+    run_cli,
     trainer_callback,
     write_run_card,
 )
@@ -43,22 +43,7 @@ from training.common import (
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
-@dataclass
-class GRPOArgs:
-    agent: str = "answer"  # answer | manager
-    preset: str = "cpu-smoke"  # cpu-smoke | qwen2.5-3b
-    data: Path = Path("runs/data")  # folder written by training.data
-    output_dir: Path | None = None  # default runs/grpo-<agent>-<preset>
-    base_model: str | None = None  # override the preset's base model
-    max_steps: int | None = None  # override the preset's step count
-    grad_accum: int | None = None  # override the preset (8 GPUs: 1 keeps 128 completions per step)
-    limit: int | None = None  # only the first N training examples
-    answerer_model: str = "qwen2.5-coder-0.5b"  # frozen answer agent (GGUF) for the manager's reward
-    answerer_threads: int = 1
-    answerer_gpu_layers: int = 0  # offload the frozen answerer to a GPU (needs a CUDA build of llama-cpp-python)
-    resume: bool = False  # continue from the last checkpoint in output_dir
-    overwrite: bool = False  # replace an existing adapter
-    seed: int = 0
+GRPOArgs = RunArgs  # the settings of a training run (training.common.RunArgs)
 
 
 def dataset_rows(agent: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -74,13 +59,7 @@ def reward_functions(args: GRPOArgs) -> list[Any]:
 
     if args.agent == "answer":
         return [rewards.answer_exact_match]
-    from edgemem import MemoryConfig
-    from edgemem.embedder import Embedder
-    from edgemem.engine import LlamaEngine
-    from edgemem.models import resolve_model
-
-    engine = LlamaEngine(resolve_model(args.answerer_model), threads=args.answerer_threads, gpu_layers=args.answerer_gpu_layers)
-    return [rewards.ManagerOutcomeReward(engine, Embedder(threads=1), MemoryConfig())]
+    return [rewards.frozen_answerer_reward(args.answerer_model, args.answerer_threads, args.answerer_gpu_layers)]
 
 
 def main(args: GRPOArgs) -> Path:
@@ -158,27 +137,8 @@ def main(args: GRPOArgs) -> Path:
     return out / "adapter"
 
 
-def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
-    )
-    for f in dataclasses.fields(GRPOArgs):
-        flag = f"--{f.name.replace('_', '-')}"
-        if f.type == "bool":
-            p.add_argument(flag, action="store_true")
-        else:
-            kind = {"int | None": int, "int": int, "Path": Path, "Path | None": Path}.get(str(f.type), str)
-            p.add_argument(flag, type=kind, default=f.default)
-    return p
-
-
 def cli(argv: list[str] | None = None) -> None:
-    from edgemem.errors import EdgememError
-
-    try:
-        main(GRPOArgs(**vars(make_parser().parse_args(argv))))
-    except EdgememError as e:
-        raise SystemExit(f"Error: {e}") from None
+    run_cli(GRPOArgs, main, __doc__, argv)
 
 
 if __name__ == "__main__":

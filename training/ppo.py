@@ -18,15 +18,14 @@ TRL removed its PPO trainer after 1.12.0; the [train] extra pins trl==1.12.0, wh
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from training.common import (
+    RunArgs,
     RunLog,
     asdict_str,
     check_agent,
@@ -35,28 +34,13 @@ from training.common import (
     hf_model_dir,
     load_jsonl,
     require_train_extra,
+    run_cli,
     trainer_callback,
     write_run_card,
 )
 from training.grpo import LORA_TARGETS
 
-
-@dataclass
-class PPOArgs:
-    agent: str = "answer"  # answer | manager
-    preset: str = "cpu-smoke"  # cpu-smoke | qwen2.5-3b
-    data: Path = Path("runs/data")
-    output_dir: Path | None = None  # default runs/ppo-<agent>-<preset>
-    base_model: str | None = None
-    max_steps: int | None = None  # PPO batches (episodes = steps x batch)
-    grad_accum: int | None = None  # override the preset (8 GPUs: 1 keeps 128 completions per step)
-    limit: int | None = None
-    answerer_model: str = "qwen2.5-coder-0.5b"
-    answerer_threads: int = 1
-    answerer_gpu_layers: int = 0  # offload the frozen answerer to a GPU (needs a CUDA build of llama-cpp-python)
-    resume: bool = False
-    overwrite: bool = False
-    seed: int = 0
+PPOArgs = RunArgs  # the settings of a training run (training.common.RunArgs)
 
 
 def scorer(args: PPOArgs) -> Callable[[str, dict[str, Any]], float]:
@@ -65,17 +49,7 @@ def scorer(args: PPOArgs) -> Callable[[str, dict[str, Any]], float]:
 
     if args.agent == "answer":
         return lambda text, ex: rewards.answer_exact_match([text], [ex["answer"]], [ex["n_memories"]])[0]
-    from edgemem import MemoryConfig
-    from edgemem.embedder import Embedder
-    from edgemem.engine import LlamaEngine
-    from edgemem.models import resolve_model
-
-    outcome = rewards.ManagerOutcomeReward(
-        LlamaEngine(resolve_model(args.answerer_model), threads=args.answerer_threads, gpu_layers=args.answerer_gpu_layers),
-        Embedder(threads=1),
-        MemoryConfig(),
-    )
-    return outcome.score
+    return rewards.frozen_answerer_reward(args.answerer_model, args.answerer_threads, args.answerer_gpu_layers).score
 
 
 def make_reward_model(
@@ -126,7 +100,9 @@ def main(args: PPOArgs) -> Path:
     if args.resume:
         from edgemem.errors import InvalidInput
 
-        raise InvalidInput("TRL's PPO trainer cannot resume from a checkpoint. Fix: run again with --overwrite (or use GRPO, which resumes).")
+        raise InvalidInput(
+            "TRL's PPO trainer cannot resume from a checkpoint. Fix: run again with --overwrite (or use GRPO, which resumes)."
+        )
     out = args.output_dir or Path("runs") / f"ppo-{args.agent}-{args.preset}"
     check_output_dir(out, args.resume, args.overwrite)
     base = args.base_model or preset.base_model
@@ -151,7 +127,9 @@ def main(args: PPOArgs) -> Path:
                 f"{base}: no pad token distinct from EOS. Fix: use a tokenizer with a separate pad token."
             )
         tok.pad_token = "<|endoftext|>"
-    rendered: list[str] = [str(tok.apply_chat_template(r["messages"], tokenize=False, add_generation_prompt=True)) for r in rows]
+    rendered: list[str] = [
+        str(tok.apply_chat_template(r["messages"], tokenize=False, add_generation_prompt=True)) for r in rows
+    ]
     by_prompt = {text: r for text, r in zip(rendered, rows, strict=True)}
     dataset = Dataset.from_dict({"input_ids": [tok(t, add_special_tokens=False)["input_ids"] for t in rendered]})
     n = len(rows)
@@ -225,27 +203,8 @@ def main(args: PPOArgs) -> Path:
     return adapter
 
 
-def make_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
-    )
-    for f in dataclasses.fields(PPOArgs):
-        flag = f"--{f.name.replace('_', '-')}"
-        if f.type == "bool":
-            p.add_argument(flag, action="store_true")
-        else:
-            kind = {"int | None": int, "int": int, "Path": Path, "Path | None": Path}.get(str(f.type), str)
-            p.add_argument(flag, type=kind, default=f.default)
-    return p
-
-
 def cli(argv: list[str] | None = None) -> None:
-    from edgemem.errors import EdgememError
-
-    try:
-        main(PPOArgs(**vars(make_parser().parse_args(argv))))
-    except EdgememError as e:
-        raise SystemExit(f"Error: {e}") from None
+    run_cli(PPOArgs, main, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -132,3 +132,14 @@ class ManagerOutcomeReward:
             # The raw turns the manager's bank came from are not needed: the answer agent reads memories.
             self._templates[ex["id"]] = store
         return self._templates[ex["id"]]
+
+
+def frozen_answerer_reward(model: str, threads: int = 1, gpu_layers: int = 0) -> ManagerOutcomeReward:
+    """The manager's reward with a llama.cpp answer agent on ``model`` (registry name, .gguf or manifest)."""
+    from edgemem import MemoryConfig
+    from edgemem.embedder import Embedder
+    from edgemem.engine import LlamaEngine
+    from edgemem.models import resolve_model
+
+    engine = LlamaEngine(resolve_model(model), threads=threads, gpu_layers=gpu_layers)
+    return ManagerOutcomeReward(engine, Embedder(threads=1), MemoryConfig())
