@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from .config import MemoryConfig
-from .errors import EdgememError
+from .errors import EdgememError, InvalidInput
 from .memory import Memory
 from .models import edgemem_home, list_models
 
@@ -297,6 +297,47 @@ def reset(yes: bool, db: str | None, user: str, model: str | None, threads: int 
         click.confirm(f"Remove everything stored for user {user!r}?", abort=True)
     with open_memory(db, user, model, threads) as mem:
         click.echo(f"Removed {mem.reset()} memories of {user!r}.")
+
+
+@cli.command(name="export-memories")
+@click.option(
+    "--out",
+    "out_file",
+    type=click.Path(dir_okay=False),
+    default="-",
+    show_default=True,
+    help="File to write (- for stdout).",
+)
+@store_options
+@handle_errors
+def export_memories(out_file: str, db: str | None, user: str, model: str | None, threads: int | None) -> None:
+    """Write a user's messages, memories and history as JSON (your data, portable)."""
+    with open_memory(db, user, model, threads) as mem:
+        text = json.dumps(mem.export_memories(), ensure_ascii=False, indent=2)
+    if out_file == "-":
+        click.echo(text)
+    else:
+        Path(out_file).write_text(text, encoding="utf-8")
+        click.echo(f"Exported to {out_file}.", err=True)
+
+
+@cli.command(name="import-memories")
+@click.argument("file", type=click.Path(dir_okay=False))
+@store_options
+@handle_errors
+def import_memories(file: str, db: str | None, user: str, model: str | None, threads: int | None) -> None:
+    """Add a JSON export (from `export-memories`) to a user."""
+    try:
+        data = json.loads(Path(file).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise InvalidInput(
+            f"Cannot read {file} as JSON ({e}). Fix: pass a file written by `edgemem export-memories`."
+        ) from e
+    with open_memory(db, user, model, threads) as mem:
+        counts = mem.import_memories(data)
+    click.echo(
+        f"Imported {counts['memories']} memories, {counts['turns']} messages, {counts['history']} history rows for {user!r}."
+    )
 
 
 @cli.command()

@@ -213,6 +213,27 @@ class Memory:
         """Remove all of a user's memories, turns and history. Returns the number of memories removed."""
         return self.store.reset(_check_user(user or self.user))
 
+    def export_memories(self, *, user: str | None = None) -> dict[str, Any]:
+        """Everything stored for a user (messages, memories, history) as JSON-ready data."""
+        return self.store.export_user(_check_user(user or self.user))
+
+    def import_memories(self, data: dict[str, Any], *, user: str | None = None) -> dict[str, int]:
+        """Add an export (from this or another store) to a user; all in one transaction."""
+        if not isinstance(data, dict) or data.get("format") != 1 or not isinstance(data.get("memories"), list):
+            raise InvalidInput(
+                "Not an edgemem export (format 1 with a memories list). Fix: pass a file written by `edgemem export-memories`."
+            )
+        live = [m for m in data["memories"] if isinstance(m, dict) and not m.get("deleted")]
+        try:
+            vectors = dict(
+                zip((int(m["id"]) for m in live), self.embedder.embed([str(m["text"]) for m in live]), strict=True)
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise InvalidInput(
+                f"Not an edgemem export ({e}). Fix: pass a file written by `edgemem export-memories`."
+            ) from e
+        return self.store.import_user(_check_user(user or self.user), data, vectors)
+
     # -- reading -------------------------------------------------------------------------------------
 
     def search(

@@ -93,7 +93,9 @@ def create_app(memory: Memory, token: str | None = None) -> Any:
         return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=status)
 
     def out(obj: Any, queued_s: float | None = None) -> dict[str, Any]:
-        data: dict[str, Any] = {"result": [dataclasses.asdict(o) for o in obj] if isinstance(obj, list) else dataclasses.asdict(obj)}
+        data: dict[str, Any] = {
+            "result": [dataclasses.asdict(o) for o in obj] if isinstance(obj, list) else dataclasses.asdict(obj)
+        }
         if queued_s is not None:
             data["queue_s"] = queued_s
         return data
@@ -147,6 +149,16 @@ def create_app(memory: Memory, token: str | None = None) -> Any:
     @app.post("/v1/users/{user}/memories/{memory_id}/restore", dependencies=auth)
     def restore(user: str, memory_id: int) -> dict[str, Any]:
         return out(memory.restore(memory_id, user=user))
+
+    @app.get("/v1/users/{user}/export", dependencies=auth)
+    def export_memories(user: str) -> dict[str, Any]:
+        """The user's messages, memories and history as JSON."""
+        return {"result": memory.export_memories(user=user)}
+
+    @app.post("/v1/users/{user}/import", dependencies=auth)
+    def import_memories(user: str, data: dict[str, Any]) -> dict[str, Any]:
+        """Add an export to the user."""
+        return {"result": memory.import_memories(data, user=user)}
 
     @app.delete("/v1/users/{user}", dependencies=auth)
     def reset(user: str) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .db import connect, encode, sqlite_module, transaction, translate
-from .errors import UnknownMemory
+from .errors import InvalidInput, UnknownMemory
 
 
 def now() -> str:
@@ -349,6 +349,115 @@ class Store:
                     "INSERT INTO memory_vectors (memory_id, user, speaker, embedding) VALUES (?, ?, ?, ?)",
                     (mid, user, speaker, encode(vector)),
                 )
+
+    def export_user(self, user: str) -> dict[str, Any]:
+        """Everything stored for ``user`` (turns, memories incl. deleted ones, history) as plain data."""
+        turns = self._q(
+            "SELECT id, source, key, speaker, text, time, created_at, facts FROM turns WHERE user = ? ORDER BY id",
+            (user,),
+        )
+        mems = self._q(f"SELECT {_MEM_COLS}, source_turn FROM memories WHERE user = ? ORDER BY id", (user,))
+        hist = self._q(
+            "SELECT id, memory_id, op, old_text, new_text, turn_id, detail, created_at FROM history WHERE user = ? ORDER BY id",
+            (user,),
+        )
+        return {
+            "format": 1,
+            "user": user,
+            "exported_at": now(),
+            "turns": [
+                dict(zip(("id", "source", "key", "speaker", "text", "time", "created_at", "facts"), r, strict=True))
+                for r in turns
+            ],
+            "memories": [
+                dict(
+                    zip(
+                        ("id", "user", "speaker", "text", "time", "created_at", "updated_at", "deleted", "source_turn"),
+                        r,
+                        strict=True,
+                    )
+                )
+                for r in mems
+            ],
+            "history": [
+                dict(
+                    zip(
+                        ("id", "memory_id", "op", "old_text", "new_text", "turn_id", "detail", "created_at"),
+                        r,
+                        strict=True,
+                    )
+                )
+                for r in hist
+            ],
+        }
+
+    def import_user(self, user: str, data: dict[str, Any], vectors: dict[int, np.ndarray]) -> dict[str, int]:
+        """Add an export to ``user`` in one transaction: new row ids, links remapped; turns already
+        present (same source and key) are kept as they are. ``vectors``: exported memory id -> vector
+        for every live memory."""
+        try:
+            with self.lock, transaction(self.conn) as c:
+                turn_ids: dict[int, int] = {}
+                for t in data.get("turns", []):
+                    row = c.execute(
+                        "SELECT id FROM turns WHERE user = ? AND source = ? AND key = ?", (user, t["source"], t["key"])
+                    ).fetchone()
+                    if row is None:
+                        cur = c.execute(
+                            "INSERT INTO turns (user, source, key, speaker, text, time, created_at, facts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            (
+                                user,
+                                t["source"],
+                                t["key"],
+                                t["speaker"],
+                                t["text"],
+                                t.get("time"),
+                                t.get("created_at") or now(),
+                                t.get("facts"),
+                            ),
+                        )
+                        row = (cur.lastrowid,)
+                    turn_ids[int(t["id"])] = int(row[0])
+                mem_ids: dict[int, int] = {}
+                for m in data.get("memories", []):
+                    cur = c.execute(
+                        "INSERT INTO memories (user, speaker, text, time, created_at, updated_at, deleted, source_turn) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            user,
+                            m["speaker"],
+                            m["text"],
+                            m.get("time"),
+                            m.get("created_at") or now(),
+                            m.get("updated_at") or now(),
+                            int(bool(m.get("deleted"))),
+                            turn_ids.get(m.get("source_turn") or -1),
+                        ),
+                    )
+                    mem_ids[int(m["id"])] = int(cur.lastrowid)
+                    if not m.get("deleted"):
+                        c.execute(
+                            "INSERT INTO memory_vectors (memory_id, user, speaker, embedding) VALUES (?, ?, ?, ?)",
+                            (cur.lastrowid, user, m["speaker"], encode(vectors[int(m["id"])])),
+                        )
+                for h in data.get("history", []):
+                    c.execute(
+                        "INSERT INTO history (user, memory_id, op, old_text, new_text, turn_id, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            user,
+                            mem_ids.get(h.get("memory_id") or -1),
+                            h["op"],
+                            h.get("old_text"),
+                            h.get("new_text"),
+                            turn_ids.get(h.get("turn_id") or -1),
+                            h.get("detail"),
+                            h.get("created_at") or now(),
+                        ),
+                    )
+        except (KeyError, TypeError, ValueError) as e:
+            raise InvalidInput(
+                f"Not an edgemem export ({type(e).__name__}: {e}). Fix: pass a file written by `edgemem export-memories`."
+            ) from e
+        return {"turns": len(turn_ids), "memories": len(mem_ids), "history": len(data.get("history", []))}
 
     @staticmethod
     def _soft_delete(c: Any, memory_id: int | None) -> None:

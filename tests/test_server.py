@@ -171,3 +171,56 @@ def test_mcp_stdio_session(tmp_path):
     assert not out["remember"].is_error and not out["answer"].is_error and not out["recall"].is_error
     text = json.dumps([c.model_dump() for c in out["answer"].content])
     assert "answer" in text
+
+
+def test_export_import_roundtrip(client, tmp_path):
+    client.post(
+        "/v1/users/ann/messages", json={"text": "I live in Oslo", "speaker": "ann", "time": "1 May"}, headers=AUTH
+    )
+    client.post("/v1/users/ann/messages", json={"text": "I have a cat", "speaker": "ann"}, headers=AUTH)
+    mid = client.get("/v1/users/ann/memories", headers=AUTH).json()["result"][1]["id"]
+    client.delete(f"/v1/users/ann/memories/{mid}", headers=AUTH)
+    data = client.get("/v1/users/ann/export", headers=AUTH).json()["result"]
+    assert (
+        len(data["memories"]) == 2
+        and len(data["turns"]) == 2
+        and [h["op"] for h in data["history"]] == ["ADD", "ADD", "FORGET"]
+    )
+    r = client.post("/v1/users/ann2/import", json=data, headers=AUTH).json()["result"]
+    assert r == {"turns": 2, "memories": 2, "history": 3}
+    live = client.get("/v1/users/ann2/memories", headers=AUTH).json()["result"]
+    assert [m["text"] for m in live] == ["ann said: I live in Oslo"]
+    hits = client.get("/v1/users/ann2/search", params={"q": "Oslo"}, headers=AUTH).json()["result"]
+    assert hits and hits[0]["text"] == "ann said: I live in Oslo"  # vectors were rebuilt
+    again = client.get("/v1/users/ann2/export", headers=AUTH).json()["result"]
+    assert [m["text"] for m in again["memories"]] == [m["text"] for m in data["memories"]]
+    assert (
+        client.post("/v1/users/ann3/import", json={"format": 1, "memories": [{"nope": 1}]}, headers=AUTH).status_code
+        == 400
+    )
+
+
+def test_export_import_cli(tmp_path):
+    db, out = tmp_path / "m.db", tmp_path / "mine.json"
+    assert (
+        subprocess.run(
+            [*EDGEMEM, "export-memories", "--db", str(db), "--out", str(out)], capture_output=True, timeout=120
+        ).returncode
+        == 0
+    )
+    assert json.loads(out.read_text())["memories"] == []
+    r = subprocess.run(
+        [*EDGEMEM, "import-memories", str(out), "--db", str(db), "--user", "x"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0 and "Imported 0 memories" in r.stdout
+    (tmp_path / "bad.json").write_text("{")
+    r = subprocess.run(
+        [*EDGEMEM, "import-memories", str(tmp_path / "bad.json"), "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2 and "Cannot read" in r.stderr
