@@ -1,0 +1,131 @@
+"""Crash-safety and concurrency with real processes on real database files.
+Run: .venv/bin/pytest tests/test_hardening.py"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from test_server import free_port
+
+from edgemem.db import connect
+
+WRITER = [sys.executable, str(Path(__file__).resolve().parent / "writer_proc.py")]
+EDGEMEM = [sys.executable, "-m", "edgemem.cli"]
+
+
+def bank(db: Path, user: str) -> list[tuple]:
+    conn = connect(db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        turns = conn.execute("SELECT COUNT(*) FROM turns WHERE user = ?", (user,)).fetchone()[0]
+        assert conn.execute("SELECT COUNT(*) FROM turn_vectors WHERE user = ?", (user,)).fetchone()[0] == turns
+        live = {r[0] for r in conn.execute("SELECT id FROM memories WHERE user = ? AND deleted = 0", (user,))}
+        assert {r[0] for r in conn.execute("SELECT memory_id FROM memory_vectors WHERE user = ?", (user,))} == live
+        # every turn is whole: an ADD per extracted fact (EchoEngine extracts one, the manager adds it)
+        half = conn.execute(
+            "SELECT COUNT(*) FROM turns t WHERE t.user = ? AND (SELECT COUNT(*) FROM history h WHERE h.turn_id = t.id) != 1",
+            (user,),
+        ).fetchone()[0]
+        assert half == 0
+        return [
+            tuple(r)
+            for r in conn.execute(
+                "SELECT speaker, text, time, deleted FROM memories WHERE user = ? ORDER BY id", (user,)
+            )
+        ]
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow
+def test_kill_9_at_random_points_20_times(tmp_path):
+    n = 60
+    reference = tmp_path / "ref.db"
+    subprocess.run([*WRITER, str(reference), "u", "chat", str(n)], check=True, capture_output=True, timeout=300)
+    expected = bank(reference, "u")
+    assert len(expected) == n
+    db = tmp_path / "crash.db"
+    rng = random.Random(0)
+    kills = 0
+    while kills < 20:
+        proc = subprocess.Popen(
+            [*WRITER, str(db), "u", "chat", str(n)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        time.sleep(rng.uniform(0.3, 2.5))  # start-up is ~1 s; then a message every few ms
+        if proc.poll() is not None:  # finished before the kill: start over from an empty file
+            db.unlink()
+            for extra in ("-wal", "-shm"):
+                Path(f"{db}{extra}").unlink(missing_ok=True)
+            continue
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        bank(db, "u")  # sound after every kill: integrity, vectors, no half-applied turn
+    subprocess.run([*WRITER, str(db), "u", "chat", str(n)], check=True, capture_output=True, timeout=300)
+    assert bank(db, "u") == expected  # resumed = uninterrupted
+
+
+@pytest.mark.slow
+def test_two_writers_and_a_reading_server(tmp_path):
+    db = tmp_path / "shared.db"
+    connect(db).close()
+    port = free_port()
+    server = subprocess.Popen(
+        [*EDGEMEM, "serve", "--db", str(db), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    errors: list[str] = []
+    reads = [0]
+    stop = threading.Event()
+
+    def reader() -> None:
+        with httpx.Client(timeout=30) as client:
+            while not stop.is_set():
+                for user in ("a", "b"):
+                    r = client.get(f"{base}/v1/users/{user}/memories")
+                    if r.status_code != 200:
+                        errors.append(r.text)
+                    r = client.get(f"{base}/v1/users/{user}/search", params={"q": "place number 7"})
+                    if r.status_code != 200:
+                        errors.append(r.text)
+                    reads[0] += 2
+
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        t = threading.Thread(target=reader)
+        t.start()
+        writers = [
+            subprocess.Popen(
+                [*WRITER, str(db), user, "chat", "500"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for user in ("a", "b")
+        ]
+        outs = [w.communicate(timeout=600) for w in writers]
+        stop.set()
+        t.join(60)
+    finally:
+        server.terminate()
+        server.wait(30)
+    for w, (_out, err) in zip(writers, outs, strict=True):
+        assert w.returncode == 0 and "locked" not in err, err[-500:]
+    assert not errors, errors[:3]
+    assert reads[0] > 20
+    assert len(bank(db, "a")) == 500 and len(bank(db, "b")) == 500  # no lost write: 1,000 in all
