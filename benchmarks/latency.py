@@ -276,6 +276,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ("search", lambda: bench_search([int(s) for s in args.sizes.split(",") if s], 200)),
         ("rss", lambda: bench_rss(args.model, args.threads)),
     ]
+    # Decoding reads every weight once per token: memory bandwidth / model size bounds tok/s.
+    ceiling = result["machine"]["memory_bandwidth_gbs"] * 1e9 / model_path.stat().st_size
+    result["decode_ceiling_tok_s"] = ceiling
     for name, fn in steps:
         if name in skip:
             continue
@@ -311,6 +314,7 @@ def report(r: dict[str, Any]) -> str:
             d["ratio"] >= t["decode_ratio_min"],
         )
         row("constrained JSON decode (ratio to raw)", d["constrained_ratio"], "-", None)
+        row("decode as a fraction of the bandwidth ceiling", d["edgemem_tok_s"] / r["decode_ceiling_tok_s"], f"ceiling {r['decode_ceiling_tok_s']:.0f} tok/s", None)
     for key in ("demo", "locomo_conv30"):
         s = r.get("pipeline", {}).get(key)
         if not s:
