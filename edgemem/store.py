@@ -120,8 +120,12 @@ class Store:
         return bool(self._q("SELECT 1 FROM turns WHERE user = ? AND source = ? AND key = ?", (user, source, key)))
 
     def next_key(self, user: str, source: str) -> str:
-        rows = self._q("SELECT COUNT(*) FROM turns WHERE user = ? AND source = ?", (user, source))
-        return str(rows[0][0] + 1)
+        # One more than the largest numeric key so far (imports and resets keep this unique).
+        rows = self._q(
+            "SELECT COALESCE(MAX(CAST(key AS INTEGER)), 0) FROM turns WHERE user = ? AND source = ? AND key GLOB '[0-9]*'",
+            (user, source),
+        )
+        return str(int(rows[0][0]) + 1)
 
     def last_turn(self, user: str, source: str) -> Turn | None:
         rows = self._q(
