@@ -74,7 +74,7 @@ def create_app(memory: Memory, token: str | None = None) -> Any:
         time: str | None = Field(default=None, max_length=200)
 
     class Messages(BaseModel):
-        messages: list[Message] = Field(max_length=10_000)
+        messages: list[Message] = Field(max_length=500)  # larger batches: several requests (each one queues the model)
 
     class Question(BaseModel):
         question: str = Field(min_length=1, max_length=10_000)

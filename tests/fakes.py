@@ -41,17 +41,22 @@ class EchoEngine:
     model_id = "echo"
     n_ctx = 4096
 
+    def __init__(self) -> None:
+        self._facts: list[str] = []  # what the last extraction returned: the manager call ADDs it
+
     def complete(self, messages: list[dict[str, str]], **kwargs: Any) -> Completion:
         user = messages[-1]["content"]
         if kwargs.get("prefix_key") == "extract":
-            line = next(ln for ln in user.splitlines() if ln.startswith("NEW MESSAGE by "))
-            speaker, text = line[len("NEW MESSAGE by ") :].split(": ", 1)
-            reply: Any = {"facts": [f"{speaker} said: {text}"]}
+            # The prompt ends "NEW MESSAGE by <speaker>: <text>\nFacts about <speaker>:" (any characters inside).
+            head, speaker = user.rsplit("\nFacts about ", 1)
+            speaker = speaker[:-1]
+            text = head.split(f"NEW MESSAGE by {speaker}: ", 1)[1]
+            self._facts = [f"{speaker} said: {text}"[:900]]
+            reply: Any = {"facts": self._facts}
         elif kwargs.get("prefix_key") == "manage":
-            facts = [ln.split(". ", 1)[1] for ln in user.split("New facts", 1)[1].splitlines() if ln[:1].isdigit()]
-            reply = {"memory": [{"event": "ADD", "text": f} for f in facts]}
+            reply = {"memory": [{"event": "ADD", "text": f} for f in self._facts]}
         else:
-            first = next((ln for ln in user.splitlines() if ln.startswith("[1]")), "Not mentioned")
+            first = next((ln for ln in user.split("\n") if ln.startswith("[1]")), "Not mentioned")
             reply = {"memories": [1] if first.startswith("[1]") else [], "answer": first}
         return Completion(json.dumps(reply), 10, 5, 0, 0.0, 0.0, 0.0)
 
@@ -63,6 +68,7 @@ class RecordingEngine(EchoEngine):
     """EchoEngine that keeps every prompt it was sent, per agent (prefix_key)."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.sent: dict[str, list[list[dict[str, str]]]] = {}
 
     def complete(self, messages: list[dict[str, str]], **kwargs: Any) -> Completion:
