@@ -381,7 +381,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args.out = (
         args.out or Path(__file__).resolve().parent / "results" / f"accuracy-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     )
-    return run(args)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        raise SystemExit(f"\nInterrupted: finished answers are kept in {args.out / 'predictions.jsonl'}; run the same command to continue.") from None
 
 
 if __name__ == "__main__":
