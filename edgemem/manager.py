@@ -86,7 +86,9 @@ class MemoryManager:
         return ManagerStep(facts, shown, messages, prompts.manager_schema(len(shown), len(facts)))
 
     def plan(self, step: ManagerStep, parsed: ParsedOperations, fact_vectors: np.ndarray) -> list[PlannedOp]:
-        """Map shown ids back to rows, attach vectors, enforce the per-turn deletion cap."""
+        """Turn parsed operations into row operations: map shown ids back to rows, attach vectors, and
+        apply the guards — a duplicate ADD becomes NOOP, an UPDATE of an unrelated memory becomes ADD,
+        a DELETE unrelated to its fact or over the per-turn cap is REJECTED (all recorded in history)."""
         planned: list[PlannedOp] = []
         fact_vec = {f: fact_vectors[i] for i, f in enumerate(step.facts)}
         to_embed = [op.text for op in parsed.ops if op.text is not None and op.text not in fact_vec]
