@@ -4,6 +4,7 @@ let the model list the ones that matter (memory distillation), then parse its sh
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,41 @@ class AnswerStep:
     context: list[SearchHit]  # numbered 1.. in this order
     messages: list[dict[str, str]]
     schema: dict[str, Any]
+
+
+class AnswerStream:
+    """Forwards only the answer text of a streamed ``{"memories": [...], "answer": "..."}`` reply."""
+
+    MARK = '"answer"'
+
+    def __init__(self, emit: Callable[[str], None]) -> None:
+        self.emit, self.buffer, self.start, self.done, self.escaped = emit, "", -1, False, False
+
+    def __call__(self, piece: str) -> None:
+        if self.done:
+            return
+        self.buffer += piece
+        if self.start < 0:
+            at = self.buffer.find(self.MARK)
+            quote = self.buffer.find('"', at + len(self.MARK)) if at >= 0 else -1
+            if quote < 0:
+                return
+            self.start = quote + 1
+            piece = self.buffer[self.start :]
+        out = []
+        for ch in piece:
+            if self.escaped:
+                out.append({"n": "\n", "t": "\t"}.get(ch, ch))
+                self.escaped = False
+            elif ch == "\\":
+                self.escaped = True
+            elif ch == '"':
+                self.done = True
+                break
+            else:
+                out.append(ch)
+        if out:
+            self.emit("".join(out))
 
 
 class AnswerAgent:
@@ -85,7 +121,10 @@ class AnswerAgent:
     def _text(hit: SearchHit) -> str:
         return f"{hit.speaker}: {hit.text}" if hit.kind == "turn" else hit.text
 
-    def answer(self, user: str, question: str, k: int | None = None) -> Answer:
+    def answer(
+        self, user: str, question: str, k: int | None = None, on_token: Callable[[str], None] | None = None
+    ) -> Answer:
+        """Answer from the memories; ``on_token`` receives the answer text as it is generated."""
         if not question or not question.strip():
             raise InvalidInput("The question is empty. Fix: pass a question, e.g. edgemem ask 'Where does Jon live?'")
         t0 = time.perf_counter()
@@ -98,6 +137,7 @@ class AnswerAgent:
             max_tokens=self.config.answer_max_tokens,
             prefix_key="answer",
             adapter="answer",
+            on_text=AnswerStream(on_token) if on_token is not None else None,
         )
         try:
             parsed = parse_answer(c.text, len(step.context))

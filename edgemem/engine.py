@@ -18,6 +18,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -58,6 +59,7 @@ class Engine(Protocol):
         temperature: float = 0.0,
         prefix_key: str | None = None,
         adapter: str | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> Completion: ...
 
     def count_tokens(self, text: str) -> int: ...
@@ -270,8 +272,10 @@ class LlamaEngine:
         temperature: float = 0.0,
         prefix_key: str | None = None,
         adapter: str | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> Completion:
-        """Run the chat ``messages`` and return the reply (JSON matching ``schema`` when constrained)."""
+        """Run the chat ``messages`` and return the reply (JSON matching ``schema`` when constrained).
+        ``on_text`` receives the reply piece by piece as it is generated (greedy decoding)."""
         lcpp = self._llama_cpp
         with self._lock:
             t0 = time.perf_counter()
@@ -291,7 +295,7 @@ class LlamaEngine:
             lcpp.llama_perf_context_reset(ctx)
             grammar = self._grammar(schema) if (schema is not None and self.constrained) else None
             if temperature == 0 and self.lazy_grammar:
-                text, n_prompt, n_out, prefill_s, decode_s = self._greedy(tokens, grammar, max_tokens)
+                text, n_prompt, n_out, prefill_s, decode_s = self._greedy(tokens, grammar, max_tokens, on_text)
             else:
                 out = self.llama.create_completion(
                     prompt=tokens,
@@ -320,7 +324,9 @@ class LlamaEngine:
                 total_s=total,
             )
 
-    def _greedy(self, tokens: list[int], grammar: Any, max_tokens: int) -> tuple[str, int, int, float, float]:
+    def _greedy(
+        self, tokens: list[int], grammar: Any, max_tokens: int, on_text: Callable[[str], None] | None = None
+    ) -> tuple[str, int, int, float, float]:
         """Greedy decoding that checks the grammar lazily.
 
         llama-cpp-python applies a grammar to every candidate of the vocabulary at every step (151k
@@ -343,6 +349,7 @@ class LlamaEngine:
         one = (lcpp.llama_token_data * 1)()
         one_arr = lcpp.llama_token_data_array(one, 1, -1, False)
         out: list[int] = []
+        sent = 0
         try:
             for _ in range(max_tokens):
                 logits = np.ctypeslib.as_array(lcpp.llama_get_logits_ith(ctx, -1), shape=(n_vocab,))
@@ -358,6 +365,11 @@ class LlamaEngine:
                 if sampler is not None:
                     lcpp.llama_sampler_accept(sampler, token)
                 out.append(token)
+                if on_text is not None:  # whole characters only: a token can end inside a UTF-8 sequence
+                    text = llama.detokenize(out).decode("utf-8", errors="ignore")
+                    if len(text) > sent:
+                        on_text(text[sent:])
+                        sent = len(text)
                 llama.eval([token])
         finally:
             if sampler is not None:

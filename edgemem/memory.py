@@ -246,9 +246,17 @@ class Memory:
             raise InvalidInput(f"k must be at least 1, got {k}.")
         return self.store.search(_check_user(user or self.user), self.embedder.embed_one(query), k, speaker=speaker)
 
-    def answer(self, question: str, *, k: int | None = None, user: str | None = None) -> Answer:
-        """Answer ``question`` from the memories (Memory-R1's Answer Agent)."""
-        return self.answer_agent.answer(_check_user(user or self.user), question, k)
+    def answer(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        user: str | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Answer:
+        """Answer ``question`` from the memories (Memory-R1's Answer Agent); ``on_token`` receives
+        the answer text as it is generated."""
+        return self.answer_agent.answer(_check_user(user or self.user), question, k, on_token)
 
     def memories(
         self, *, speaker: str | None = None, include_deleted: bool = False, user: str | None = None

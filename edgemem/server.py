@@ -133,6 +133,35 @@ def create_app(memory: Memory, token: str | None = None) -> Any:
         with model_lock.hold() as waited:
             return out(memory.answer(body.question, k=body.k, user=user), waited)
 
+    @app.post("/v1/users/{user}/answer/stream", dependencies=auth)
+    def answer_stream(user: str, body: Question) -> Any:
+        """The answer as it is generated: NDJSON lines {"token": "..."}, then {"result": ..., "queue_s": ...}
+        (or {"error": ..., "detail": ...})."""
+        import json
+        import queue
+
+        from fastapi.responses import StreamingResponse
+
+        events: queue.Queue[dict[str, Any] | None] = queue.Queue()
+
+        def work() -> None:
+            try:
+                with model_lock.hold() as waited:
+                    a = memory.answer(body.question, k=body.k, user=user, on_token=lambda t: events.put({"token": t}))
+                events.put({"result": dataclasses.asdict(a), "queue_s": waited})
+            except EdgememError as e:
+                events.put({"error": type(e).__name__, "detail": str(e)})
+            finally:
+                events.put(None)
+
+        threading.Thread(target=work, daemon=True).start()
+
+        def lines() -> Iterator[str]:
+            while (event := events.get()) is not None:
+                yield json.dumps(event, ensure_ascii=False) + "\n"
+
+        return StreamingResponse(lines(), media_type="application/x-ndjson")
+
     @app.get("/v1/users/{user}/memories", dependencies=auth)
     def memories(user: str, speaker: str | None = None, include_deleted: bool = False) -> dict[str, Any]:
         return out(memory.memories(speaker=speaker, include_deleted=include_deleted, user=user))

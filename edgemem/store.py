@@ -114,7 +114,9 @@ class Store:
             except self._sqlite.DatabaseError as e:
                 raise translate(e, str(self.path)) from e
             except OverflowError as e:  # an id or limit beyond SQLite's 64-bit integers
-                raise InvalidInput(f"A number is out of range ({e}). Fix: pass a stored memory id or a smaller limit.") from e
+                raise InvalidInput(
+                    f"A number is out of range ({e}). Fix: pass a stored memory id or a smaller limit."
+                ) from e
 
     # -- reads ---------------------------------------------------------------------------------------
 
@@ -138,7 +140,9 @@ class Store:
 
     def get(self, user: str, memory_id: int) -> MemoryItem:
         if not -(2**63) <= memory_id < 2**63:
-            raise UnknownMemory(f"No memory with id {memory_id} for user {user!r}. Fix: list ids with `edgemem memories`.")
+            raise UnknownMemory(
+                f"No memory with id {memory_id} for user {user!r}. Fix: list ids with `edgemem memories`."
+            )
         rows = self._q(f"SELECT {_MEM_COLS} FROM memories WHERE id = ? AND user = ?", (memory_id, user))
         if not rows:
             raise UnknownMemory(

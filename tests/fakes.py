@@ -58,7 +58,11 @@ class EchoEngine:
         else:
             first = next((ln for ln in user.split("\n") if ln.startswith("[1]")), "Not mentioned")
             reply = {"memories": [1] if first.startswith("[1]") else [], "answer": first}
-        return Completion(json.dumps(reply), 10, 5, 0, 0.0, 0.0, 0.0)
+        text = json.dumps(reply)
+        if kwargs.get("on_text") is not None:
+            for i in range(0, len(text), 7):  # streamed in small pieces, like tokens
+                kwargs["on_text"](text[i : i + 7])
+        return Completion(text, 10, 5, 0, 0.0, 0.0, 0.0)
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())

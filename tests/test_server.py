@@ -55,6 +55,18 @@ def test_users_are_isolated(client):
     assert a["result"]["answer"] and "queue_s" in a
 
 
+def test_streamed_answer(client):
+    client.post("/v1/users/zoe/messages", json={"text": "I live in Oslo", "speaker": "zoe"}, headers=AUTH)
+    with client.stream(
+        "POST", "/v1/users/zoe/answer/stream", json={"question": "Where does zoe live?"}, headers=AUTH
+    ) as r:
+        events = [json.loads(line) for line in r.iter_lines() if line]
+    tokens = [e["token"] for e in events if "token" in e]
+    assert len(tokens) > 1 and "".join(tokens) == events[-1]["result"]["answer"] == "[1] zoe said: I live in Oslo"
+    with client.stream("POST", "/v1/users/zoe/answer/stream", json={"question": "x"}) as r:
+        assert r.status_code == 401
+
+
 def test_token_and_bad_input(client):
     assert client.get("/v1/users/alice/memories").status_code == 401
     assert client.get("/v1/users/alice/memories", headers={"Authorization": "Bearer nope"}).status_code == 401
@@ -140,6 +152,12 @@ def test_real_server_process(tmp_path):
         assert r.status_code == 200 and r.json()["result"]["llm_calls"] >= 1
         r = httpx.post(f"{base}/v1/users/maya/answer", json={"question": "What is the puppy called?"}, timeout=120)
         assert r.status_code == 200 and r.json()["result"]["answer"]
+        with httpx.stream(
+            "POST", f"{base}/v1/users/maya/answer/stream", json={"question": "What is the puppy called?"}, timeout=120
+        ) as s:
+            events = [json.loads(line) for line in s.iter_lines() if line]
+        tokens = "".join(e["token"] for e in events if "token" in e)
+        assert tokens and tokens == events[-1]["result"]["answer"]  # streamed pieces add up to the answer
     finally:
         proc.terminate()
         proc.wait(timeout=30)
