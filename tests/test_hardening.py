@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_server import free_port
+from test_server import free_port, wait_healthy
 
 from edgemem.db import connect
 
@@ -103,13 +103,7 @@ def test_two_writers_and_a_reading_server(tmp_path):
                     reads[0] += 2
 
     try:
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_healthy(base, 60)
         t = threading.Thread(target=reader)
         t.start()
         writers = [

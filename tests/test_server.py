@@ -22,6 +22,18 @@ from edgemem.server import FairLock, create_app
 EDGEMEM = [sys.executable, "-m", "edgemem.cli"]
 
 
+def wait_healthy(base: str, seconds: float) -> None:
+    """Until the server at ``base`` answers /health (it loads the embedder first)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise AssertionError(f"{base} did not start within {seconds} s")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -137,13 +149,7 @@ def test_real_server_process(tmp_path):
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_healthy(base, 120)
         r = httpx.post(
             f"{base}/v1/users/maya/messages",
             json={"text": "I adopted a puppy named Biscuit.", "speaker": "Maya"},
