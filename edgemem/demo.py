@@ -65,7 +65,6 @@ def run_demo(mem: Memory, echo: Callable[[str], Any] = print, fresh: bool = Fals
         echo(f"All {stored} demo messages are already stored: answering from the bank (use --fresh to start over).")
     else:
         echo(f"Ingesting '{data.title}' ({len(data.turns) - stored} messages)...")
-        current = [""]
 
         def on_turn(r: TurnResult) -> None:
             if r.skipped:
@@ -75,7 +74,6 @@ def run_demo(mem: Memory, echo: Callable[[str], Any] = print, fresh: bool = Fals
                 echo(line)
             for w in r.warnings:
                 echo(f"  warning: {w}")
-            current[0] = r.speaker
 
         mem.ingest(data.turns, on_turn=on_turn)
     echo("\nMemories now stored:")

@@ -154,7 +154,8 @@ class Memory:
             turn = Turn(
                 speaker.strip(), self._fit(text.strip()), time, source, key or self.store.next_key(user, source)
             )
-            previous = self.store.last_turn(user, source)
+            # The previous message is read only when extraction is shown it (one query less per turn).
+            previous = self.store.last_turn(user, source) if self.config.context_messages > 0 else None
             result = self.manager.process(user, turn, previous)
         if turn.text != text.strip():
             result.warnings.insert(0, f"message truncated to {self.config.max_message_tokens} tokens")
