@@ -65,10 +65,10 @@ def bench_decode(model_path: Path, threads: int, tokens: int, reps: int) -> dict
     import llama_cpp
 
     from edgemem import prompts
-    from edgemem.engine import LlamaEngine
+    from edgemem.engine import LlamaEngine, load_llama
 
     engine = LlamaEngine(model_path, n_ctx=2048, threads=threads)
-    raw = llama_cpp.Llama(str(model_path), n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
+    raw = load_llama(model_path, n_ctx=2048, n_threads=threads, n_threads_batch=threads, verbose=False)
     raw_prompt = engine.tokenize_messages(DECODE_PROMPT)
     raw_tps, ours_tps, constrained_tps = [], [], []
     for _ in range(reps):  # alternate, so both see the same background load
@@ -206,12 +206,11 @@ def bench_search(sizes: list[int], queries: int) -> list[dict[str, Any]]:
 
 def _rss_child(kind: str, model: str, threads: int) -> dict[str, int]:
     if kind == "model_alone":
-        import llama_cpp
-
+        from edgemem.engine import load_llama
         from edgemem.models import resolve_model
 
-        llm = llama_cpp.Llama(
-            str(resolve_model(model)), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False
+        llm = load_llama(
+            resolve_model(model), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False
         )
         llm.create_chat_completion(DECODE_PROMPT, max_tokens=16)  # type: ignore[arg-type]
     else:

@@ -24,7 +24,6 @@ which is NOT the GPT-4o-mini judge of the papers.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import statistics
 import sys
@@ -106,22 +105,11 @@ class Baselines:
         }
 
 
-def bank_file(out: Path, conv_id: str, model: str, settings: dict[str, Any], max_sessions: int | None) -> Path:
-    from edgemem import prompts
-
-    key = json.dumps(
-        [conv_id, model, settings, max_sessions, prompts.EXTRACTION_SYSTEM, prompts.MANAGER_SYSTEM],
-        sort_keys=True,
-        default=str,
-    )
-    return out / "banks" / f"{conv_id}-{Path(model).stem}-{hashlib.sha256(key.encode()).hexdigest()[:10]}.db"
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from tqdm import tqdm
 
     from edgemem import Memory, MemoryConfig
-    from edgemem.conversation import load_locomo, session_of
+    from edgemem.conversation import bank_file, load_locomo, session_of
     from edgemem.embedder import Embedder
     from edgemem.engine import LlamaEngine
     from edgemem.models import resolve_model, sha256_file
@@ -173,10 +161,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         model=args.manifest if system == "trained" else args.model,
                         threads=args.threads,
                         n_ctx=args.n_ctx,
+                        answer_k=args.answer_k,
+                        answer_turns_k=args.answer_turns_k,
                     )
                     served = engine if system == "edgemem" else None
                     mem = Memory(
-                        bank_file(out, conv_id, str(config.model), {"answer_k": config.answer_k}, args.max_sessions),
+                        bank_file(args.banks or out / "banks", conv_id, config, args.max_sessions),
                         user=conv_id,
                         config=config,
                         engine=served,
@@ -239,6 +229,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "threads": args.threads,
             "n_ctx": args.n_ctx,
             "rag_k": args.rag_k,
+            "answer_k": args.answer_k,
+            "answer_turns_k": args.answer_turns_k,
             "max_sessions": args.max_sessions,
             "max_questions": args.max_questions,
             "data": str(args.data),
@@ -364,6 +356,14 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--n-ctx", type=int, default=8192)
     p.add_argument("--rag-k", type=int, default=10)
+    p.add_argument("--answer-k", type=int, default=30, help="edgemem: memories per speaker (Memory-R1: 30)")
+    p.add_argument("--answer-turns-k", type=int, default=0, help="edgemem: raw turns shown next to the memories")
+    p.add_argument(
+        "--banks",
+        type=Path,
+        default=None,
+        help="cache of ingested banks (default <out>/banks); banks depend only on model and manager settings",
+    )
     p.add_argument("--max-sessions", type=int, default=None, help="only the first N sessions of each conversation")
     p.add_argument("--max-questions", type=int, default=None, help="only the first N questions of each conversation")
     p.add_argument("--judge", default=None, help="a local GGUF (registry name or path) as LLM judge")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -28,3 +29,17 @@ class MemoryConfig:
     answer_k: int = 30
     answer_turns_k: int = 0  # raw dialogue turns added to the answer context (0 = memories only)
     answer_max_tokens: int = 96
+
+    def bank_settings(self) -> dict[str, Any]:
+        """The settings that decide what ingest writes (not how answers are read): two configs with
+        equal bank settings build the same bank, so a cached bank serves any answer settings."""
+        return {
+            "model": str(self.model),
+            "manager_adapter": self.adapters.get("manager"),
+            "constrained": self.constrained,
+            "manager_k": self.manager_k,
+            "context_messages": self.context_messages,
+            "max_deletes_per_turn": self.max_deletes_per_turn,
+            "relatedness_guard": self.relatedness_guard,
+            "max_message_tokens": self.max_message_tokens,
+        }

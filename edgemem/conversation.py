@@ -6,6 +6,7 @@ JSONL: one message per line, ``{"speaker": "Jon", "text": "...", "time": "8 May 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .config import MemoryConfig
 from .errors import InvalidInput
 from .store import Turn
 
@@ -131,3 +133,25 @@ def load_turns(path: str | Path, conversation: str | None = None) -> tuple[str, 
         return p.name, turns
     conv = find_conversation(p, conversation)
     return conv.sample_id, conv.turns
+
+
+def bank_file(root: Path, conversation: str, config: MemoryConfig, max_sessions: int | None = None) -> Path:
+    """Where the bank of one conversation ingested with ``config`` is cached under ``root``.
+
+    The name hashes everything that shapes the bank (model, manager settings, prompt texts, the
+    session subset), so changing any of them builds a new bank, while answer settings share one.
+    The training data builder and the benchmark use this same name, so they share ingested banks."""
+    from . import prompts
+    from .manifest import bank_identity, is_manifest
+
+    settings = config.bank_settings()
+    if is_manifest(config.model):
+        identity = bank_identity(str(config.model))
+        settings = {**settings, **{k: v for k, v in identity.items() if v is not None}}
+    key = json.dumps(
+        [conversation, settings, max_sessions, prompts.EXTRACTION_SYSTEM, prompts.MANAGER_SYSTEM],
+        sort_keys=True,
+        default=str,
+    )
+    model = Path(str(settings["model"])).stem[:32] if config.model else "default"
+    return root / f"{conversation}-{model}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.db"

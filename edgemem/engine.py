@@ -65,6 +65,37 @@ class Engine(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
 
+_LOAD_LOCK = threading.Lock()
+
+
+def load_llama(model_path: str | Path, **kwargs: Any) -> Any:
+    """``llama_cpp.Llama(model_path, **kwargs)`` with llama.cpp's *extra buffer types* off.
+
+    Why: those are CPU-specific weight layouts (runtime repacking, AMX tiles). With llama-cpp-python
+    0.3.36 built natively on an AMX CPU (Intel Sapphire Rapids) the first decode segfaults; on Zen 5
+    repacking made the Q4_K 1.5B slower (prefill 91 -> 150 tok/s without) and cost 600 MB. ``Llama``
+    does not expose the switch, so the default model params are patched while it loads.
+    ``EDGEMEM_LLAMA_EXTRA_BUFFERS=1`` turns them back on."""
+    import llama_cpp
+    import llama_cpp.llama_cpp as capi
+
+    if os.environ.get("EDGEMEM_LLAMA_EXTRA_BUFFERS") == "1":
+        return llama_cpp.Llama(model_path=str(model_path), **kwargs)
+    original = capi.llama_model_default_params
+
+    def params() -> Any:
+        p = original()
+        p.use_extra_bufts = False
+        return p
+
+    with _LOAD_LOCK:
+        capi.llama_model_default_params = params
+        try:
+            return llama_cpp.Llama(model_path=str(model_path), **kwargs)
+        finally:
+            capi.llama_model_default_params = original
+
+
 def default_threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
@@ -112,8 +143,8 @@ class LlamaEngine:
         self.constrained = constrained
         self.lazy_grammar = lazy_grammar
         try:
-            self.llama = llama_cpp.Llama(
-                model_path=str(path),
+            self.llama = load_llama(
+                path,
                 n_ctx=n_ctx,
                 n_threads=self.threads,
                 n_threads_batch=self.threads_batch,

@@ -87,3 +87,13 @@ def load_manifest(path: str | Path) -> ServedModel:
 
 def is_manifest(model: str | Path | None) -> bool:
     return model is not None and str(model).endswith(".json")
+
+
+def bank_identity(path: str | Path) -> dict[str, Any]:
+    """What of a manifest decides the banks it builds: the model that runs the manager and the
+    manager's adapter. An answer-only LoRA export builds the same bank as its base model."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    if data.get("kind") == "lora":
+        manager = (data.get("adapters") or {}).get("manager")
+        return {"model": data["base"]["id"], "manager_adapter": manager and manager["sha256"]}
+    return {"model": data["model"]["sha256"], "manager_adapter": None}

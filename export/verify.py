@@ -58,13 +58,11 @@ def hf_greedy(model: Any, tokenizer: Any, prompt_ids: list[int]) -> list[int]:
 
 
 def fidelity(gguf: Path, hf_model: Any, tokenizer: Any, n_probes: int, threads: int) -> dict[str, Any]:
-    import llama_cpp
-
-    from edgemem.engine import LlamaEngine
+    from edgemem.engine import LlamaEngine, load_llama
 
     engine = LlamaEngine(gguf, n_ctx=4096, threads=threads, constrained=False)
-    scorer = llama_cpp.Llama(
-        str(gguf), n_ctx=4096, n_threads=threads, n_threads_batch=threads, logits_all=True, verbose=False
+    scorer = load_llama(
+        gguf, n_ctx=4096, n_threads=threads, n_threads_batch=threads, logits_all=True, verbose=False
     )
     exact, agree, parsed, managers = [], [], 0, 0
     try:

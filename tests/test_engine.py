@@ -18,6 +18,20 @@ def test_threads_are_explicit(smol_engine):
     assert smol_engine.llama.context_params.n_threads_batch == 1
 
 
+def test_extra_buffer_types_are_off(smol_engine, smol_path, monkeypatch):
+    """Weight repacking / AMX layouts segfault on AMX CPUs (see engine.load_llama): off, and the
+    patched llama.cpp default is restored after loading; the env switch turns them back on."""
+    import llama_cpp.llama_cpp as capi
+
+    from edgemem.engine import load_llama
+
+    assert smol_engine.llama.model_params.use_extra_bufts is False
+    assert capi.llama_model_default_params().use_extra_bufts is True
+    monkeypatch.setenv("EDGEMEM_LLAMA_EXTRA_BUFFERS", "1")
+    llm = load_llama(smol_path, n_ctx=256, n_threads=1, n_threads_batch=1, verbose=False, vocab_only=True)
+    assert llm.model_params.use_extra_bufts is True
+
+
 def test_constrained_outputs_always_parse(smol_engine):
     """A 135M model cannot choose well, but with the schemas it cannot produce unparseable output."""
     msgs = prompts.extraction_messages(

@@ -16,14 +16,13 @@ Writes (and prints the counts of):
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgemem import Memory, MemoryConfig, prompts
-from edgemem.conversation import Conversation, find_conversation, session_of
+from edgemem import Memory, MemoryConfig
+from edgemem.conversation import Conversation, bank_file, find_conversation, session_of
 from edgemem.models import edgemem_home
 from edgemem.store import Store
 
@@ -38,32 +37,19 @@ class DataArgs:
     model: str = "qwen2.5-coder-0.5b"  # the runtime model that builds the memory banks
     threads: int = 2
     max_sessions: int | None = None  # only the first N sessions (small machines, tests)
+    # The answer prompts are rendered with these (the deployed answer settings must match them)
+    answer_k: int = MemoryConfig.answer_k  # memories per speaker (Memory-R1: 30)
+    answer_turns_k: int = MemoryConfig.answer_turns_k  # raw dialogue turns next to them
     out: Path = Path("runs/data")
     banks: Path | None = None  # where bank databases are cached (default $EDGEMEM_HOME/banks)
 
 
-def bank_path(args: DataArgs, conv: Conversation, config: MemoryConfig) -> Path:
-    """A bank file per conversation, model, settings and prompt text: change any, get a new bank."""
-    key = json.dumps(
-        [
-            conv.sample_id,
-            args.model,
-            args.max_sessions,
-            dataclasses.asdict(config),
-            prompts.EXTRACTION_SYSTEM,
-            prompts.MANAGER_SYSTEM,
-        ],
-        sort_keys=True,
-        default=str,
-    )
-    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
-    root = args.banks or edgemem_home() / "banks"
-    return root / f"{conv.sample_id}-{Path(args.model).stem}-{digest}.db"
-
-
 def build_bank(args: DataArgs, conv: Conversation, engine: Any = None, embedder: Any = None) -> Memory:
-    config = MemoryConfig(model=args.model, threads=args.threads)
-    mem = Memory(bank_path(args, conv, config), user=conv.sample_id, config=config, engine=engine, embedder=embedder)
+    config = MemoryConfig(
+        model=args.model, threads=args.threads, answer_k=args.answer_k, answer_turns_k=args.answer_turns_k
+    )
+    root = args.banks or edgemem_home() / "banks"
+    mem = Memory(bank_file(root, conv.sample_id, config, args.max_sessions), user=conv.sample_id, config=config, engine=engine, embedder=embedder)
     turns = conv.turns
     if args.max_sessions is not None:
         keep = set(conv.sessions[: args.max_sessions])

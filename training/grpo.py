@@ -31,12 +31,14 @@ from training.common import (
     asdict_str,
     check_agent,
     check_output_dir,
+    check_reward,
     get_preset,
     hf_model_dir,
     load_jsonl,
     require_train_extra,
     run_cli,
     trainer_callback,
+    validation_callback,
     write_run_card,
 )
 
@@ -58,12 +60,13 @@ def reward_functions(args: GRPOArgs) -> list[Any]:
     from training import rewards
 
     if args.agent == "answer":
-        return [rewards.answer_exact_match]
+        return [rewards.answer_f1 if args.reward == "f1" else rewards.answer_exact_match]
     return [rewards.frozen_answerer_reward(args.answerer_model, args.answerer_threads, args.answerer_gpu_layers)]
 
 
 def main(args: GRPOArgs) -> Path:
     check_agent(args.agent)
+    check_reward(args.reward)
     preset = get_preset(args.preset)
     out = args.output_dir or Path("runs") / f"grpo-{args.agent}-{args.preset}"
     check_output_dir(out, args.resume, args.overwrite)
@@ -115,13 +118,23 @@ def main(args: GRPOArgs) -> Path:
         "preset_values": dataclasses.asdict(preset),
     }
     run_log = RunLog(out / "run_log.json", settings)
+    reward_funcs = reward_functions(args)
+    callbacks = [trainer_callback(run_log)]
+    if args.val_every:
+        val = dataset_rows(args.agent, load_jsonl(args.data / f"{args.agent}_val.jsonl")[: args.val_limit])
+
+        def val_score(texts: list[str], batch: list[dict[str, Any]]) -> list[float]:
+            columns = {k: [r[k] for r in batch] for k in batch[0] if k != "prompt"}
+            return [float(v) for v in reward_funcs[0](texts, **columns)]
+
+        callbacks.append(validation_callback(run_log, val, val_score, args.val_every, preset.max_completion_length))
     trainer = GRPOTrainer(
         model=model_dir,
-        reward_funcs=reward_functions(args),
+        reward_funcs=reward_funcs,
         args=config,
         train_dataset=Dataset.from_list(dataset_rows(args.agent, rows)),
         peft_config=lora,
-        callbacks=[trainer_callback(run_log)],
+        callbacks=callbacks,
     )
     has_checkpoint = any(out.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if (args.resume and has_checkpoint) else None)

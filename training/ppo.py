@@ -30,6 +30,7 @@ from training.common import (
     asdict_str,
     check_agent,
     check_output_dir,
+    check_reward,
     get_preset,
     hf_model_dir,
     load_jsonl,
@@ -48,7 +49,8 @@ def scorer(args: PPOArgs) -> Callable[[str, dict[str, Any]], float]:
     from training import rewards
 
     if args.agent == "answer":
-        return lambda text, ex: rewards.answer_exact_match([text], [ex["answer"]], [ex["n_memories"]])[0]
+        fn = rewards.answer_f1 if args.reward == "f1" else rewards.answer_exact_match
+        return lambda text, ex: fn([text], [ex["answer"]], [ex["n_memories"]])[0]
     return rewards.frozen_answerer_reward(args.answerer_model, args.answerer_threads, args.answerer_gpu_layers).score
 
 
@@ -96,6 +98,7 @@ def make_reward_model(
 
 def main(args: PPOArgs) -> Path:
     check_agent(args.agent)
+    check_reward(args.reward)
     preset = get_preset(args.preset)
     if args.resume:
         from edgemem.errors import InvalidInput
