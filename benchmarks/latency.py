@@ -11,6 +11,8 @@ absolute numbers, are what to compare across runs):
 2. per-turn ingest over the demo conversation and over the first sessions of LoCoMo conv-30:
    p50/p95, LLM calls and tokens per turn;
 3. answer latency over the demo questions and conv-30 questions on the ingested sessions;
+   and LLM calls / tokens / seconds per turn against a Mem0-v1-style pipeline (extraction plus one
+   update call per fact) on the same model and turns;
 4. memory search at 1k/10k/100k stored memories (sqlite-vec, one user partition);
 5. resident memory with both agents ready vs the model alone (separate processes).
 """
@@ -155,6 +157,104 @@ def _ingest_and_answer(mem: Any, turns: list[Any], questions: list[str], user: s
     }
 
 
+# -- 2b. calls and tokens per turn vs a Mem0-v1-style pipeline ------------------------------------------
+
+
+def mem0_v1_turn(mem: Any, user: str, turn: Any) -> dict[str, float]:
+    """One turn the way Mem0 v1 spends LLM calls: extract facts, then one update call per fact, each
+    shown that fact's own top-k memories. Same model, prompts, schemas and planner as edgemem's
+    manager (which decides all of a turn's facts in one call), so only the call pattern differs.
+    The operations are applied, so later turns see a bank grown the same way."""
+    from edgemem import prompts
+    from edgemem.errors import ModelOutputError
+    from edgemem.manager import EXTRACT_MAX_TOKENS, MANAGE_MAX_TOKENS_PER_FACT
+    from edgemem.parsing import ParsedOperations, parse_facts, parse_operations
+
+    manager, t0 = mem.manager, time.perf_counter()
+    calls, tokens_in, tokens_out = 1, 0, 0
+    c = mem.engine.complete(
+        manager.extraction_messages(turn, None),
+        schema=prompts.EXTRACTION_SCHEMA,
+        max_tokens=EXTRACT_MAX_TOKENS,
+        prefix_key="extract",
+    )
+    tokens_in, tokens_out = c.prompt_tokens, c.completion_tokens
+    try:
+        facts = parse_facts(c.text)
+    except ModelOutputError:
+        facts = []
+    vectors = mem.embedder.embed([turn.text, *facts])
+    planned = []
+    for i, fact in enumerate(facts):
+        step = manager.step(user, turn, [fact], vectors[1 + i : 2 + i])
+        c = mem.engine.complete(
+            step.messages, schema=step.schema, max_tokens=MANAGE_MAX_TOKENS_PER_FACT + 16, prefix_key="manage"
+        )
+        calls, tokens_in, tokens_out = calls + 1, tokens_in + c.prompt_tokens, tokens_out + c.completion_tokens
+        try:
+            parsed = parse_operations(c.text, len(step.shown), [fact])
+        except ModelOutputError:
+            parsed = ParsedOperations()
+        planned += manager.plan(step, parsed, vectors[1 + i : 2 + i])
+    mem.store.apply_turn(user, turn, vectors[0], planned, facts)
+    return {
+        "llm_calls": calls,
+        "prompt_tokens": tokens_in,
+        "completion_tokens": tokens_out,
+        "facts": len(facts),
+        "s": time.perf_counter() - t0,
+    }
+
+
+def bench_calls(model: str, threads: int, locomo: Path, sessions: int) -> dict[str, Any]:
+    """LLM calls, tokens and seconds per turn: edgemem vs the Mem0-v1 call pattern, same turns and
+    model, alternating turn by turn (two banks) so both see the same machine load."""
+    from edgemem import Memory
+    from edgemem.conversation import find_conversation, session_of
+    from edgemem.engine import LlamaEngine
+    from edgemem.models import resolve_model
+
+    conv = find_conversation(locomo, "conv-30")
+    keep = set(conv.sessions[:sessions])
+    turns = [t for t in conv.turns if session_of(t.key) in keep]
+    engine = LlamaEngine(resolve_model(model), n_ctx=4096, threads=threads)
+    ours: list[dict[str, float]] = []
+    theirs: list[dict[str, float]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        a = Memory(Path(tmp) / "edgemem.db", user="conv-30", engine=engine)
+        b = Memory(Path(tmp) / "mem0v1.db", user="conv-30", engine=engine, embedder=a.embedder)
+        for t in turns:
+            r = a.add(t.text, speaker=t.speaker, time=t.time, source=t.source, key=t.key)
+            ours.append(
+                {
+                    "llm_calls": r.llm_calls,
+                    "prompt_tokens": r.prompt_tokens,
+                    "completion_tokens": r.completion_tokens,
+                    "facts": len(r.facts),
+                    "s": r.total_s,
+                }
+            )
+            theirs.append(mem0_v1_turn(b, "conv-30", t))
+        a.close()
+        b.close()
+    engine.close()
+
+    def per_turn(rows: list[dict[str, float]]) -> dict[str, Any]:
+        return {
+            **{
+                k: statistics.fmean(r[k] for r in rows)
+                for k in ("llm_calls", "prompt_tokens", "completion_tokens", "facts")
+            },
+            "s": summary([r["s"] for r in rows]),
+        }
+
+    out = {"turns": len(turns), "sessions": sorted(keep), "edgemem": per_turn(ours), "mem0_v1_style": per_turn(theirs)}
+    out["ratio_calls"] = out["mem0_v1_style"]["llm_calls"] / out["edgemem"]["llm_calls"]
+    out["ratio_prompt_tokens"] = out["mem0_v1_style"]["prompt_tokens"] / out["edgemem"]["prompt_tokens"]
+    out["ratio_s_p50"] = (out["mem0_v1_style"]["s"]["p50"] or 0) / (out["edgemem"]["s"]["p50"] or 1)
+    return out
+
+
 # -- 4. search ------------------------------------------------------------------------------------------
 
 
@@ -209,9 +309,7 @@ def _rss_child(kind: str, model: str, threads: int) -> dict[str, int]:
         from edgemem.engine import load_llama
         from edgemem.models import resolve_model
 
-        llm = load_llama(
-            resolve_model(model), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False
-        )
+        llm = load_llama(resolve_model(model), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False)
         llm.create_chat_completion(DECODE_PROMPT, max_tokens=16)  # type: ignore[arg-type]
     else:
         from edgemem import Memory
@@ -243,10 +341,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--locomo", type=Path, default=DEFAULT_LOCOMO, help="LoCoMo JSON (conv-30 is used)")
     p.add_argument("--sessions", type=int, default=2, help="first N sessions of conv-30 to ingest")
     p.add_argument("--questions", type=int, default=20, help="conv-30 questions to answer (evidence in those sessions)")
+    p.add_argument(
+        "--calls-sessions", type=int, default=1, help="conv-30 sessions for the calls/tokens comparison with Mem0 v1"
+    )
     p.add_argument("--sizes", default="1000,10000,100000", help="store sizes for the search benchmark")
     p.add_argument("--decode-tokens", type=int, default=128)
     p.add_argument("--reps", type=int, default=3)
-    p.add_argument("--skip", default="", help="comma list of sections to skip: decode,pipeline,search,rss")
+    p.add_argument("--skip", default="", help="comma list of sections to skip: decode,pipeline,calls,search,rss")
     p.add_argument(
         "--out", type=Path, default=None, help="result file (default benchmarks/results/latency-<model>-<time>.json)"
     )
@@ -272,6 +373,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     steps = [
         ("decode", lambda: bench_decode(model_path, args.threads, args.decode_tokens, args.reps)),
         ("pipeline", lambda: bench_pipeline(args.model, args.threads, args.locomo, args.sessions, args.questions)),
+        ("calls", lambda: bench_calls(args.model, args.threads, args.locomo, args.calls_sessions)),
         ("search", lambda: bench_search([int(s) for s in args.sizes.split(",") if s], 200)),
         ("rss", lambda: bench_rss(args.model, args.threads)),
     ]
@@ -313,7 +415,12 @@ def report(r: dict[str, Any]) -> str:
             d["ratio"] >= t["decode_ratio_min"],
         )
         row("constrained JSON decode (ratio to raw)", d["constrained_ratio"], "-", None)
-        row("decode as a fraction of the bandwidth ceiling", d["edgemem_tok_s"] / r["decode_ceiling_tok_s"], f"ceiling {r['decode_ceiling_tok_s']:.0f} tok/s", None)
+        row(
+            "decode as a fraction of the bandwidth ceiling",
+            d["edgemem_tok_s"] / r["decode_ceiling_tok_s"],
+            f"ceiling {r['decode_ceiling_tok_s']:.0f} tok/s",
+            None,
+        )
     for key in ("demo", "locomo_conv30"):
         s = r.get("pipeline", {}).get(key)
         if not s:
@@ -349,6 +456,16 @@ def report(r: dict[str, Any]) -> str:
                 f"<= {t['answer_p95_s']}",
                 s["answer_s"]["p95"] <= t["answer_p95_s"],
             )
+    if "calls" in r:
+        c = r["calls"]
+        for name, v in (("edgemem", c["edgemem"]), ("Mem0-v1 style", c["mem0_v1_style"])):
+            row(
+                f"{name}: LLM calls / tokens per turn",
+                v["llm_calls"],
+                f"{v['prompt_tokens']:.0f} in, {v['completion_tokens']:.0f} out, p50 {v['s']['p50']:.2f} s",
+                None,
+            )
+        row("Mem0-v1 style / edgemem: prompt tokens", c["ratio_prompt_tokens"], "-", None)
     for s in r.get("search", []):
         p95 = s["search_ms"]["p95"]
         row(f"search p95 ms at {s['memories']} memories", p95, f"<= {t['search_p95_ms']}", p95 <= t["search_p95_ms"])

@@ -105,6 +105,67 @@ class Baselines:
         }
 
 
+STREAM = "@streaming"
+
+
+def labels(systems: list[str], protocol: str) -> list[str]:
+    """The rows of a run: memory systems answer after the whole conversation is ingested (batch),
+    as soon as each question's evidence is (streaming, labelled ``<system>@streaming``), or both.
+
+    >>> labels(["rag", "edgemem"], "both")
+    ['rag', 'edgemem', 'edgemem@streaming']
+    """
+    out = []
+    for s in systems:
+        if protocol in ("batch", "both") or s not in ("edgemem", "trained"):
+            out.append(s)
+        if protocol in ("streaming", "both") and s in ("edgemem", "trained"):
+            out.append(s + STREAM)
+    return out
+
+
+class AsOf:
+    """The streaming "evaluate-while-constructing" protocol on a fully ingested bank: a question is
+    answered over the bank as it stood right after the session holding its last evidence turn.
+
+    Ingest is sequential and greedy, so that bank is exactly what a run stopped after that session
+    would hold; it is rebuilt from the bank's history (``Store.as_of``), not by ingesting again."""
+
+    def __init__(self, mem: Any, conv_id: str, turns: list[Any]) -> None:
+        from edgemem.conversation import session_of
+
+        self.mem, self.conv_id = mem, conv_id
+        self.session_of = {t.key: session_of(t.key) for t in turns}
+        self.sessions = list(dict.fromkeys(self.session_of.values()))
+        self.first_turn = {}
+        for t in turns:
+            self.first_turn.setdefault(session_of(t.key), t.key)
+        self._stores: dict[int | None, Any] = {}
+
+    def boundary(self, evidence: list[str]) -> int | None:
+        """Row id of the first turn after the last evidence session (None: the whole bank)."""
+        known = [self.sessions.index(self.session_of[e]) for e in evidence if e in self.session_of]
+        if not known or max(known) + 1 >= len(self.sessions):
+            return None
+        row = self.mem.store.turn_row(self.mem.user, self.conv_id, self.first_turn[self.sessions[max(known) + 1]])
+        return None if row is None else row[0]
+
+    def answer(self, qa: Any) -> Any:
+        from edgemem.answer import AnswerAgent
+
+        at = self.boundary(qa.evidence)
+        if at is None:
+            return self.mem.answer(qa.question)
+        if at not in self._stores:
+            self._stores[at] = self.mem.store.as_of(self.mem.user, at, self.mem.embedder.embed)
+        agent = AnswerAgent(self.mem.engine, self.mem.embedder, self._stores[at], self.mem.config)
+        return agent.answer(self.mem.user, qa.question)
+
+    def close(self) -> None:
+        for store in self._stores.values():
+            store.close()
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from tqdm import tqdm
 
@@ -151,11 +212,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 q for q in conv.qa if q.category != 5 and (not args.max_sessions or all(e in kept for e in q.evidence))
             ]
             qas = qas[: args.max_questions] if args.max_questions else qas
-            for system in systems:
-                todo = [(i, q) for i, q in enumerate(qas) if (system, conv_id, i) not in done]
+            for label in labels(systems, args.protocol):
+                system, streaming = label.removesuffix(STREAM), label.endswith(STREAM)
+                todo = [(i, q) for i, q in enumerate(qas) if (label, conv_id, i) not in done]
                 if not todo:
                     continue
                 mem = None
+                as_of = None
                 if system in ("edgemem", "trained"):
                     config = MemoryConfig(
                         model=args.manifest if system == "trained" else args.model,
@@ -172,7 +235,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         engine=served,
                         embedder=embedder,
                     )
-                    ingest_bar = tqdm(total=len(turns), desc=f"{conv_id} {system}: ingest", unit="turn", file=sys.stderr)
+                    ingest_bar = tqdm(
+                        total=len(turns), desc=f"{conv_id} {system}: ingest", unit="turn", file=sys.stderr
+                    )
                     t0 = time.perf_counter()
                     res = mem.ingest(turns, on_turn=lambda r, b=ingest_bar: b.update(1))  # type: ignore[misc]
                     ingest_bar.close()
@@ -186,10 +251,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         "llm_calls": sum(r.llm_calls for r in res.results),
                         "memories": mem.stats()["memories"],
                     }
-                bar = tqdm(todo, desc=f"{conv_id} {system}: answer", unit="q", file=sys.stderr)
+                    if streaming:
+                        as_of = AsOf(mem, conv_id, turns)
+                bar = tqdm(todo, desc=f"{conv_id} {label}: answer", unit="q", file=sys.stderr)
                 for i, qa in bar:
                     if mem is not None:
-                        a = mem.answer(qa.question)
+                        a = as_of.answer(qa) if as_of is not None else mem.answer(qa.question)
                         pred, extra = (
                             a.answer,
                             {
@@ -202,7 +269,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     else:
                         pred, extra = baselines.answer(system, conv, turns, qa.question)
                     row = {
-                        "system": system,
+                        "system": label,
                         "conversation": conv_id,
                         "qid": i,
                         "question": qa.question,
@@ -216,9 +283,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         row["judge"] = judge_label(judge, qa.question, qa.answer, pred)
                     sink.write(json.dumps(row, ensure_ascii=False) + "\n")
                     sink.flush()
+                if as_of is not None:
+                    as_of.close()
                 if mem is not None:
                     mem.close()
-    summary = summarize(pred_path, systems, wanted)
+    summary = summarize(pred_path, labels(systems, args.protocol), wanted)
     summary.update(
         {
             "benchmark": "locomo",
@@ -228,6 +297,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "manifest": args.manifest,
             "threads": args.threads,
             "n_ctx": args.n_ctx,
+            "protocol": args.protocol,
             "rag_k": args.rag_k,
             "answer_k": args.answer_k,
             "answer_turns_k": args.answer_turns_k,
@@ -355,6 +425,13 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", default=None, help="export manifest of trained agents (system 'trained')")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--n-ctx", type=int, default=8192)
+    p.add_argument(
+        "--protocol",
+        choices=("batch", "streaming", "both"),
+        default="batch",
+        help="memory systems: answer after ingesting everything (batch), as each question's evidence "
+        "sessions are ingested (streaming), or both",
+    )
     p.add_argument("--rag-k", type=int, default=10)
     p.add_argument("--answer-k", type=int, default=30, help="edgemem: memories per speaker (Memory-R1: 30)")
     p.add_argument("--answer-turns-k", type=int, default=0, help="edgemem: raw turns shown next to the memories")
@@ -384,7 +461,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     try:
         return run(args)
     except KeyboardInterrupt:
-        raise SystemExit(f"\nInterrupted: finished answers are kept in {args.out / 'predictions.jsonl'}; run the same command to continue.") from None
+        raise SystemExit(
+            f"\nInterrupted: finished answers are kept in {args.out / 'predictions.jsonl'}; run the same command to continue."
+        ) from None
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -228,6 +228,35 @@ class Store:
             elif op in ("DELETE", "FORGET"):
                 state.pop(mid, None)
         return [state[k] for k in sorted(state)]
+
+    def as_of(self, user: str, turn_id: int | None, embed: Callable[[list[str]], np.ndarray]) -> Store:
+        """An in-memory copy of ``user``'s store as it was just before turn ``turn_id`` (None: now):
+        the memories replayed from history (re-embedded with ``embed``, as an UPDATE changed the
+        stored vector) and the raw turns before it with their vectors. Searching it is searching the
+        bank at that moment: the streaming benchmark asks questions against it."""
+        bank = self.memories_before(user, turn_id) if turn_id is not None else self.memories(user)
+        limit = turn_id if turn_id is not None else 2**62
+        turns = self._q(
+            "SELECT id, source, key, speaker, text, time, created_at, facts FROM turns WHERE user = ? AND id < ?",
+            (user, limit),
+        )
+        turn_vectors = self._q(
+            "SELECT turn_id, embedding FROM turn_vectors WHERE user = ? AND turn_id < ?", (user, limit)
+        )
+        snap = Store(None)
+        if bank:
+            snap.restore_bank(user, [(m.id, m.speaker, m.text, m.time) for m in bank], embed([m.text for m in bank]))
+        with snap.lock, transaction(snap.conn) as c:
+            c.executemany(
+                "INSERT INTO turns (id, user, source, key, speaker, text, time, created_at, facts) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(r[0], user, *r[1:]) for r in turns],
+            )
+            c.executemany(
+                "INSERT INTO turn_vectors (turn_id, user, embedding) VALUES (?, ?, ?)",
+                [(r[0], user, r[1]) for r in turn_vectors],
+            )
+        return snap
 
     def turn_history(self, user: str, turn_id: int) -> list[HistoryEntry]:
         rows = self._q(

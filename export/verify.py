@@ -61,9 +61,7 @@ def fidelity(gguf: Path, hf_model: Any, tokenizer: Any, n_probes: int, threads: 
     from edgemem.engine import LlamaEngine, load_llama
 
     engine = LlamaEngine(gguf, n_ctx=4096, threads=threads, constrained=False)
-    scorer = load_llama(
-        gguf, n_ctx=4096, n_threads=threads, n_threads_batch=threads, logits_all=True, verbose=False
-    )
+    scorer = load_llama(gguf, n_ctx=4096, n_threads=threads, n_threads_batch=threads, logits_all=True, verbose=False)
     exact, agree, parsed, managers = [], [], 0, 0
     try:
         for kind, msgs in probes(n_probes):

@@ -72,3 +72,51 @@ def test_locomo_harness_end_to_end_and_resume(tmp_path):
     for f in ("summary.json", "summary.md", "f1_per_category.png", "f1_vs_latency.png"):
         assert (out / f).stat().st_size > 0
     assert "single-hop (Open Domain)" in (out / "summary.md").read_text()  # both naming conventions
+    # The streaming protocol on the same (cached) bank: questions about session 1 see only session 1
+    summary = locomo.main([*argv, "--systems", "edgemem", "--protocol", "both"])
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 5 * 4 and sum(r["system"] == "edgemem@streaming" for r in rows) == 4
+    assert summary["ingest"]["edgemem/tiny"]["ingested_now"] == 0  # no second ingest
+    assert summary["systems"] == ["edgemem", "edgemem@streaming"] and summary["protocol"] == "both"
+    early = [r for r in rows if r["system"] == "edgemem@streaming" and r["qid"] in (1, 3)]  # evidence in D1
+    assert all("Lisbon" not in " ".join(r["cited"]) for r in early)  # the later move is not in their bank
+
+
+def test_as_of_boundaries(tmp_path, embedder):
+    """Each question is answered over the bank right after the session of its last evidence turn."""
+    from fakes import EchoEngine
+
+    from benchmarks.locomo import AsOf
+    from edgemem import Memory
+    from edgemem.conversation import load_locomo
+
+    data = tmp_path / "tiny.json"
+    data.write_text(json.dumps([TINY]))
+    conv = load_locomo(data)[0]
+    with Memory(tmp_path / "m.db", user="tiny", engine=EchoEngine(), embedder=embedder) as mem:
+        mem.ingest(conv.turns)
+        as_of = AsOf(mem, "tiny", conv.turns)
+        d2_first = mem.store.turn_row("tiny", "tiny", "D2:1")[0]
+        assert as_of.boundary(["D1:2"]) == d2_first  # session 1 evidence: the bank before D2:1
+        assert as_of.boundary(["D1:1", "D2:2"]) is None  # last session: the whole bank
+        assert as_of.boundary([]) is None and as_of.boundary(["D9:9"]) is None  # no known evidence
+
+
+def test_mem0_v1_call_pattern(make_memory, scripted):
+    """Extraction + one update call per fact (Mem0 v1), each fact shown its own related memories."""
+    from benchmarks.latency import mem0_v1_turn
+    from edgemem.store import Turn
+
+    mem = make_memory(scripted)
+    mem.store.add_memories("u", "Sam", ["Sam lives in Oslo"], mem.embedder.embed(["Sam lives in Oslo"]))
+    scripted.enqueue(
+        {"facts": ["Sam moved to Rome", "Sam has a cat"]},
+        {"memory": [{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}]},
+        {"memory": [{"event": "ADD", "text": "Sam has a cat"}]},
+    )
+    r = mem0_v1_turn(mem, "u", Turn("Sam", "I moved to Rome and got a cat.", "1 May", "s", "1"))
+    assert r["llm_calls"] == 3 and r["facts"] == 2 and r["prompt_tokens"] == 30 and r["completion_tokens"] == 15
+    assert [len(c["messages"]) for c in scripted.history] == [2, 2, 2]
+    assert "1. Sam moved to Rome" in scripted.history[1]["messages"][1]["content"]
+    assert "Sam has a cat" not in scripted.history[1]["messages"][1]["content"]  # one fact per call
+    assert sorted(m.text for m in mem.memories()) == ["Sam has a cat", "Sam lives in Rome"]

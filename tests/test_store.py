@@ -124,3 +124,34 @@ def test_memories_before_replays_history(store):
     assert [m.text for m in store.memories_before("u", t4)] == ["Sam lives in Rome", "Sam has a cat"]
     assert [m.text for m in store.memories_before("u", t5)] == ["Sam has a cat"]
     assert store.turn_row("u", "s", "1")[2] == ["f"] and store.turn_row("u", "s", "9") is None
+
+
+def test_as_of_is_the_bank_at_that_turn(store):
+    """The streaming benchmark's view: memories replayed (re-embedded), only earlier raw turns."""
+    t1 = store.apply_turn(
+        "u",
+        Turn("Sam", "I live in Oslo", "day 1", "s", "1"),
+        unit(5),
+        [PlannedOp("ADD", text="Sam lives in Oslo", vector=unit(1))],
+    )
+    mid = store.memories("u")[0].id
+    t2 = store.apply_turn(
+        "u",
+        Turn("Sam", "Moved to Rome", "day 2", "s", "2"),
+        unit(6),
+        [PlannedOp("UPDATE", mid, "Sam lives in Rome", unit(2))],
+    )
+    embedded: list[str] = []
+
+    def embed(texts):
+        embedded.extend(texts)
+        return np.stack([unit(7) for _ in texts])
+
+    snap = store.as_of("u", t2, embed)
+    assert [m.text for m in snap.memories("u")] == ["Sam lives in Oslo"] and embedded == ["Sam lives in Oslo"]
+    assert [h.text for h in snap.search_turns("u", unit(5), 10)] == ["I live in Oslo"]  # not the later turn
+    assert snap.search("u", unit(7), 1)[0].id == mid  # searchable, under its own id
+    now = store.as_of("u", None, embed)
+    assert [m.text for m in now.memories("u")] == ["Sam lives in Rome"] and len(now.search_turns("u", unit(6), 10)) == 2
+    assert store.as_of("u", t1, embed).memories("u") == []
+    assert [m.text for m in store.memories("u")] == ["Sam lives in Rome"]  # the file is untouched

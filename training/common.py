@@ -43,6 +43,7 @@ class RunArgs:
     answerer_gpu_layers: int = 0  # offload the frozen answerer to a GPU (needs a CUDA build of llama-cpp-python)
     resume: bool = False  # continue from the last checkpoint in output_dir (GRPO)
     overwrite: bool = False  # replace an existing adapter
+    threads: int | None = None  # torch CPU threads (override the preset; 1 when another job shares the cores)
     seed: int = 0
 
 

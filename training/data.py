@@ -49,7 +49,13 @@ def build_bank(args: DataArgs, conv: Conversation, engine: Any = None, embedder:
         model=args.model, threads=args.threads, answer_k=args.answer_k, answer_turns_k=args.answer_turns_k
     )
     root = args.banks or edgemem_home() / "banks"
-    mem = Memory(bank_file(root, conv.sample_id, config, args.max_sessions), user=conv.sample_id, config=config, engine=engine, embedder=embedder)
+    mem = Memory(
+        bank_file(root, conv.sample_id, config, args.max_sessions),
+        user=conv.sample_id,
+        config=config,
+        engine=engine,
+        embedder=embedder,
+    )
     turns = conv.turns
     if args.max_sessions is not None:
         keep = set(conv.sessions[: args.max_sessions])

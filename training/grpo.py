@@ -86,8 +86,10 @@ def main(args: GRPOArgs) -> Path:
     from peft import LoraConfig
     from trl import GRPOConfig, GRPOTrainer
 
-    if preset.device == "cpu" and preset.threads:
-        torch.set_num_threads(preset.threads)  # more threads than cores (or a busy core) slows torch 10-30x
+    if preset.device == "cpu" and (args.threads or preset.threads):
+        torch.set_num_threads(
+            args.threads or preset.threads or 1
+        )  # more threads than cores (or a busy core) slows torch 10-30x
     model_dir = hf_model_dir(base)
     config = GRPOConfig(
         output_dir=str(out),

@@ -118,8 +118,8 @@ def main(args: PPOArgs) -> Path:
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
     from trl.experimental.ppo import PPOConfig, PPOTrainer
 
-    if preset.device == "cpu" and preset.threads:
-        torch.set_num_threads(preset.threads)
+    if preset.device == "cpu" and (args.threads or preset.threads):
+        torch.set_num_threads(args.threads or preset.threads or 1)
     model_dir = hf_model_dir(base)
     tok = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
     if tok.pad_token is None or tok.pad_token_id == tok.eos_token_id:
