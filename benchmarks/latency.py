@@ -248,7 +248,12 @@ def bench_calls(model: str, threads: int, locomo: Path, sessions: int) -> dict[s
             "s": summary([r["s"] for r in rows]),
         }
 
-    out = {"turns": len(turns), "sessions": sorted(keep), "edgemem": per_turn(ours), "mem0_v1_style": per_turn(theirs)}
+    out: dict[str, Any] = {
+        "turns": len(turns),
+        "sessions": sorted(keep),
+        "edgemem": per_turn(ours),
+        "mem0_v1_style": per_turn(theirs),
+    }
     out["ratio_calls"] = out["mem0_v1_style"]["llm_calls"] / out["edgemem"]["llm_calls"]
     out["ratio_prompt_tokens"] = out["mem0_v1_style"]["prompt_tokens"] / out["edgemem"]["prompt_tokens"]
     out["ratio_s_p50"] = (out["mem0_v1_style"]["s"]["p50"] or 0) / (out["edgemem"]["s"]["p50"] or 1)

@@ -137,7 +137,7 @@ class AsOf:
         self.mem, self.conv_id = mem, conv_id
         self.session_of = {t.key: session_of(t.key) for t in turns}
         self.sessions = list(dict.fromkeys(self.session_of.values()))
-        self.first_turn = {}
+        self.first_turn: dict[str, str] = {}
         for t in turns:
             self.first_turn.setdefault(session_of(t.key), t.key)
         self._stores: dict[int | None, Any] = {}

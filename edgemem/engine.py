@@ -427,4 +427,4 @@ class LlamaEngine:
             llama = getattr(self, "llama", None)
             if llama is not None:
                 llama.close()
-                self.llama = None  # type: ignore[assignment]
+                self.llama = None
