@@ -315,7 +315,7 @@ def _rss_child(kind: str, model: str, threads: int) -> dict[str, int]:
         from edgemem.models import resolve_model
 
         llm = load_llama(resolve_model(model), n_ctx=4096, n_threads=threads, n_threads_batch=threads, verbose=False)
-        llm.create_chat_completion(DECODE_PROMPT, max_tokens=16)  # type: ignore[arg-type]
+        llm.create_chat_completion(DECODE_PROMPT, max_tokens=16)
     else:
         from edgemem import Memory
 
