@@ -275,3 +275,39 @@ def test_smoke_training(tiny_data, method, agent):
     else:
         adapter = ppo.main(ppo.PPOArgs(**common))
         check_run(adapter, "objective/scores")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["grpo", "ppo"])
+def test_time_budget_validation_and_curves(tiny_data, method, tmp_path):
+    """A zero-minute budget ends the run after its first step with the adapter saved (TRL's PPO loop
+    ignores the stop flag: it is left by an exception); GRPO validates at the start and at the stop
+    with the F1 reward, and the learning curves are drawn from the run log."""
+    from training import curves, grpo, ppo
+
+    root, _ = tiny_data
+    out = tmp_path / method
+    common = {"agent": "answer", "data": root / "data", "output_dir": out, "limit": 4, "max_steps": 3}
+    common.update(max_minutes=0.0, reward="f1")
+    if method == "grpo":
+        adapter = grpo.main(grpo.GRPOArgs(**common, val_every=5, val_limit=2))
+    else:
+        adapter = ppo.main(ppo.PPOArgs(**common))
+    assert (adapter / "adapter_config.json").exists()
+    log = json.loads((out / "run_log.json").read_text())
+    assert "time budget" in log["stopped"]
+    assert log["config"]["reward"] == "f1"
+    series = curves.curves(log)
+    assert [s for s, _ in series["train"]] == [1]
+    if method == "grpo":
+        assert [s for s, _ in series["val"]] == [0, 1] and all(0 <= v <= 1 for _, v in series["val"])
+        assert len(log["val_samples"]["0"]) == 2
+    png = curves.main([str(out), "--out", str(tmp_path / "curves.png")])
+    assert png.stat().st_size > 5000
+
+
+def test_unknown_reward(tmp_path):
+    from training import grpo
+
+    with pytest.raises(InvalidInput, match="Unknown reward 'bleu'.*em, f1"):
+        grpo.main(grpo.GRPOArgs(reward="bleu", data=tmp_path))

@@ -36,6 +36,7 @@ class RunArgs:
     # Answer agent reward: "em" (exact match, Memory-R1) or "f1" (token-set F1: denser, for small models
     # whose exact-match rate is near zero, so most GRPO groups would carry no signal)
     reward: str = "em"
+    max_minutes: float | None = None  # stop (and save the adapter) after this much training time
     val_every: int = 0  # every N optimiser steps, greedy answers on the validation split (0: off)
     val_limit: int = 24  # ... on its first N examples (CPU: each costs a generation)
     answerer_model: str = "qwen2.5-coder-0.5b"  # frozen answer agent (GGUF) for the manager's reward
@@ -278,13 +279,31 @@ def _number(v: Any) -> Any:
     return v
 
 
-def trainer_callback(run_log: RunLog) -> Any:
+class TimeBudgetReached(Exception):
+    """Raised to leave a training loop that ignores ``should_training_stop`` (TRL's PPO)."""
+
+
+def trainer_callback(run_log: RunLog, max_minutes: float | None = None, raise_on_stop: bool = False) -> Any:
+    """Logs every step into the run log; with ``max_minutes``, ends training after that much wall
+    time (the script then saves the adapter as after a normal last step): "as many steps as fit".
+    ``raise_on_stop``: raise :class:`TimeBudgetReached` for loops that ignore the stop flag."""
     from transformers import TrainerCallback
 
     class _Log(TrainerCallback):
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.start = time.monotonic()
+
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
             if logs:
                 run_log.log(state.global_step, logs)
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            if max_minutes is not None and time.monotonic() - self.start > 60 * max_minutes:
+                run_log.data["stopped"] = f"time budget of {max_minutes} min reached at step {state.global_step}"
+                run_log.write()
+                control.should_training_stop = True
+                if raise_on_stop:
+                    raise TimeBudgetReached(run_log.data["stopped"])
 
     return _Log()
 
@@ -333,7 +352,8 @@ def validation_callback(
                 evaluate(kw["model"], kw["processing_class"], state.global_step)
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            if state.global_step % every == 0 or state.global_step == state.max_steps:
+            last = state.global_step == state.max_steps or control.should_training_stop
+            if state.global_step % every == 0 or last:
                 evaluate(kw["model"], kw["processing_class"], state.global_step)
 
     return _Validate()

@@ -121,7 +121,7 @@ def main(args: GRPOArgs) -> Path:
     }
     run_log = RunLog(out / "run_log.json", settings)
     reward_funcs = reward_functions(args)
-    callbacks = [trainer_callback(run_log)]
+    callbacks = [trainer_callback(run_log, args.max_minutes)]
     if args.val_every:
         val = dataset_rows(args.agent, load_jsonl(args.data / f"{args.agent}_val.jsonl")[: args.val_limit])
 

@@ -27,6 +27,7 @@ from typing import Any
 from training.common import (
     RunArgs,
     RunLog,
+    TimeBudgetReached,
     asdict_str,
     check_agent,
     check_output_dir,
@@ -188,9 +189,12 @@ def main(args: PPOArgs) -> Path:
         peft_config=LoraConfig(
             r=preset.lora_r, lora_alpha=preset.lora_alpha, target_modules=LORA_TARGETS, task_type="CAUSAL_LM"
         ),
-        callbacks=[trainer_callback(run_log)],
+        callbacks=[trainer_callback(run_log, args.max_minutes, raise_on_stop=True)],
     )
-    trainer.train()
+    try:
+        trainer.train()
+    except TimeBudgetReached as e:  # TRL's PPO loop ignores should_training_stop
+        print(f"stopping: {e}", flush=True)
     adapter = out / "adapter"
     policy_model: Any = trainer.model.policy  # type: ignore[union-attr]
     policy_model.save_pretrained(str(adapter))  # the LoRA of the policy only
