@@ -54,7 +54,7 @@ class Preset:
 
     base_model: str  # an edgemem registry name (a packaged GGUF, dequantised for training) or an HF id / folder
     device: str
-    bf16: bool
+    bf16: bool  # on a CPU: only where it has bf16 matrix units (see use_bf16)
     learning_rate: float
     per_device_batch: int
     grad_accum: int
@@ -97,12 +97,13 @@ PRESETS: dict[str, Preset] = {
     ),
     # The packaged Qwen2.5-Coder-0.5B on a 2-core CPU for a few hours (issue: prove the chain on this
     # hardware). LoRA r=16 and a lr far above the paper's 1e-6 because only ~100 optimiser steps fit;
-    # 2 prompts x 4 completions per step; short completions: the answer JSON is ~25 tokens and a
+    # 2 prompts x 4 completions per step; bf16 where the CPU has bf16 units (7x the fp32 matmul speed
+    # on an AMX core), else fp32; short completions: the answer JSON is ~25 tokens and a
     # rambling answer that runs out of tokens scores 0, which is part of what it should learn.
     "cpu-0.5b": Preset(
         base_model="qwen2.5-coder-0.5b",
         device="cpu",
-        bf16=False,
+        bf16=True,
         learning_rate=3e-5,
         per_device_batch=8,
         grad_accum=1,
@@ -141,6 +142,22 @@ PRESETS: dict[str, Preset] = {
         notes="Memory-R1 settings where stated: lr 1e-6 (actor), batch 128, temperature 1.0, response 2048.",
     ),
 }
+
+
+def cpu_has_fast_bf16() -> bool:
+    """True on CPUs with bf16 matrix instructions (Intel AMX, AVX512-BF16 on Zen 4/5 and Cooper Lake+).
+    Measured on a Sapphire Rapids core: a 2048x896x4864 matmul takes 193 ms in fp32 and 28 ms in bf16.
+    Without them bf16 is emulated and slower than fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: keep fp32
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
+def use_bf16(preset: Preset) -> bool:
+    """The preset's bf16 setting, honoured on a CPU only where bf16 is fast."""
+    return preset.bf16 and (preset.device != "cpu" or cpu_has_fast_bf16())
 
 
 def get_preset(name: str) -> Preset:

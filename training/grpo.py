@@ -38,6 +38,7 @@ from training.common import (
     require_train_extra,
     run_cli,
     trainer_callback,
+    use_bf16,
     validation_callback,
     write_run_card,
 )
@@ -102,7 +103,7 @@ def main(args: GRPOArgs) -> Path:
         beta=preset.beta,
         max_steps=args.max_steps or preset.max_steps,
         num_train_epochs=preset.epochs,
-        bf16=preset.bf16,  # TRL defaults to bf16=True and gradient checkpointing on: set both
+        bf16=use_bf16(preset),  # TRL defaults to bf16=True and gradient checkpointing on: set both
         gradient_checkpointing=preset.gradient_checkpointing,
         use_cpu=preset.device == "cpu",
         save_steps=preset.save_steps,
@@ -110,6 +111,8 @@ def main(args: GRPOArgs) -> Path:
         logging_steps=1,
         report_to=[],
         seed=args.seed,
+        # bf16 weights as loaded (not only autocast): generation, the slow part on a CPU, runs in bf16
+        model_init_kwargs={"dtype": "bfloat16"} if use_bf16(preset) else None,
     )
     lora = LoraConfig(r=preset.lora_r, lora_alpha=preset.lora_alpha, target_modules=LORA_TARGETS, task_type="CAUSAL_LM")
     settings = {

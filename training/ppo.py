@@ -38,6 +38,7 @@ from training.common import (
     require_train_extra,
     run_cli,
     trainer_callback,
+    use_bf16,
     write_run_card,
 )
 from training.grpo import LORA_TARGETS
@@ -155,7 +156,7 @@ def main(args: PPOArgs) -> Path:
         stop_token="eos",
         missing_eos_penalty=1.0,
         num_sample_generations=0,
-        bf16=preset.bf16,
+        bf16=use_bf16(preset),
         gradient_checkpointing=preset.gradient_checkpointing,
         use_cpu=preset.device == "cpu",
         save_steps=preset.save_steps,
@@ -164,8 +165,9 @@ def main(args: PPOArgs) -> Path:
         report_to=[],
         seed=args.seed,
     )
-    policy = AutoModelForCausalLM.from_pretrained(model_dir)
-    value = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=1)
+    dtype = "bfloat16" if use_bf16(preset) else None
+    policy = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+    value = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=1, dtype=dtype)
     for m in (policy, value):
         m.config.pad_token_id = tok.pad_token_id
     settings = {
