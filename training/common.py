@@ -328,9 +328,9 @@ def trainer_callback(run_log: RunLog, max_minutes: float | None = None, raise_on
 def validation_callback(
     run_log: RunLog, rows: list[dict[str, Any]], score: Any, every: int, max_new_tokens: int
 ) -> Any:
-    """Every ``every`` optimiser steps (and at the start), answer ``rows`` (chat ``prompt`` + reward
-    columns) greedily with the model
-    being trained and log the mean reward as ``val_reward``: the validation curve of the run.
+    """Every ``every`` optimiser steps, at the start and at the stop, answer ``rows`` (chat ``prompt``
+    plus reward columns) greedily with the model being trained and log the mean reward as
+    ``val_reward``: the validation curve of the run.
 
     ``score(texts, rows) -> list[float]`` is the run's own reward function. Greedy, as evaluation
     decodes; not grammar-constrained, so a format the runtime would repair still counts as 0 here."""
