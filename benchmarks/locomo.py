@@ -12,7 +12,9 @@ Systems (each answers every non-adversarial question of each conversation):
   full     the whole conversation, truncated from the start to fit the model's window;
   edgemem  the runtime untrained (Memory-R1 "BASE"): ingest through the Memory Manager, answer with
            the Answer Agent; the bank is cached per conversation, model and settings, and resumable;
-  trained  edgemem with exported agents (--manifest).
+  trained  edgemem with exported agents (--manifest);
+  mem0     the peer: Mem0 (mem0ai 1.0.11) on the same model through llama-cpp-python's OpenAI server
+           on loopback, the same MiniLM embedder, telemetry off (extra [peer]; benchmarks/mem0_peer.py).
 
 Writes into --out: predictions.jsonl (one line per system and question, appended as it goes: an
 interrupted run continues where it stopped), summary.json (scores per system and category, latency,
@@ -24,6 +26,7 @@ which is NOT the GPT-4o-mini judge of the papers.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -37,7 +40,7 @@ from benchmarks.machine import machine_info, percentile
 from benchmarks.scoring import CATEGORY_LOCOMO, CATEGORY_MEM0, score
 
 DEFAULT_LOCOMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
-SYSTEMS = ("none", "rag", "full", "edgemem", "trained")
+SYSTEMS = ("none", "rag", "full", "edgemem", "trained", "mem0")
 
 BASELINE_SYSTEM = """You answer questions about a conversation between two people.
 Use the conversation excerpts when given; each line starts with the date and time of its session.
@@ -79,9 +82,12 @@ class Baselines:
         self.engine, self.embedder, self.rag_k = engine, embedder, rag_k
         self._vectors: dict[str, Any] = {}
 
-    def answer(self, system: str, conv: Any, turns: list[Any], question: str) -> tuple[str, dict[str, Any]]:
+    def answer(
+        self, system: str, conv: Any, turns: list[Any], question: str, context: list[str] | None = None
+    ) -> tuple[str, dict[str, Any]]:
+        """Answer with the baseline prompt; ``context`` given (the Mem0 peer's memories) is used as is."""
         t0 = time.perf_counter()
-        context: list[str] = []
+        context = list(context or [])
         if system == "rag":
             import numpy as np
 
@@ -200,7 +206,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if missing:
         raise SystemExit(f"Error: {missing} not in {args.data}. Known: {', '.join(convs)}.")
     ingest_stats: dict[str, Any] = {}
-    with pred_path.open("a", encoding="utf-8") as sink:
+    peer: Any = None  # the Mem0 server and store, started when the first mem0 row is needed
+    with contextlib.ExitStack() as stack, pred_path.open("a", encoding="utf-8") as sink:
         for conv_id in wanted:
             conv = convs[conv_id]
             turns = conv.turns
@@ -249,10 +256,31 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         "turn_p50_s": percentile(per_turn, 50),
                         "turn_p95_s": percentile(per_turn, 95),
                         "llm_calls": sum(r.llm_calls for r in res.results),
+                        "prompt_tokens": sum(r.prompt_tokens for r in res.results),
+                        "completion_tokens": sum(r.completion_tokens for r in res.results),
                         "memories": mem.stats()["memories"],
                     }
                     if streaming:
                         as_of = AsOf(mem, conv_id, turns)
+                if system == "mem0":
+                    from benchmarks.mem0_peer import Mem0Peer
+
+                    if peer is None:
+                        peer = stack.enter_context(Mem0Peer(model_path, out / "mem0", args.threads, args.rag_k))
+                    ingest_bar = tqdm(total=len(turns), desc=f"{conv_id} mem0: ingest", unit="turn", file=sys.stderr)
+                    t0 = time.perf_counter()
+                    added = peer.ingest(conv_id, turns, on_turn=lambda r, b=ingest_bar: b.update(1))
+                    ingest_bar.close()
+                    ingest_stats[f"mem0/{conv_id}"] = {
+                        "turns": len(turns),
+                        "ingested_now": len(added),
+                        "seconds_now": time.perf_counter() - t0,
+                        "turn_p50_s": percentile([r["s"] for r in added], 50),
+                        "turn_p95_s": percentile([r["s"] for r in added], 95),
+                        "llm_calls": sum(r["llm_calls"] for r in added),
+                        "prompt_tokens": sum(r["prompt_tokens"] for r in added),
+                        "completion_tokens": sum(r["completion_tokens"] for r in added),
+                    }
                 bar = tqdm(todo, desc=f"{conv_id} {label}: answer", unit="q", file=sys.stderr)
                 for i, qa in bar:
                     if mem is not None:
@@ -265,6 +293,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                 "completion_tokens": a.completion_tokens,
                                 "cited": [c.text for c in a.cited],
                             },
+                        )
+                    elif system == "mem0":
+                        pred, extra = baselines.answer(
+                            "mem0", conv, turns, qa.question, peer.context(conv_id, list(conv.speakers), qa.question)
                         )
                     else:
                         pred, extra = baselines.answer(system, conv, turns, qa.question)

@@ -13,12 +13,13 @@ What it adds to a plain ``llama_cpp.Llama``:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -68,19 +69,20 @@ class Engine(Protocol):
 _LOAD_LOCK = threading.Lock()
 
 
-def load_llama(model_path: str | Path, **kwargs: Any) -> Any:
-    """``llama_cpp.Llama(model_path, **kwargs)`` with llama.cpp's *extra buffer types* off.
+@contextlib.contextmanager
+def extra_buffers_off() -> Iterator[None]:
+    """While active, llama.cpp models load with their *extra buffer types* off.
 
     Why: those are CPU-specific weight layouts (runtime repacking, AMX tiles). With llama-cpp-python
     0.3.36 built natively on an AMX CPU (Intel Sapphire Rapids) the first decode segfaults; on Zen 5
     repacking made the Q4_K 1.5B slower (prefill 91 -> 150 tok/s without) and cost 600 MB. ``Llama``
-    does not expose the switch, so the default model params are patched while it loads.
-    ``EDGEMEM_LLAMA_EXTRA_BUFFERS=1`` turns them back on."""
-    import llama_cpp
+    does not expose the switch, so llama.cpp's default model params are patched while it loads.
+    ``EDGEMEM_LLAMA_EXTRA_BUFFERS=1`` leaves them on."""
     import llama_cpp.llama_cpp as capi
 
     if os.environ.get("EDGEMEM_LLAMA_EXTRA_BUFFERS") == "1":
-        return llama_cpp.Llama(model_path=str(model_path), **kwargs)
+        yield
+        return
     original = capi.llama_model_default_params
 
     def params() -> Any:
@@ -91,9 +93,17 @@ def load_llama(model_path: str | Path, **kwargs: Any) -> Any:
     with _LOAD_LOCK:
         capi.llama_model_default_params = params
         try:
-            return llama_cpp.Llama(model_path=str(model_path), **kwargs)
+            yield
         finally:
             capi.llama_model_default_params = original
+
+
+def load_llama(model_path: str | Path, **kwargs: Any) -> Any:
+    """``llama_cpp.Llama(model_path, **kwargs)`` with extra buffer types off (see :func:`extra_buffers_off`)."""
+    import llama_cpp
+
+    with extra_buffers_off():
+        return llama_cpp.Llama(model_path=str(model_path), **kwargs)
 
 
 def default_threads() -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 from test_training import TINY
@@ -120,3 +121,27 @@ def test_mem0_v1_call_pattern(make_memory, scripted):
     assert "1. Sam moved to Rome" in scripted.history[1]["messages"][1]["content"]
     assert "Sam has a cat" not in scripted.history[1]["messages"][1]["content"]  # one fact per call
     assert sorted(m.text for m in mem.memories()) == ["Sam has a cat", "Sam lives in Rome"]
+
+
+@pytest.mark.slow
+def test_mem0_peer_offline(tmp_path):
+    """The Mem0 peer on the real stack: its own llama.cpp server on loopback, the local MiniLM, an
+    embedded Qdrant in the run folder; calls and tokens recorded; a second run adds nothing again."""
+    from benchmarks import locomo
+
+    data = tmp_path / "tiny.json"
+    data.write_text(json.dumps([TINY]))
+    out = tmp_path / "out"
+    argv = ["--data", str(data), "--conversations", "tiny", "--systems", "mem0", "--model", "qwen2.5-coder-0.5b"]
+    argv += ["--threads", "1", "--n-ctx", "4096", "--max-sessions", "1", "--out", str(out)]
+    home_mem0 = Path.home() / ".mem0"
+    existed = home_mem0.exists()
+    summary = locomo.main(argv)
+    stats = summary["ingest"]["mem0/tiny"]
+    assert stats["turns"] == stats["ingested_now"] == 2
+    assert stats["llm_calls"] >= 2 and stats["prompt_tokens"] > 1000  # Mem0's long extraction prompt
+    assert summary["scores"]["mem0"]["all"]["n"] == 2
+    assert (out / "mem0" / "qdrant").is_dir() and (existed or not home_mem0.exists())  # all in the run folder
+    (out / "predictions.jsonl").unlink()  # answer again: the memories are kept, nothing is re-added
+    again = locomo.main(argv)
+    assert again["ingest"]["mem0/tiny"]["ingested_now"] == 0
