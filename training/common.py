@@ -264,10 +264,10 @@ def versions() -> dict[str, str | None]:
 class RunLog:
     """The JSON run log: config, versions and every logged step (reward, KL, loss, ...)."""
 
-    def __init__(self, path: Path, config: dict[str, Any]) -> None:
+    def __init__(self, path: Path, config: dict[str, Any], resume: bool = False) -> None:
         self.path = path
         self.data: dict[str, Any] = {"config": config, "versions": versions(), "started": time.time(), "steps": []}
-        if path.exists():  # a resumed run keeps its history
+        if resume and path.exists():  # a resumed run keeps its history
             old = json.loads(path.read_text())
             self.data["steps"] = old.get("steps", [])
             self.data["resumed_from"] = old.get("started")
@@ -396,7 +396,12 @@ def write_run_card(out: Path, title: str, config: dict[str, Any], run_log: RunLo
     return path
 
 
-_TYPES: dict[str, Any] = {"int": int, "int | None": int, "float": float, "Path": Path, "Path | None": Path}
+_TYPES: dict[str, Any] = {
+    **{t: str for t in ("str", "str | None")},
+    **{t: int for t in ("int", "int | None")},
+    **{t: float for t in ("float", "float | None")},
+    **{t: Path for t in ("Path", "Path | None")},
+}
 
 
 def settings_parser(cls: Any, doc: str | None, prog: str | None = None) -> argparse.ArgumentParser:
@@ -413,10 +418,10 @@ def settings_parser(cls: Any, doc: str | None, prog: str | None = None) -> argpa
         if f.type == "bool":
             p.add_argument(flag, action="store_true")
             continue
+        if str(f.type) not in _TYPES:  # a new field type must be taught here, not parsed as a string
+            raise TypeError(f"settings_parser: no converter for {cls.__name__}.{f.name}: {f.type}")
         required = f.default is dataclasses.MISSING
-        p.add_argument(
-            flag, type=_TYPES.get(str(f.type), str), required=required, default=None if required else f.default
-        )
+        p.add_argument(flag, type=_TYPES[str(f.type)], required=required, default=None if required else f.default)
     return p
 
 

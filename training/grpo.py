@@ -122,7 +122,7 @@ def main(args: GRPOArgs) -> Path:
         "model_dir": model_dir,
         "preset_values": dataclasses.asdict(preset),
     }
-    run_log = RunLog(out / "run_log.json", settings)
+    run_log = RunLog(out / "run_log.json", settings, resume=args.resume)
     reward_funcs = reward_functions(args)
     callbacks = [trainer_callback(run_log, args.max_minutes)]
     if args.val_every:

@@ -178,7 +178,7 @@ def main(args: PPOArgs) -> Path:
         "episodes": episodes,
         "preset_values": dataclasses.asdict(preset),
     }
-    run_log = RunLog(out / "run_log.json", settings)
+    run_log = RunLog(out / "run_log.json", settings, resume=args.resume)
     trainer = PPOTrainer(
         args=config,
         processing_class=tok,
