@@ -168,7 +168,16 @@ def _export(args: ExportArgs, base: str, base_dir: str, quants: list[str], stagi
         say("convert the LoRA to GGUF (convert_lora_to_gguf.py)")
         run_script(
             "convert_lora_to_gguf.py",
-            [str(args.adapter), "--base", base_dir, "--outfile", str(lora), "--outtype", "f16"],
+            # absolute paths: the script runs from the converter's folder
+            [
+                str(args.adapter.resolve()),
+                "--base",
+                str(Path(base_dir).resolve()),
+                "--outfile",
+                str(lora.resolve()),
+                "--outtype",
+                "f16",
+            ],
         )
         say("verify on the base GGUF + adapter")
         fid = _fidelity_with_adapter(base_gguf, lora, merged, tok, args)
@@ -191,7 +200,9 @@ def _export(args: ExportArgs, base: str, base_dir: str, quants: list[str], stagi
     tok.save_pretrained(hf_dir)
     f16 = staging / "model-F16.gguf"
     say("convert to GGUF f16 (convert_hf_to_gguf.py)")
-    run_script("convert_hf_to_gguf.py", [str(hf_dir), "--outfile", str(f16), "--outtype", "f16"])
+    run_script(
+        "convert_hf_to_gguf.py", [str(Path(hf_dir).resolve()), "--outfile", str(f16.resolve()), "--outtype", "f16"]
+    )
     names: list[str] = []
     for q in quants:
         path = f16 if q == "F16" else staging / f"model-{q}.gguf"
