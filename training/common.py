@@ -73,49 +73,45 @@ class Preset:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+# Runs on a 2-core laptop CPU in minutes: proves the code path end to end, not a useful model.
+_CPU_SMOKE = Preset(
+    base_model="smollm2-135m",
+    device="cpu",
+    bf16=False,
+    learning_rate=1e-5,
+    per_device_batch=4,
+    grad_accum=1,
+    num_generations=4,
+    max_completion_length=48,
+    temperature=1.0,
+    beta=0.0,
+    lora_r=8,
+    lora_alpha=16,
+    max_steps=2,
+    epochs=1,
+    gradient_checkpointing=False,
+    save_steps=1,
+    threads=1,
+    notes="SmolLM2-135M from the packaged GGUF; 2 steps.",
+)
+
 PRESETS: dict[str, Preset] = {
-    # Runs on a 2-core laptop CPU in minutes: proves the code path end to end, not a useful model.
-    "cpu-smoke": Preset(
-        base_model="smollm2-135m",
-        device="cpu",
-        bf16=False,
-        learning_rate=1e-5,
-        per_device_batch=4,
-        grad_accum=1,
-        num_generations=4,
-        max_completion_length=48,
-        temperature=1.0,
-        beta=0.0,
-        lora_r=8,
-        lora_alpha=16,
-        max_steps=2,
-        epochs=1,
-        gradient_checkpointing=False,
-        save_steps=1,
-        threads=1,
-        notes="SmolLM2-135M from the packaged GGUF; 2 steps.",
-    ),
+    "cpu-smoke": _CPU_SMOKE,
     # The packaged Qwen2.5-Coder-0.5B on a 2-core CPU for a few hours (issue: prove the chain on this
-    # hardware). LoRA r=16 and a lr far above the paper's 1e-6 because only ~100 optimiser steps fit;
-    # 2 prompts x 4 completions per step; bf16 where the CPU has bf16 units (7x the fp32 matmul speed
-    # on an AMX core), else fp32; short completions: the answer JSON is ~25 tokens and a
-    # rambling answer that runs out of tokens scores 0, which is part of what it should learn.
-    "cpu-0.5b": Preset(
+    # hardware); the smoke settings except these. LoRA r=16 and a lr far above the paper's 1e-6 because
+    # only ~100 optimiser steps fit; 2 prompts x 4 completions per step; bf16 where the CPU has bf16
+    # units (an ad-hoc check on an AMX core: a bf16 matmul ran 7x the fp32 one), else fp32; rollouts at
+    # 0.7 because at 1.0 every group of the first two steps scored 0 (no signal).
+    "cpu-0.5b": dataclasses.replace(
+        _CPU_SMOKE,
         base_model="qwen2.5-coder-0.5b",
-        device="cpu",
         bf16=True,
         learning_rate=3e-5,
         per_device_batch=8,
-        grad_accum=1,
-        num_generations=4,
-        max_completion_length=48,
-        temperature=0.7,  # at 1.0 the 0.5B broke its JSON so often that whole groups scored 0 (no signal)
-        beta=0.0,
+        temperature=0.7,
         lora_r=16,
         lora_alpha=32,
         max_steps=120,
-        epochs=1,
-        gradient_checkpointing=False,
         save_steps=10,
         threads=2,
         notes="Qwen2.5-Coder-0.5B-Instruct from the packaged GGUF, CPU, ~1-2 h.",
@@ -146,7 +142,8 @@ PRESETS: dict[str, Preset] = {
 
 def cpu_has_fast_bf16() -> bool:
     """True on CPUs with bf16 matrix instructions (Intel AMX, AVX512-BF16 on Zen 4/5 and Cooper Lake+).
-    Measured on a Sapphire Rapids core: a 2048x896x4864 matmul takes 193 ms in fp32 and 28 ms in bf16.
+    An ad-hoc check on a Sapphire Rapids core (not a committed benchmark): a 2048x896x4864 matmul
+    took 193 ms in fp32 and 28 ms in bf16.
     Without them bf16 is emulated and slower than fp32."""
     try:
         flags = Path("/proc/cpuinfo").read_text()
