@@ -167,6 +167,13 @@ ANSWER_SCHEMA_BASE: dict[str, Any] = {
 }
 
 
+# The first tokens of every answer: the runtime's JSON grammar (ANSWER_SCHEMA_BASE) admits nothing else
+# to start with. Training rollouts start from this prefix, so their reward measures the answer and not
+# whether the model happened to open a JSON object ("Not mentioned." as plain text scores 0 there but
+# cannot happen at run time).
+ANSWER_PREFIX = '{"memories": ['
+
+
 def render_memory(number: int, time: str | None, text: str) -> str:
     """One memory line as the answer agent sees it: "[n] timestamp: text"."""
     return f"[{number}] {time}: {text}" if time else f"[{number}] {text}"

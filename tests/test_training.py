@@ -3,6 +3,7 @@ Run: .venv/bin/pytest tests/test_training.py   (the smoke runs are marked slow: 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -59,6 +60,19 @@ def test_manager_prompts_are_what_the_runtime_sent(locomo_data):
     assert examples and all(json.dumps(ex["messages"]) in sent for ex in examples)
 
 
+def test_answer_sets_only(locomo_data, embedder):
+    """--agents answer reuses the cached banks and sends no manager call (those cost an LLM call per
+    evidence turn); an unknown agent name is refused before any work."""
+    out, _, _ = locomo_data
+    engine = RecordingEngine()
+    args = DataArgs(data=LOCOMO, max_sessions=1, out=out / "answer-only", banks=out / "banks", model="fake")
+    counts = build_data(dataclasses.replace(args, agents="answer"), engine=engine, embedder=embedder)
+    assert counts == {"answer_train": 152, "answer_val": 81}
+    assert "manage" not in engine.sent and not (out / "answer-only" / "manager_train.jsonl").exists()
+    with pytest.raises(InvalidInput, match="Unknown --agents 'critic'"):
+        build_data(dataclasses.replace(args, agents="critic"), engine=engine, embedder=embedder)
+
+
 def test_wrong_data_files(tmp_path):
     with pytest.raises(InvalidInput, match="build the data first"):
         load_jsonl(tmp_path / "answer_train.jsonl")
@@ -87,6 +101,51 @@ ANSWER_REWARDS = [
 @pytest.mark.parametrize("completion,gold,expected", ANSWER_REWARDS)
 def test_answer_reward(completion, gold, expected):
     assert rewards.answer_exact_match([completion], [gold], [3]) == [expected]
+
+
+PREFIXED_REWARDS = [  # the rollout continues ANSWER_PREFIX: the reward parses prefix + completion
+    ('1], "answer": "Lisbon"}', "Lisbon", 1.0, 1.0),
+    ('], "answer": "in Lisbon"}', "Lisbon", 0.0, 2 / 3),
+    ("1, 2", "Lisbon", 0.0, 0.0),  # cut off before any answer
+]
+
+
+@pytest.mark.parametrize("completion,gold,em,f1", PREFIXED_REWARDS)
+def test_answer_reward_after_forced_prefix(completion, gold, em, f1):
+    from edgemem.prompts import ANSWER_PREFIX
+
+    assert rewards.answer_exact_match([completion], [gold], [3], prefix=[ANSWER_PREFIX]) == [em]
+    assert rewards.answer_f1([completion], [gold], [3], prefix=[ANSWER_PREFIX]) == [pytest.approx(f1)]
+    assert rewards.answer_exact_match([completion], [gold], [3]) == [0.0]  # without its prefix it is no JSON
+
+
+ANSWERABLE = [
+    ("Berlin marathon", "[1] 2 May: Leo runs the Berlin marathon", True),
+    ("the Rome one", "[1] 2 May: Leo runs the Berlin marathon", False),  # filler words do not count
+    ("7 May 2023", "[1] 1:00 pm on 7 May, 2023: Leo ran", True),
+    ("Painting", "[1] Maya: painting, every Sunday", True),  # case and punctuation
+    ("Porto", "(none)", False),
+]
+
+
+@pytest.mark.parametrize("gold,context,expected", ANSWERABLE)
+def test_answerable(gold, context, expected):
+    from training.common import answerable
+
+    system = {"role": "system", "content": "Porto Rome the one"}  # the instructions are not context
+    assert answerable({"answer": gold, "messages": [system, {"role": "user", "content": context}]}) is expected
+
+
+def test_select_examples():
+    from training.common import RunArgs, select_examples
+
+    rows = [
+        {"answer": a, "messages": [{"role": "user", "content": "Lisbon, nurse"}]} for a in ("Lisbon", "Oslo", "nurse")
+    ]
+    assert select_examples(RunArgs(limit=2), rows) == rows[:2]
+    assert select_examples(RunArgs(answerable_only=True), rows) == [rows[0], rows[2]]
+    with pytest.raises(InvalidInput, match="--answerable-only applies to the answer agent"):
+        select_examples(RunArgs(agent="manager", answerable_only=True), rows)
 
 
 def manager_example(**over):
@@ -235,6 +294,30 @@ def tiny_data(tmp_path_factory):
     return root, counts
 
 
+@pytest.mark.slow
+def test_answer_rollouts_continue_the_forced_prefix(tiny_data):
+    """GRPO answer prompts end inside the assistant's reply, at the JSON start the runtime's grammar
+    forces, rendered by the model's own chat template (one assistant turn, not a closed one + a new one)."""
+    from transformers import AutoTokenizer
+
+    from edgemem.prompts import ANSWER_PREFIX
+    from training.common import hf_model_dir, render_prompt
+    from training.grpo import dataset_rows
+
+    root, _ = tiny_data
+    rows = dataset_rows("answer", load_jsonl(root / "data" / "answer_train.jsonl"))
+    assert rows[0]["prefix"] == ANSWER_PREFIX and rows[0]["prompt"][-1] == {
+        "role": "assistant",
+        "content": ANSWER_PREFIX,
+    }
+    tok = AutoTokenizer.from_pretrained(hf_model_dir("smollm2-135m"))
+    text = render_prompt(tok, rows[0]["prompt"])
+    assert text.endswith(ANSWER_PREFIX) and text.count("<|im_start|>assistant") == 1, text[-200:]
+    assert render_prompt(tok, text) == text
+    plain = render_prompt(tok, rows[0]["prompt"][:-1])  # no forced start: a new assistant turn is opened
+    assert plain.endswith("<|im_start|>assistant\n")
+
+
 def check_run(adapter: Path, reward_key: str) -> None:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
@@ -246,6 +329,7 @@ def check_run(adapter: Path, reward_key: str) -> None:
     log = json.loads((adapter.parent / "run_log.json").read_text())
     steps = [s for s in log["steps"] if any(reward_key in k for k in s)]
     assert len(steps) == 2, log["steps"]
+    assert all(50 < s["rss_mb"] < 20_000 for s in steps)  # resident memory logged per step
     assert (adapter.parent / "RUN_CARD.md").exists()
 
 

@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import json
 import platform
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -32,6 +33,7 @@ class RunArgs:
     base_model: str | None = None  # override the preset's base model
     max_steps: int | None = None  # override the preset's step count
     grad_accum: int | None = None  # override the preset (8 GPUs: 1 keeps 128 completions per step)
+    learning_rate: float | None = None  # override the preset's learning rate
     limit: int | None = None  # only the first N training examples
     # Answer agent reward: "em" (exact match, Memory-R1) or "f1" (token-set F1: denser, for small models
     # whose exact-match rate is near zero, so most GRPO groups would carry no signal)
@@ -42,6 +44,9 @@ class RunArgs:
     answerer_model: str = "qwen2.5-coder-0.5b"  # frozen answer agent (GGUF) for the manager's reward
     answerer_threads: int = 1
     answerer_gpu_layers: int = 0  # offload the frozen answerer to a GPU (needs a CUDA build of llama-cpp-python)
+    # answer agent: train only on questions whose prompt holds a word of the gold answer. The others
+    # score 0 in every rollout, so their GRPO groups carry no gradient and only cost generation time.
+    answerable_only: bool = False
     resume: bool = False  # continue from the last checkpoint in output_dir (GRPO)
     overwrite: bool = False  # replace an existing adapter
     threads: int | None = None  # torch CPU threads (override the preset; 1 when another job shares the cores)
@@ -297,6 +302,52 @@ class TimeBudgetReached(Exception):
     """Raised to leave a training loop that ignores ``should_training_stop`` (TRL's PPO)."""
 
 
+_FILLER = frozenset(
+    "a an the and or of in on at to for with by from about is was be it he she they her his their".split()
+)
+
+
+def answerable(example: dict[str, Any]) -> bool:
+    """Whether an answer example's prompt contains at least one content word of its gold answer.
+
+    >>> ex = {"answer": "The Berlin marathon", "messages": [{"role": "user", "content": "[1] Leo: Berlin, in May"}]}
+    >>> answerable(ex), answerable({**ex, "answer": "the Rome one"})
+    (True, False)
+    """
+    gold = _words(example["answer"]) - _FILLER
+    return bool(gold & _words(" ".join(m["content"] for m in example["messages"] if m["role"] != "system")))
+
+
+def _words(text: Any) -> set[str]:
+    return set(re.findall(r"\w+", str(text).lower()))
+
+
+def select_examples(args: RunArgs, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The training examples a run uses: ``--answerable-only`` filter, then the first ``--limit``."""
+    if args.answerable_only:
+        if args.agent != "answer":
+            from edgemem.errors import InvalidInput
+
+            raise InvalidInput("--answerable-only applies to the answer agent. Fix: drop it or use --agent answer.")
+        rows = [r for r in rows if answerable(r)]
+    return rows[: args.limit]
+
+
+def rss_mb() -> float:
+    """This process's resident set size in MB (peak RSS where /proc is missing)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, KiB on Linux
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
 def trainer_callback(run_log: RunLog, max_minutes: float | None = None, raise_on_stop: bool = False) -> Any:
     """Logs every step into the run log; with ``max_minutes``, ends training after that much wall
     time (the script then saves the adapter as after a normal last step): "as many steps as fit".
@@ -309,7 +360,8 @@ def trainer_callback(run_log: RunLog, max_minutes: float | None = None, raise_on
 
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
             if logs:
-                run_log.log(state.global_step, logs)
+                # the process's resident memory per step: a CPU run that grows is found before the OOM killer
+                run_log.log(state.global_step, {**logs, "rss_mb": rss_mb()})
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             if max_minutes is not None and time.monotonic() - self.start > 60 * max_minutes:
@@ -320,6 +372,16 @@ def trainer_callback(run_log: RunLog, max_minutes: float | None = None, raise_on
                     raise TimeBudgetReached(run_log.data["stopped"])
 
     return _Log()
+
+
+def render_prompt(tokenizer: Any, messages: str | list[dict[str, str]]) -> str:
+    """The prompt text a chat model continues: a final assistant message (a forced start of the
+    reply) is continued, otherwise a new assistant turn is opened. Text is already rendered."""
+    if isinstance(messages, str):
+        return messages
+    if messages and messages[-1]["role"] == "assistant":
+        return str(tokenizer.apply_chat_template(messages, tokenize=False, continue_final_message=True))
+    return str(tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
 
 
 def validation_callback(
@@ -344,10 +406,7 @@ def validation_callback(
             with torch.no_grad():
                 for i in range(0, len(rows), 4):
                     batch = rows[i : i + 4]
-                    prompts = [
-                        tokenizer.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True)
-                        for r in batch
-                    ]
+                    prompts = [render_prompt(tokenizer, r["prompt"]) for r in batch]
                     enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
                     out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False)
                     texts += tokenizer.batch_decode(out[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)

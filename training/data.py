@@ -42,6 +42,9 @@ class DataArgs:
     answer_turns_k: int = MemoryConfig.answer_turns_k  # raw dialogue turns next to them
     out: Path = Path("runs/data")
     banks: Path | None = None  # where bank databases are cached (default $EDGEMEM_HOME/banks)
+    # which training sets to write: "answer", "manager" or both. The manager's costs one LLM call per
+    # evidence turn (its prompt is rendered by running the manager); the answer's none.
+    agents: str = "answer,manager"
 
 
 def build_bank(args: DataArgs, conv: Conversation, engine: Any = None, embedder: Any = None) -> Memory:
@@ -147,14 +150,20 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def main(args: DataArgs, engine: Any = None, embedder: Any = None) -> dict[str, int]:
     """Build both splits. ``engine``/``embedder``: ready-made components (tests); default: the runtime's."""
+    agents = [a.strip() for a in args.agents.split(",") if a.strip()]
+    if not agents or set(agents) - {"answer", "manager"}:
+        from edgemem.errors import InvalidInput
+
+        raise InvalidInput(f"Unknown --agents {args.agents!r}. Fix: answer, manager or answer,manager.")
+    builders = {"answer": answer_examples, "manager": manager_examples}
     counts = {}
     for split, sample_id in (("train", args.train), ("val", args.val)):
         conv = find_conversation(args.data, sample_id)
         mem = build_bank(args, conv, engine, embedder)
-        answers, managers = answer_examples(mem, conv), manager_examples(mem, conv)
-        write_jsonl(args.out / f"answer_{split}.jsonl", answers)
-        write_jsonl(args.out / f"manager_{split}.jsonl", managers)
-        counts[f"answer_{split}"], counts[f"manager_{split}"] = len(answers), len(managers)
+        for agent in agents:
+            rows = builders[agent](mem, conv)
+            write_jsonl(args.out / f"{agent}_{split}.jsonl", rows)
+            counts[f"{agent}_{split}"] = len(rows)
         mem.close()
     for name, n in counts.items():
         print(f"{name:<14} {n:5d} examples -> {args.out / (name + '.jsonl')}")

@@ -12,8 +12,9 @@ Design choices:
    messages so the training model's own chat template renders them, as llama.cpp does at run time.
 2. Rewards are outcome-driven (``training.rewards``): exact match of the answer; for the manager, of a
    frozen answer agent (llama.cpp, a GGUF) answering over the bank its operations produced.
-3. Rollouts are sampled at temperature 1.0 and are not grammar-constrained: an output that does not
-   parse scores 0, which is how the model learns the format the runtime enforces.
+3. Rollouts are not grammar-constrained (HF generation has no JSON grammar), but an answer rollout
+   starts from the tokens the runtime's grammar forces first (``ANSWER_PREFIX``), so the reward is
+   spent on the answer, not on opening a JSON object. An output that does not parse scores 0.
 4. Output: ``<out>/adapter`` (PEFT LoRA), ``<out>/run_log.json``, ``<out>/RUN_CARD.md``; checkpoints
    in ``<out>`` so ``--resume`` continues an interrupted run.
 """
@@ -25,6 +26,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from edgemem.prompts import ANSWER_PREFIX
 from training.common import (
     RunArgs,
     RunLog,
@@ -35,8 +37,10 @@ from training.common import (
     get_preset,
     hf_model_dir,
     load_jsonl,
+    render_prompt,
     require_train_extra,
     run_cli,
+    select_examples,
     trainer_callback,
     use_bf16,
     validation_callback,
@@ -50,9 +54,21 @@ GRPOArgs = RunArgs  # the settings of a training run (training.common.RunArgs)
 
 
 def dataset_rows(agent: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The columns TRL needs (``prompt``) plus what the reward functions read."""
+    """The columns TRL needs (``prompt``) plus what the reward functions read.
+
+    Answer prompts end with the start of the assistant's reply, ``ANSWER_PREFIX``: TRL continues that
+    message, as the runtime's grammar forces the same first tokens, so rollouts look like deployed
+    answers and the reward (which parses prefix + completion) is about the answer's content."""
     if agent == "answer":
-        return [{"prompt": r["messages"], "answer": r["answer"], "n_memories": r["n_memories"]} for r in rows]
+        return [
+            {
+                "prompt": [*r["messages"], {"role": "assistant", "content": ANSWER_PREFIX}],
+                "prefix": ANSWER_PREFIX,
+                "answer": r["answer"],
+                "n_memories": r["n_memories"],
+            }
+            for r in rows
+        ]
     keep = ("id", "user", "turn", "facts", "bank", "shown", "question", "answer")
     return [{"prompt": r["messages"], **{k: r[k] for k in keep}} for r in rows]
 
@@ -79,12 +95,13 @@ def main(args: GRPOArgs) -> Path:
         raise InvalidInput(
             f"{out} was trained from {json.loads(meta_path.read_text())['base_model']}, not {base}. Fix: pass the same --base-model or another --output-dir."
         )
-    rows = load_jsonl(args.data / f"{args.agent}_train.jsonl")[: args.limit]
+    rows = select_examples(args, load_jsonl(args.data / f"{args.agent}_train.jsonl"))
     require_train_extra()
 
     import torch
     from datasets import Dataset
     from peft import LoraConfig
+    from transformers import AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
     if preset.device == "cpu" and (args.threads or preset.threads):
@@ -94,7 +111,7 @@ def main(args: GRPOArgs) -> Path:
     model_dir = hf_model_dir(base)
     config = GRPOConfig(
         output_dir=str(out),
-        learning_rate=preset.learning_rate,
+        learning_rate=args.learning_rate or preset.learning_rate,
         per_device_train_batch_size=preset.per_device_batch,
         gradient_accumulation_steps=args.grad_accum or preset.grad_accum,
         num_generations=preset.num_generations,
@@ -133,11 +150,18 @@ def main(args: GRPOArgs) -> Path:
             return [float(v) for v in reward_funcs[0](texts, **columns)]
 
         callbacks.append(validation_callback(run_log, val, val_score, args.val_every, preset.max_completion_length))
+    train_rows = dataset_rows(args.agent, rows)
+    if args.agent == "answer":
+        # TRL's GRPO opens a new assistant turn after a chat prompt; to continue the forced start of
+        # the reply, the prompts go in as text, rendered by the model's own chat template.
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        for r in train_rows:
+            r["prompt"] = render_prompt(tokenizer, r["prompt"])
     trainer = GRPOTrainer(
         model=model_dir,
         reward_funcs=reward_funcs,
         args=config,
-        train_dataset=Dataset.from_list(dataset_rows(args.agent, rows)),
+        train_dataset=Dataset.from_list(train_rows),
         peft_config=lora,
         callbacks=callbacks,
     )

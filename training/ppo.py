@@ -37,6 +37,7 @@ from training.common import (
     load_jsonl,
     require_train_extra,
     run_cli,
+    select_examples,
     trainer_callback,
     use_bf16,
     write_run_card,
@@ -111,7 +112,7 @@ def main(args: PPOArgs) -> Path:
     out = args.output_dir or Path("runs") / f"ppo-{args.agent}-{args.preset}"
     check_output_dir(out, args.resume, args.overwrite)
     base = args.base_model or preset.base_model
-    rows = load_jsonl(args.data / f"{args.agent}_train.jsonl")[: args.limit]
+    rows = select_examples(args, load_jsonl(args.data / f"{args.agent}_train.jsonl"))
     require_train_extra()
 
     import torch
@@ -143,7 +144,7 @@ def main(args: PPOArgs) -> Path:
     episodes = steps * batch if steps > 0 else int(preset.epochs * n)
     config = PPOConfig(
         output_dir=str(out),
-        learning_rate=preset.learning_rate,
+        learning_rate=args.learning_rate or preset.learning_rate,
         per_device_train_batch_size=preset.per_device_batch,
         gradient_accumulation_steps=args.grad_accum or preset.grad_accum,
         total_episodes=episodes,

@@ -28,12 +28,17 @@ def completion_text(completion: Any) -> str:
 
 
 def _answer_scores(
-    completions: list[Any], answer: list[str], n_memories: list[int], score: Callable[[str, str], float]
+    completions: list[Any],
+    answer: list[str],
+    n_memories: list[int],
+    prefix: list[str] | None,
+    score: Callable[[str, str], float],
 ) -> list[float]:
     out = []
-    for c, gold, n in zip(completions, answer, n_memories, strict=True):
+    prefixes = prefix or [""] * len(completions)
+    for c, gold, n, pre in zip(completions, answer, n_memories, prefixes, strict=True):
         try:
-            pred = parse_answer(completion_text(c), int(n)).answer
+            pred = parse_answer(pre + completion_text(c), int(n)).answer
         except ModelOutputError:
             out.append(0.0)
             continue
@@ -41,18 +46,25 @@ def _answer_scores(
     return out
 
 
-def answer_exact_match(completions: list[Any], answer: list[str], n_memories: list[int], **_: Any) -> list[float]:
-    """1.0 when the parsed answer equals the gold answer after normalisation.
+def answer_exact_match(
+    completions: list[Any], answer: list[str], n_memories: list[int], prefix: list[str] | None = None, **_: Any
+) -> list[float]:
+    """1.0 when the parsed answer equals the gold answer after normalisation. ``prefix``: text the
+    prompt already put at the start of the completion (``edgemem.prompts.ANSWER_PREFIX``).
 
     >>> answer_exact_match(['{"memories": [1], "answer": "Lisbon."}', 'nonsense'], ["lisbon", "x"], [3, 3])
     [1.0, 0.0]
+    >>> answer_exact_match(['1], "answer": "Lisbon"}'], ["lisbon"], [3], prefix=['{"memories": ['])
+    [1.0]
     """
-    return _answer_scores(completions, answer, n_memories, exact_match)
+    return _answer_scores(completions, answer, n_memories, prefix, exact_match)
 
 
-def answer_f1(completions: list[Any], answer: list[str], n_memories: list[int], **_: Any) -> list[float]:
+def answer_f1(
+    completions: list[Any], answer: list[str], n_memories: list[int], prefix: list[str] | None = None, **_: Any
+) -> list[float]:
     """Token-set F1 of the parsed answer (a denser signal than exact match)."""
-    return _answer_scores(completions, answer, n_memories, f1)
+    return _answer_scores(completions, answer, n_memories, prefix, f1)
 
 
 def manager_valid_json(completions: list[Any], shown: list[list[int]], facts: list[list[str]], **_: Any) -> list[float]:
