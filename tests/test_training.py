@@ -390,6 +390,22 @@ def test_time_budget_validation_and_curves(tiny_data, method, tmp_path):
     assert png.stat().st_size > 5000
 
 
+def test_resumed_run_log_drops_the_steps_it_runs_again(tmp_path):
+    """Killed at step 17 with checkpoint-10 on disk: the resumed run repeats steps 11-17, so its log
+    keeps steps 0-10 only (no doubled points in the curves)."""
+    from training.common import RunLog, last_checkpoint
+
+    log = RunLog(tmp_path / "run_log.json", {})
+    for step in range(18):
+        log.log(step, {"reward": step / 10})
+    for n in (5, 10, "x"):
+        (tmp_path / f"checkpoint-{n}").mkdir()
+    assert last_checkpoint(tmp_path) == 10 and last_checkpoint(tmp_path / "none") is None
+    resumed = RunLog(tmp_path / "run_log.json", {}, resume=True)
+    assert [s["step"] for s in resumed.data["steps"]] == list(range(11)) and resumed.data["resumed_at_step"] == 10
+    assert RunLog(tmp_path / "run_log.json", {}).data["steps"] == []  # a fresh run starts a fresh log
+
+
 def test_unknown_reward(tmp_path):
     from training import grpo
 

@@ -263,16 +263,24 @@ def versions() -> dict[str, str | None]:
     return out
 
 
+def last_checkpoint(out: Path) -> int | None:
+    """The step of the newest ``checkpoint-N`` folder in ``out`` (None: no checkpoint)."""
+    steps = [int(p.name.split("-")[1]) for p in out.glob("checkpoint-*") if p.name.split("-")[1].isdigit()]
+    return max(steps, default=None)
+
+
 class RunLog:
     """The JSON run log: config, versions and every logged step (reward, KL, loss, ...)."""
 
     def __init__(self, path: Path, config: dict[str, Any], resume: bool = False) -> None:
         self.path = path
         self.data: dict[str, Any] = {"config": config, "versions": versions(), "started": time.time(), "steps": []}
-        if resume and path.exists():  # a resumed run keeps its history
+        if resume and path.exists():  # a resumed run keeps its history up to the checkpoint it resumes from
             old = json.loads(path.read_text())
-            self.data["steps"] = old.get("steps", [])
+            at = last_checkpoint(path.parent) or 0  # the steps after it are run (and logged) again
+            self.data["steps"] = [s for s in old.get("steps", []) if s.get("step", 0) <= at]
             self.data["resumed_from"] = old.get("started")
+            self.data["resumed_at_step"] = at
         self.write()
 
     def log(self, step: int, values: dict[str, Any]) -> None:

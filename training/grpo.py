@@ -36,6 +36,7 @@ from training.common import (
     check_reward,
     get_preset,
     hf_model_dir,
+    last_checkpoint,
     load_jsonl,
     render_prompt,
     require_train_extra,
@@ -165,8 +166,7 @@ def main(args: GRPOArgs) -> Path:
         peft_config=lora,
         callbacks=callbacks,
     )
-    has_checkpoint = any(out.glob("checkpoint-*"))
-    trainer.train(resume_from_checkpoint=True if (args.resume and has_checkpoint) else None)
+    trainer.train(resume_from_checkpoint=True if (args.resume and last_checkpoint(out) is not None) else None)
     trainer.save_model(str(out / "adapter"))
     meta_path.write_text(
         json.dumps(
