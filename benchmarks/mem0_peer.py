@@ -35,7 +35,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from edgemem.errors import MissingDependency
+from edgemem.errors import EdgememError, MissingDependency
 
 N_CTX = 16384
 
@@ -76,18 +76,26 @@ class Mem0Peer:
         self.server: subprocess.Popen[bytes] | None = None
         self.memory: Any = None
         self.usage: list[tuple[int, int]] = []  # (prompt, completion) tokens of each LLM call
+        self._saved_env: dict[str, str | None] = {}  # the environment __enter__ changed, restored on exit
 
     def __enter__(self) -> Mem0Peer:
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        # Set before mem0 is imported: it reads them at import time.
-        os.environ.update(
-            {
-                "MEM0_TELEMETRY": "False",
-                "MEM0_DIR": str(self.work_dir),
-                "HF_HUB_OFFLINE": "1",
-                "TRANSFORMERS_OFFLINE": "1",
-            }
-        )
+        # Set before mem0 is imported: it reads them at import time. Restored by __exit__.
+        env = {
+            "MEM0_TELEMETRY": "False",
+            "MEM0_DIR": str(self.work_dir),
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+        }
+        self._saved_env = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            return self._start()
+        except BaseException:
+            self.__exit__()  # no server child or changed environment left behind by a failed start
+            raise
+
+    def _start(self) -> Mem0Peer:
         try:
             from mem0 import Memory
         except ImportError as e:
@@ -100,20 +108,22 @@ class Mem0Peer:
             "--n_ctx", str(N_CTX), "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),
             "--cache", "true", "--cache_type", "ram",
         ]  # fmt: skip
-        log = (self.work_dir / "server.log").open("ab")
-        self.server = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.mem0_peer", "serve", *args],
-            stdout=log,
-            stderr=log,
-            env=os.environ.copy(),
-        )
+        with (self.work_dir / "server.log").open("ab") as log:  # the child keeps its own copy open
+            self.server = subprocess.Popen(
+                [sys.executable, "-m", "benchmarks.mem0_peer", "serve", *args],
+                stdout=log,
+                stderr=log,
+                env=os.environ.copy(),
+            )
         base = f"http://127.0.0.1:{port}/v1"
         deadline = time.monotonic() + 300
         while True:
             if self.server.poll() is not None:
-                raise MissingDependency(
-                    f"The llama.cpp server for Mem0 exited ({self.server.returncode}); see {self.work_dir / 'server.log'}. "
-                    "Fix: pip install -e '.[peer]' (it needs llama-cpp-python's server dependencies)."
+                lines = (self.work_dir / "server.log").read_text(errors="replace").strip().splitlines()
+                raise EdgememError(
+                    f"The llama.cpp server for Mem0 exited ({self.server.returncode}): {lines[-1] if lines else 'no output'}; "
+                    f"see {self.work_dir / 'server.log'}. Fix: check the model file {self.model_path}, and that the "
+                    "[peer] extra is installed (pip install -e '.[peer]': llama-cpp-python's server dependencies)."
                 )
             try:
                 urllib.request.urlopen(base + "/models", timeout=2).read()
@@ -170,6 +180,12 @@ class Mem0Peer:
                 self.server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.server.kill()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env = {}
 
     # -- the harness's side --------------------------------------------------------------------------
 

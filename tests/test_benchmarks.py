@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
 from test_training import TINY
 
 from benchmarks.scoring import bleu1, score
+from edgemem.errors import EdgememError
 
 BLEU = [
     # prediction, gold, BLEU-1 by hand (unigram precision x brevity penalty; method1 smoothing)
@@ -121,6 +123,23 @@ def test_mem0_v1_call_pattern(make_memory, scripted):
     assert "1. Sam moved to Rome" in scripted.history[1]["messages"][1]["content"]
     assert "Sam has a cat" not in scripted.history[1]["messages"][1]["content"]  # one fact per call
     assert sorted(m.text for m in mem.memories()) == ["Sam has a cat", "Sam lives in Rome"]
+
+
+def test_mem0_peer_failed_start_leaves_nothing_behind(tmp_path, monkeypatch):
+    """A model file the server cannot load: a clear error naming it, the server child gone and the
+    environment Mem0 needed (offline flags, MEM0_DIR) restored for the rest of the process."""
+    from benchmarks.mem0_peer import Mem0Peer
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("MEM0_DIR", "/elsewhere")
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"not a gguf file " * 64)
+    peer = Mem0Peer(bad, tmp_path / "mem0", threads=1)
+    with pytest.raises(EdgememError, match="server for Mem0 exited.*bad.gguf"):
+        with peer:
+            pass
+    assert peer.server is not None and peer.server.poll() is not None
+    assert "HF_HUB_OFFLINE" not in os.environ and os.environ["MEM0_DIR"] == "/elsewhere"
 
 
 @pytest.mark.slow
