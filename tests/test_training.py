@@ -406,6 +406,41 @@ def test_resumed_run_log_drops_the_steps_it_runs_again(tmp_path):
     assert RunLog(tmp_path / "run_log.json", {}).data["steps"] == []  # a fresh run starts a fresh log
 
 
+def test_memory_budget_stops_with_a_checkpoint(tmp_path):
+    """Past --max-rss-gb the step ends with a checkpoint and the stop flag, the run log says why."""
+    from types import SimpleNamespace
+
+    from training.common import RunLog, trainer_callback
+
+    log = RunLog(tmp_path / "run_log.json", {})
+    state, control = SimpleNamespace(global_step=7, max_steps=100), SimpleNamespace(should_training_stop=False)
+    roomy = trainer_callback(log, max_rss_gb=1000.0)
+    roomy.on_train_begin(None, state, control)
+    roomy.on_step_end(None, state, control)
+    assert not control.should_training_stop and not roomy.memory_stop
+    tight = trainer_callback(log, max_rss_gb=0.001)
+    tight.on_train_begin(None, state, control)
+    tight.on_step_end(None, state, control)
+    assert control.should_training_stop and control.should_save and tight.memory_stop
+    assert "memory budget of 0.001 GB reached at step 7" in json.loads(log.path.read_text())["stopped"]
+
+
+@pytest.mark.slow
+def test_memory_budget_exit_and_resume(tiny_data, tmp_path):
+    """A GRPO run over its memory budget saves a checkpoint and exits 75; --resume finishes it."""
+    from training import grpo
+    from training.common import EXIT_RESUME, last_checkpoint
+
+    root, _ = tiny_data
+    common = {"agent": "answer", "data": root / "data", "output_dir": tmp_path / "run", "limit": 4, "max_steps": 2}
+    with pytest.raises(SystemExit) as stop:
+        grpo.main(grpo.GRPOArgs(**common, max_rss_gb=0.001, keep_checkpoints=0))
+    assert stop.value.code == EXIT_RESUME and last_checkpoint(tmp_path / "run") == 1
+    grpo.main(grpo.GRPOArgs(**common, resume=True))
+    log = json.loads((tmp_path / "run" / "run_log.json").read_text())
+    assert [s["step"] for s in log["steps"] if "reward" in s] == [1, 2] and "stopped" not in log
+
+
 def test_unknown_reward(tmp_path):
     from training import grpo
 

@@ -39,6 +39,10 @@ class RunArgs:
     # whose exact-match rate is near zero, so most GRPO groups would carry no signal)
     reward: str = "em"
     max_minutes: float | None = None  # stop (and save the adapter) after this much training time
+    # CPU runs whose memory grows step by step: at this resident size (GB) save a checkpoint and exit
+    # with code 75, so a shell loop continues with --resume in a fresh process (see README)
+    max_rss_gb: float | None = None
+    keep_checkpoints: int = 2  # the newest N checkpoints are kept; 0 keeps all (to pick one by val_reward)
     val_every: int = 0  # every N optimiser steps, greedy answers on the validation split (0: off)
     val_limit: int = 24  # ... on its first N examples (CPU: each costs a generation)
     answerer_model: str = "qwen2.5-coder-0.5b"  # frozen answer agent (GGUF) for the manager's reward
@@ -306,6 +310,9 @@ def _number(v: Any) -> Any:
     return v
 
 
+EXIT_RESUME = 75  # EX_TEMPFAIL: stopped at the memory budget, a checkpoint saved; run again with --resume
+
+
 class TimeBudgetReached(Exception):
     """Raised to leave a training loop that ignores ``should_training_stop`` (TRL's PPO)."""
 
@@ -356,13 +363,19 @@ def rss_mb() -> float:
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
-def trainer_callback(run_log: RunLog, max_minutes: float | None = None, raise_on_stop: bool = False) -> Any:
+def trainer_callback(
+    run_log: RunLog, max_minutes: float | None = None, raise_on_stop: bool = False, max_rss_gb: float | None = None
+) -> Any:
     """Logs every step into the run log; with ``max_minutes``, ends training after that much wall
     time (the script then saves the adapter as after a normal last step): "as many steps as fit".
+    With ``max_rss_gb``, ends it (a checkpoint saved) once the process is that large, and sets
+    ``memory_stop``: the script then exits with :data:`EXIT_RESUME`.
     ``raise_on_stop``: raise :class:`TimeBudgetReached` for loops that ignore the stop flag."""
     from transformers import TrainerCallback
 
     class _Log(TrainerCallback):
+        memory_stop = False
+
         def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             self.start = time.monotonic()
 
@@ -378,6 +391,13 @@ def trainer_callback(run_log: RunLog, max_minutes: float | None = None, raise_on
                 control.should_training_stop = True
                 if raise_on_stop:
                     raise TimeBudgetReached(run_log.data["stopped"])
+            if max_rss_gb is not None and rss_mb() > 1024 * max_rss_gb and state.global_step < state.max_steps:
+                run_log.data["stopped"] = (
+                    f"memory budget of {max_rss_gb} GB reached at step {state.global_step} "
+                    f"({rss_mb() / 1024:.1f} GB resident); checkpoint saved, continue with --resume"
+                )
+                run_log.write()
+                self.memory_stop = control.should_save = control.should_training_stop = True
 
     return _Log()
 

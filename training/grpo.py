@@ -28,6 +28,7 @@ from typing import Any
 
 from edgemem.prompts import ANSWER_PREFIX
 from training.common import (
+    EXIT_RESUME,
     RunArgs,
     RunLog,
     asdict_str,
@@ -125,7 +126,7 @@ def main(args: GRPOArgs) -> Path:
         gradient_checkpointing=preset.gradient_checkpointing,
         use_cpu=preset.device == "cpu",
         save_steps=preset.save_steps,
-        save_total_limit=2,
+        save_total_limit=args.keep_checkpoints or None,
         logging_steps=1,
         report_to=[],
         seed=args.seed,
@@ -142,7 +143,8 @@ def main(args: GRPOArgs) -> Path:
     }
     run_log = RunLog(out / "run_log.json", settings, resume=args.resume)
     reward_funcs = reward_functions(args)
-    callbacks = [trainer_callback(run_log, args.max_minutes)]
+    log_callback = trainer_callback(run_log, args.max_minutes, max_rss_gb=args.max_rss_gb)
+    callbacks = [log_callback]
     if args.val_every:
         val = dataset_rows(args.agent, load_jsonl(args.data / f"{args.agent}_val.jsonl")[: args.val_limit])
 
@@ -176,6 +178,9 @@ def main(args: GRPOArgs) -> Path:
     )
     card = write_run_card(out, f"GRPO {args.agent} agent ({args.preset})", settings, run_log)
     print(f"adapter: {out / 'adapter'}\nrun log: {run_log.path}\nrun card: {card}")
+    if log_callback.memory_stop:  # a fresh process gives the memory back: the caller resumes
+        print(run_log.data["stopped"])
+        raise SystemExit(EXIT_RESUME)
     return out / "adapter"
 
 

@@ -161,7 +161,7 @@ def main(args: PPOArgs) -> Path:
         gradient_checkpointing=preset.gradient_checkpointing,
         use_cpu=preset.device == "cpu",
         save_steps=preset.save_steps,
-        save_total_limit=2,
+        save_total_limit=args.keep_checkpoints or None,
         logging_steps=1,
         report_to=[],
         seed=args.seed,
