@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.machine import machine_info, percentile
-from benchmarks.scoring import CATEGORY_LOCOMO, CATEGORY_MEM0, score
+from benchmarks.scoring import CATEGORY_LOCOMO, CATEGORY_MEM0, paired_delta, score
 
 DEFAULT_LOCOMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
 SYSTEMS = ("none", "rag", "full", "edgemem", "trained", "mem0")
@@ -382,8 +382,25 @@ def summarize(pred_path: Path, systems: list[str], conversations: list[str]) -> 
         "conversations": conversations,
         "systems": systems,
         "scores": table,
+        "paired": paired(rows, systems),
         "category_names": {"locomo": CATEGORY_LOCOMO, "mem0_memory_r1_tables": CATEGORY_MEM0},
     }
+
+
+def paired(rows: list[dict[str, Any]], systems: list[str], base: str = "edgemem") -> dict[str, Any]:
+    """F1 of every other edgemem variant (trained, streaming) against the untrained ``base`` on the
+    questions both answered: difference, 95 % bootstrap interval, questions better / worse."""
+    f1s: dict[str, dict[tuple[str, int], float]] = defaultdict(dict)
+    for r in rows:
+        f1s[r["system"]][(r["conversation"], r["qid"])] = r["f1"]
+    out = {}
+    for system in systems:
+        if system == base or not system.startswith(("edgemem", "trained")) or base not in f1s:
+            continue
+        both = sorted(set(f1s[system]) & set(f1s[base]))
+        if both:
+            out[f"{system} vs {base}"] = paired_delta([f1s[system][k] for k in both], [f1s[base][k] for k in both])
+    return out
 
 
 def markdown(s: dict[str, Any]) -> str:
@@ -405,6 +422,11 @@ def markdown(s: dict[str, Any]) -> str:
             f"| {system} | {a['n']} | {a['f1']:.1f} | {a['bleu1']:.1f} | "
             + " | ".join(cells)
             + f" | {a['latency_p50_s']:.2f} |"
+        )
+    for name, p in s.get("paired", {}).items():
+        lines.append(
+            f"\n{name}: F1 {p['delta']:+.1f} (95 % bootstrap interval {p['ci95_low']:+.1f} to {p['ci95_high']:+.1f}; "
+            f"{p['better']} better, {p['worse']} worse of {p['n']} questions)"
         )
     return "\n".join(lines) + "\n"
 

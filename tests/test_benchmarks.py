@@ -164,3 +164,47 @@ def test_mem0_peer_offline(tmp_path):
     (out / "predictions.jsonl").unlink()  # answer again: the memories are kept, nothing is re-added
     again = locomo.main(argv)
     assert again["ingest"]["mem0/tiny"]["ingested_now"] == 0
+
+
+PAIRED = [
+    # ours, base, delta, ci (low, high), better, worse
+    ([0.5, 0.2, 1.0], [0.5, 0.2, 1.0], 0.0, (0.0, 0.0), 0, 0),
+    ([1.0, 1.0], [0.5, 0.5], 50.0, (50.0, 50.0), 2, 0),
+    ([1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0], 0.0, (-75.0, 75.0), 1, 1),
+]
+
+
+@pytest.mark.parametrize("ours,base,delta,ci,better,worse", PAIRED)
+def test_paired_delta(ours, base, delta, ci, better, worse):
+    from benchmarks.scoring import paired_delta
+
+    p = paired_delta(ours, base)
+    assert p["delta"] == pytest.approx(delta) and (p["better"], p["worse"], p["n"]) == (better, worse, len(ours))
+    assert ci[0] <= p["ci95_low"] <= p["delta"] <= p["ci95_high"] <= ci[1]
+    assert paired_delta(ours, base) == p  # fixed seed: the same interval every run
+
+
+def test_paired_delta_needs_equal_lists():
+    from benchmarks.scoring import paired_delta
+
+    with pytest.raises(ValueError, match="got 2 and 1"):
+        paired_delta([1.0, 0.0], [1.0])
+
+
+def test_summary_pairs_variants_with_the_untrained_pipeline(tmp_path):
+    from benchmarks.locomo import markdown, summarize
+
+    rows = [
+        {"system": s, "conversation": "c", "qid": q, "category": 4, "f1": f, "bleu1": f, "em": f}
+        | {"latency_s": 1.0, "prompt_tokens": 10}
+        for s, fs in (("edgemem", [0, 1, 0]), ("trained", [1, 1, 0]), ("rag", [1, 1, 1]))
+        for q, f in enumerate(fs)
+    ]
+    path = tmp_path / "predictions.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    s = summarize(path, ["rag", "edgemem", "trained"], ["c"])
+    assert list(s["paired"]) == ["trained vs edgemem"]  # baselines are not edgemem variants
+    assert s["paired"]["trained vs edgemem"]["better"] == 1 and s["paired"]["trained vs edgemem"][
+        "delta"
+    ] == pytest.approx(100 / 3)
+    assert "trained vs edgemem: F1 +33.3" in markdown(s)
