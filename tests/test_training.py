@@ -148,6 +148,22 @@ def test_select_examples():
         select_examples(RunArgs(agent="manager", answerable_only=True), rows)
 
 
+SCHEMA_REWARDS = [  # f1-json: F1 only for output the runtime's answer grammar could have produced
+    ('{"memories": [1, 2], "answer": "in Lisbon"}', "Lisbon", 2 / 3),
+    ('{"memories": [], "answer": "Lisbon"}\n', "Lisbon", 1.0),
+    ('{"memories": ["21 June"], "answer": "Lisbon"}', "Lisbon", 0.0),  # drift the grammar would forbid
+    ('{"memories": [1, 2, 3, 4, 5, 6], "answer": "Lisbon"}', "Lisbon", 0.0),  # more than 5 cited
+    ('{"memories": [1], "answer": "Lisbon", "why": "x"}', "Lisbon", 0.0),
+    ('{"memories": [1], "answer": "Lisbon"} and more', "Lisbon", 0.0),
+    ("I think... **Answer:** Lisbon", "Lisbon", 0.0),  # the lenient parser's free-text form
+]
+
+
+@pytest.mark.parametrize("completion,gold,expected", SCHEMA_REWARDS)
+def test_answer_f1_json(completion, gold, expected):
+    assert rewards.answer_f1_json([completion], [gold], [3]) == [pytest.approx(expected)]
+
+
 def manager_example(**over):
     ex = {
         "id": "ex1",

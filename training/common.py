@@ -34,9 +34,12 @@ class RunArgs:
     max_steps: int | None = None  # override the preset's step count
     grad_accum: int | None = None  # override the preset (8 GPUs: 1 keeps 128 completions per step)
     learning_rate: float | None = None  # override the preset's learning rate
+    beta: float | None = None  # override the preset's KL coefficient (0: no reference model)
     limit: int | None = None  # only the first N training examples
     # Answer agent reward: "em" (exact match, Memory-R1) or "f1" (token-set F1: denser, for small models
     # whose exact-match rate is near zero, so most GRPO groups would carry no signal)
+    # "f1-json": F1, and 0 for output the runtime's answer grammar could not have produced (not JSON of
+    # the answer schema): the lenient parser would otherwise reward drift the grammar hides at run time
     reward: str = "em"
     max_minutes: float | None = None  # stop (and save the adapter) after this much training time
     # CPU runs whose memory grows step by step: at this resident size (GB) save a checkpoint and exit
@@ -172,7 +175,7 @@ def get_preset(name: str) -> Preset:
     return PRESETS[name]
 
 
-REWARDS = ("em", "f1")
+REWARDS = ("em", "f1", "f1-json")
 
 
 def check_reward(reward: str) -> str:

@@ -79,7 +79,9 @@ def reward_functions(args: GRPOArgs) -> list[Any]:
     from training import rewards
 
     if args.agent == "answer":
-        return [rewards.answer_f1 if args.reward == "f1" else rewards.answer_exact_match]
+        return [
+            {"em": rewards.answer_exact_match, "f1": rewards.answer_f1, "f1-json": rewards.answer_f1_json}[args.reward]
+        ]
     return [rewards.frozen_answerer_reward(args.answerer_model, args.answerer_threads, args.answerer_gpu_layers)]
 
 
@@ -119,7 +121,7 @@ def main(args: GRPOArgs) -> Path:
         num_generations=preset.num_generations,
         max_completion_length=preset.max_completion_length,
         temperature=preset.temperature,
-        beta=preset.beta,
+        beta=preset.beta if args.beta is None else args.beta,
         max_steps=args.max_steps or preset.max_steps,
         num_train_epochs=preset.epochs,
         bf16=use_bf16(preset),  # TRL defaults to bf16=True and gradient checkpointing on: set both

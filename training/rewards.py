@@ -12,12 +12,14 @@ Outcome-driven as in Memory-R1: the reward is the exact match of a final answer.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 from edgemem.errors import ModelOutputError
 from edgemem.metrics import exact_match, f1
 from edgemem.parsing import parse_answer, parse_operations
+from edgemem.prompts import MAX_ANSWER_CHARS, MAX_CITED
 
 
 def completion_text(completion: Any) -> str:
@@ -65,6 +67,41 @@ def answer_f1(
 ) -> list[float]:
     """Token-set F1 of the parsed answer (a denser signal than exact match)."""
     return _answer_scores(completions, answer, n_memories, prefix, f1)
+
+
+def answer_f1_json(
+    completions: list[Any], answer: list[str], n_memories: list[int], prefix: list[str] | None = None, **_: Any
+) -> list[float]:
+    """Token-set F1, but 0 for output the runtime's answer grammar could not have produced: anything
+    but one JSON object of the answer schema (a list of at most 5 memory numbers and a short answer).
+
+    >>> answer_f1_json(['{"memories": [2], "answer": "Lisbon"}', '{"memories": ["2 May"], "answer": "Lisbon"}'], ["Lisbon"] * 2, [3, 3])
+    [1.0, 0.0]
+    """
+    prefixes = prefix or [""] * len(completions)
+    scores = _answer_scores(completions, answer, n_memories, prefix, f1)
+    return [
+        s if schema_valid(p + completion_text(c)) else 0.0
+        for s, p, c in zip(scores, prefixes, completions, strict=True)
+    ]
+
+
+def schema_valid(text: str) -> bool:
+    """Whether ``text`` is exactly one JSON object of ``ANSWER_SCHEMA_BASE`` (what the grammar admits)."""
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return False
+    if not isinstance(obj, dict) or set(obj) != {"memories", "answer"}:
+        return False
+    mems, ans = obj["memories"], obj["answer"]
+    return (
+        isinstance(mems, list)
+        and len(mems) <= MAX_CITED
+        and all(isinstance(m, int) and not isinstance(m, bool) for m in mems)
+        and isinstance(ans, str)
+        and 1 <= len(ans) <= MAX_ANSWER_CHARS
+    )
 
 
 def manager_valid_json(completions: list[Any], shown: list[list[int]], facts: list[list[str]], **_: Any) -> list[float]:
