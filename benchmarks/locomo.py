@@ -114,6 +114,38 @@ class Baselines:
 STREAM = "@streaming"
 
 
+def system_settings(args: argparse.Namespace, label: str, model_sha: str) -> dict[str, Any]:
+    """What shapes one system's predictions: finished rows are reused only under the same settings."""
+    from edgemem.models import sha256_file
+
+    system = label.removesuffix(STREAM)
+    settings: dict[str, Any] = {"model_sha256": model_sha, "n_ctx": args.n_ctx, "data": str(args.data)}
+    settings.update(max_sessions=args.max_sessions, judge=args.judge)
+    if system in ("edgemem", "trained"):
+        settings.update(answer_k=args.answer_k, answer_turns_k=args.answer_turns_k)
+    if system == "trained":
+        settings["manifest_sha256"] = sha256_file(Path(args.manifest))
+    if system == "rag":
+        settings["rag_k"] = args.rag_k
+    return settings
+
+
+def check_settings(out: Path, wanted: dict[str, dict[str, Any]]) -> None:
+    """Refuse to add rows to ``out`` for a system whose earlier rows were made with other settings
+    (another manifest, k, model ...): the resumed run would silently mix them or skip the new ones."""
+    path = out / "settings.json"
+    known: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    for label, settings in wanted.items():
+        old = known.get(label)
+        if old is not None and old != settings:
+            changed = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+            raise SystemExit(
+                f"Error: {out} holds '{label}' rows made with other settings ({', '.join(changed)} differ). "
+                f"Fix: use another --out, or delete {out / 'predictions.jsonl'} and {path} to start over."
+            )
+    path.write_text(json.dumps({**known, **wanted}, indent=2))
+
+
 def labels(systems: list[str], protocol: str) -> list[str]:
     """The rows of a run: memory systems answer after the whole conversation is ingested (batch),
     as soon as each question's evidence is (streaming, labelled ``<system>@streaming``), or both.
@@ -195,6 +227,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     baselines = Baselines(engine, embedder, args.rag_k)
     judge = LlamaEngine(resolve_model(args.judge), n_ctx=2048, threads=args.threads) if args.judge else None
     pred_path = out / "predictions.jsonl"
+    model_sha = sha256_file(model_path)
+    check_settings(out, {label: system_settings(args, label, model_sha) for label in labels(systems, args.protocol)})
     done = set()
     if pred_path.exists():
         for line in pred_path.read_text().splitlines():
@@ -325,7 +359,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "benchmark": "locomo",
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": machine_info(),
-            "model": {"name": args.model, "file": model_path.name, "sha256": sha256_file(model_path)},
+            "model": {"name": args.model, "file": model_path.name, "sha256": model_sha},
             "manifest": args.manifest,
             "threads": args.threads,
             "n_ctx": args.n_ctx,

@@ -83,6 +83,10 @@ def test_locomo_harness_end_to_end_and_resume(tmp_path):
     assert summary["systems"] == ["edgemem", "edgemem@streaming"] and summary["protocol"] == "both"
     early = [r for r in rows if r["system"] == "edgemem@streaming" and r["qid"] in (1, 3)]  # evidence in D1
     assert all("Lisbon" not in " ".join(r["cited"]) for r in early)  # the later move is not in their bank
+    # Rows made with other settings are never mixed in: another k for the same system is refused
+    with pytest.raises(SystemExit, match="holds 'edgemem' rows made with other settings \\(answer_k differ\\)"):
+        locomo.main([*argv, "--systems", "edgemem", "--answer-k", "3"])
+    assert len((out / "predictions.jsonl").read_text().splitlines()) == 5 * 4  # nothing lost
 
 
 def test_as_of_boundaries(tmp_path, embedder):
