@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -87,6 +88,34 @@ def demo(db: str | None, user: str, model: str | None, threads: int | None, fres
         run_demo(mem, echo=click.echo, fresh=fresh)
 
 
+class StopAfterMessage:
+    """Ctrl-C during an ingest: the first one stops after the message being processed, a second one at
+    once. Why not Python's default: a KeyboardInterrupt raised while llama.cpp is inside a ctypes
+    callback (its log hook) is printed and swallowed by ctypes, and the ingest ran on to the end."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: Any = None
+
+    def __enter__(self) -> StopAfterMessage:
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        signal.signal(signal.SIGINT, self._previous)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested:  # the second Ctrl-C
+            raise KeyboardInterrupt
+        self.requested = True
+        click.echo("\nStopping after the current message (Ctrl-C again to stop at once) ...", err=True)
+
+    def check(self) -> None:
+        """Called between messages: leave the ingest if a stop was asked for."""
+        if self.requested:
+            raise KeyboardInterrupt
+
+
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--conversation", default=None, help="LoCoMo sample_id to ingest (e.g. conv-30).")
@@ -113,8 +142,15 @@ def ingest(
     turns = turns[:limit] if limit is not None else turns
     with open_memory(db, user, model, threads) as mem:
         bar = tqdm(total=len(turns), desc=f"ingest {source}", unit="msg", file=sys.stderr, disable=as_json)
+        stop = StopAfterMessage()
+
+        def on_turn(_: Any) -> None:
+            bar.update(1)
+            stop.check()
+
         try:
-            result = mem.ingest(turns, on_turn=lambda r: bar.update(1))
+            with stop:
+                result = mem.ingest(turns, on_turn=on_turn)
         except KeyboardInterrupt:
             bar.close()
             click.echo("\nInterrupted: every finished message is stored; run the same command to resume.", err=True)

@@ -141,7 +141,9 @@ def test_kill_during_ingest_then_resume(tmp_path):
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=120)
         if sig == signal.SIGINT:  # Ctrl-C: a clean message, not a traceback
-            assert proc.returncode == 130 and "run the same command to resume" in err and "Traceback" not in err
+            assert proc.returncode == 130, (proc.returncode, err[-2000:])
+            assert "Stopping after the current message" in err and "run the same command to resume" in err
+            assert "Traceback" not in err and "Exception ignored" not in err
         check_complete(db)
     r = run(*args, "--json")
     assert r.returncode == 0, r.stderr
@@ -167,3 +169,23 @@ def check_complete(db: Path) -> int:
         return int(turns)
     finally:
         conn.close()
+
+
+def test_first_ctrl_c_stops_after_the_message_second_at_once():
+    """The ingest's Ctrl-C handler only raises between messages (a KeyboardInterrupt raised inside a
+    ctypes callback would be swallowed); a second Ctrl-C raises at once; the old handler comes back."""
+    from edgemem.cli import StopAfterMessage
+
+    before = signal.getsignal(signal.SIGINT)
+    stop = StopAfterMessage()
+    with stop:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler has run: no exception yet, the stop is pending
+        assert stop.requested
+        with pytest.raises(KeyboardInterrupt):
+            stop.check()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+    assert signal.getsignal(signal.SIGINT) is before
+    StopAfterMessage().check()  # nothing asked: nothing raised
