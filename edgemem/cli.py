@@ -90,8 +90,9 @@ def demo(db: str | None, user: str, model: str | None, threads: int | None, fres
 
 class StopAfterMessage:
     """Ctrl-C during an ingest: the first one stops after the message being processed, a second one at
-    once. Why not Python's default: a KeyboardInterrupt raised while llama.cpp is inside a ctypes
-    callback (its log hook) is printed and swallowed by ctypes, and the ingest ran on to the end."""
+    once. Why not Python's default: under load an ingest once ignored Ctrl-C and ran to the end (exit
+    0). The likely cause: a KeyboardInterrupt raised while Python runs a ctypes callback (llama.cpp's
+    log hook) is printed and swallowed by ctypes. A handler that only sets a flag cannot be lost."""
 
     def __init__(self) -> None:
         self.requested = False
