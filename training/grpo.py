@@ -125,7 +125,7 @@ def main(args: GRPOArgs) -> Path:
         max_steps=args.max_steps or preset.max_steps,
         num_train_epochs=preset.epochs,
         bf16=use_bf16(preset),  # TRL defaults to bf16=True and gradient checkpointing on: set both
-        gradient_checkpointing=preset.gradient_checkpointing,
+        gradient_checkpointing=preset.gradient_checkpointing and not args.no_gradient_checkpointing,
         use_cpu=preset.device == "cpu",
         save_steps=preset.save_steps,
         save_total_limit=args.keep_checkpoints or None,

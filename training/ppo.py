@@ -158,7 +158,7 @@ def main(args: PPOArgs) -> Path:
         missing_eos_penalty=1.0,
         num_sample_generations=0,
         bf16=use_bf16(preset),
-        gradient_checkpointing=preset.gradient_checkpointing,
+        gradient_checkpointing=preset.gradient_checkpointing and not args.no_gradient_checkpointing,
         use_cpu=preset.device == "cpu",
         save_steps=preset.save_steps,
         save_total_limit=args.keep_checkpoints or None,

@@ -1,0 +1,244 @@
+"""SFT warm-start of the Answer Agent from a larger model's answers (Memory-R1's Memory-SFT baseline, small).
+
+    python -m training.data --agents answer --answer-k 5 --answer-turns-k 5 --out runs/data-k5t5
+    python -m training.sft --data runs/data-k5t5 --teacher qwen2.5-coder-1.5b --output-dir runs/sft-answer
+    python -m export --adapter runs/sft-answer/adapter --agent answer --lora-only --out exports/sft-answer
+
+    # smoke (SmolLM2 teaches itself; proves the code path, not a useful model)
+    python -m training.sft --data runs/data-smoke --preset cpu-smoke --teacher smollm2-135m --min-f1 0
+
+Two stages, one script:
+1. Targets. The teacher (a packaged GGUF, through the runtime's own engine, grammar and greedy decoding)
+   answers every training prompt; an answer is kept when its token-set F1 against the gold answer
+   reaches ``--min-f1``. Why a teacher and not the gold answers: the student must also learn which
+   memories to cite, and the teacher's outputs are complete replies in the runtime's format. The
+   answers are cached in ``<out>/targets.jsonl`` (one line per prompt, appended as they come), so an
+   interrupted run continues where it stopped.
+2. Training. A LoRA on the preset's base model, TRL ``SFTTrainer``, loss on the reply only. The
+   prompt ends with the reply's forced start (``ANSWER_PREFIX``, what the runtime's grammar
+   admits first), so the student learns the part of the reply the grammar leaves open, exactly as
+   the GRPO rollouts do.
+
+Output: ``<out>/adapter`` (PEFT LoRA, exported like a GRPO adapter), ``run_log.json`` (loss per step,
+greedy validation reward on conv-30 prompts when ``--val-every`` is set), ``RUN_CARD.md``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edgemem.errors import InvalidInput, ModelOutputError
+from edgemem.prompts import ANSWER_PREFIX, ANSWER_SCHEMA_BASE
+from training.common import (
+    RunLog,
+    asdict_str,
+    check_output_dir,
+    get_preset,
+    hf_model_dir,
+    load_jsonl,
+    render_prompt,
+    require_train_extra,
+    run_cli,
+    trainer_callback,
+    use_bf16,
+    validation_callback,
+    write_run_card,
+)
+
+
+@dataclass
+class SFTArgs:
+    data: Path = Path("runs/data")  # training.data output (answer_train.jsonl, answer_val.jsonl)
+    teacher: str = "qwen2.5-coder-1.5b"  # a registry name or a GGUF path: whose answers are the targets
+    teacher_threads: int = 1
+    min_f1: float = 0.5  # keep a teacher answer when its F1 against the gold answer reaches this
+    preset: str = "cpu-0.5b"  # the student: base model, LoRA size, threads, bf16 (training.common.PRESETS)
+    output_dir: Path | None = None  # default runs/sft-answer-<preset>
+    epochs: float = 2.0
+    learning_rate: float = 1e-4
+    grad_accum: int = 4  # examples per optimiser step (one example per forward pass)
+    limit: int | None = None  # only the first N training prompts (smoke runs)
+    val_every: int = 0  # every N optimiser steps, greedy answers on the validation prompts (0: off)
+    val_limit: int = 24
+    max_minutes: float | None = None
+    threads: int | None = None  # torch CPU threads (override the preset)
+    overwrite: bool = False
+    seed: int = 0
+
+
+def teacher_targets(args: SFTArgs, rows: list[dict[str, Any]], out: Path) -> list[dict[str, Any]]:
+    """The teacher's greedy, grammar-constrained reply to every row, with its F1 (cached, resumable)."""
+    from edgemem.config import MemoryConfig
+    from edgemem.engine import LlamaEngine
+    from edgemem.models import resolve_model
+    from training.rewards import answer_f1
+
+    path = out / "targets.jsonl"
+    done: list[dict[str, Any]] = []
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                done.append(json.loads(line))
+            except ValueError:  # the line being written when the run was killed: answer it again
+                break
+        path.write_text("".join(json.dumps(t) + "\n" for t in done), encoding="utf-8")
+    if done and done[0].get("teacher") != args.teacher:
+        raise InvalidInput(
+            f"{path} holds answers of {done[0].get('teacher')}, not {args.teacher}. Fix: pass --teacher "
+            f"{done[0].get('teacher')} or another --output-dir."
+        )
+    if len(done) >= len(rows):
+        return done[: len(rows)]
+    engine = LlamaEngine(resolve_model(args.teacher), n_ctx=4096, threads=args.teacher_threads)
+    out.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        for i, r in enumerate(rows[len(done) :], len(done)):
+            c = engine.complete(
+                r["messages"], schema=ANSWER_SCHEMA_BASE, max_tokens=MemoryConfig.answer_max_tokens, prefix_key="answer"
+            )
+            score = answer_f1([c.text], [r["answer"]], [r["n_memories"]])[0]
+            target = {"i": i, "teacher": args.teacher, "text": c.text, "f1": score, "gold": r["answer"]}
+            f.write(json.dumps(target) + "\n")
+            f.flush()
+            done.append(target)
+            print(f"  teacher {i + 1}/{len(rows)}: F1 {score:.2f}  {c.text[:90]!r}", flush=True)
+    engine.close()
+    return done
+
+
+def completion_of(text: str) -> str | None:
+    """The part of a reply after ``ANSWER_PREFIX``, in the canonical JSON spelling; None if it is not
+    one JSON object of the answer schema (then it cannot be a target).
+
+    >>> completion_of('{"memories":[2,4],"answer":"Lisbon"}')
+    '2, 4], "answer": "Lisbon"}'
+    >>> completion_of('Lisbon') is None
+    True
+    """
+    from training.rewards import schema_valid
+
+    if not schema_valid(text):
+        return None
+    canonical = json.dumps(json.loads(text), ensure_ascii=False)
+    if not canonical.startswith(ANSWER_PREFIX):  # json.dumps keeps the key order the grammar forces
+        raise ModelOutputError(
+            f"Unexpected reply layout {canonical[:40]!r}: expected it to start with {ANSWER_PREFIX!r}."
+        )
+    return canonical[len(ANSWER_PREFIX) :]
+
+
+def sft_rows(rows: list[dict[str, Any]], targets: list[dict[str, Any]], min_f1: float) -> list[dict[str, Any]]:
+    """Prompt (chat messages + the forced reply start) and completion for every kept teacher answer."""
+    kept = []
+    for r, t in zip(rows, targets, strict=False):
+        completion = completion_of(t["text"]) if t["f1"] >= min_f1 else None
+        if completion is not None:
+            kept.append(
+                {
+                    "messages": [*r["messages"], {"role": "assistant", "content": ANSWER_PREFIX}],
+                    "completion": completion,
+                }
+            )
+    return kept
+
+
+def main(args: SFTArgs) -> Path:
+    preset = get_preset(args.preset)
+    out = args.output_dir or Path("runs") / f"sft-answer-{args.preset}"
+    check_output_dir(out, False, args.overwrite)
+    rows = load_jsonl(args.data / "answer_train.jsonl")[: args.limit]
+    targets = teacher_targets(args, rows, out)
+    examples = sft_rows(rows, targets, args.min_f1)
+    print(f"teacher answers kept: {len(examples)} of {len(rows)} (F1 >= {args.min_f1})", flush=True)
+    if not examples:
+        raise InvalidInput(
+            f"No teacher answer reached F1 {args.min_f1}. Fix: lower --min-f1 or use a stronger --teacher."
+        )
+    require_train_extra()
+
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from training.grpo import LORA_TARGETS, dataset_rows
+    from training.rewards import answer_f1_json
+
+    if preset.device == "cpu":
+        torch.set_num_threads(args.threads or preset.threads or 1)
+    base = preset.base_model
+    model_dir = hf_model_dir(base)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    # Text prompt + completion: the chat template renders the prompt up to the forced reply start;
+    # TRL appends the end-of-sequence token to the completion, so the student also learns to stop.
+    train = [{"prompt": render_prompt(tokenizer, e["messages"]), "completion": e["completion"]} for e in examples]
+    config = SFTConfig(
+        output_dir=str(out),
+        learning_rate=args.learning_rate,
+        per_device_train_batch_size=1,  # no padding waste on a CPU
+        gradient_accumulation_steps=args.grad_accum,
+        num_train_epochs=args.epochs,
+        bf16=use_bf16(preset),
+        gradient_checkpointing=preset.gradient_checkpointing,
+        use_cpu=preset.device == "cpu",
+        completion_only_loss=True,
+        max_length=None,  # the answer prompts fit the model; never cut the reply off
+        save_strategy="no",
+        logging_steps=1,
+        report_to=[],
+        seed=args.seed,
+        model_init_kwargs={"dtype": "bfloat16"} if use_bf16(preset) else None,
+    )
+    lora = LoraConfig(r=preset.lora_r, lora_alpha=preset.lora_alpha, target_modules=LORA_TARGETS, task_type="CAUSAL_LM")
+    settings = {
+        **asdict_str(args),
+        "output_dir": str(out),
+        "base_model": base,
+        "model_dir": model_dir,
+        "examples": len(train),
+        "teacher_f1_mean": sum(t["f1"] for t in targets) / len(targets),
+        "preset_values": dataclasses.asdict(preset),
+    }
+    run_log = RunLog(out / "run_log.json", settings)
+    callbacks = [trainer_callback(run_log, args.max_minutes)]
+    if args.val_every:
+        val = dataset_rows("answer", load_jsonl(args.data / "answer_val.jsonl")[: args.val_limit])
+
+        def val_score(texts: list[str], batch: list[dict[str, Any]]) -> list[float]:
+            return answer_f1_json(
+                texts, [r["answer"] for r in batch], [r["n_memories"] for r in batch], [r["prefix"] for r in batch]
+            )
+
+        callbacks.append(validation_callback(run_log, val, val_score, args.val_every, preset.max_completion_length))
+    trainer = SFTTrainer(
+        model=model_dir,
+        args=config,
+        train_dataset=Dataset.from_list(train),
+        processing_class=tokenizer,
+        peft_config=lora,
+        callbacks=callbacks,
+    )
+    trainer.train()
+    trainer.save_model(str(out / "adapter"))
+    (out / "edgemem_adapter.json").write_text(
+        json.dumps(
+            {"agent": "answer", "base_model": base, "model_dir": model_dir, "method": "sft", "preset": args.preset},
+            indent=2,
+        )
+    )
+    card = write_run_card(out, f"SFT answer agent from {args.teacher} ({args.preset})", settings, run_log)
+    print(f"adapter: {out / 'adapter'}\nrun log: {run_log.path}\nrun card: {card}")
+    return out / "adapter"
+
+
+def cli(argv: list[str] | None = None) -> None:
+    run_cli(SFTArgs, main, __doc__, argv)
+
+
+if __name__ == "__main__":
+    cli()
