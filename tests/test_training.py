@@ -624,3 +624,47 @@ def test_sft_smoke(tiny_data, tmp_path):
     # cached: the same targets again without loading the teacher
     assert sft.teacher_targets(args, load_jsonl(root / "data" / "answer_train.jsonl")[:4], out) == targets
     assert len((out / "targets.jsonl").read_text().splitlines()) == 4
+
+    # RL continues from the SFT adapter (TRL keeps a frozen copy as the KL reference)
+    from safetensors.torch import load_file
+
+    from training import grpo
+
+    rl = grpo.main(
+        grpo.GRPOArgs(
+            agent="answer",
+            data=root / "data",
+            output_dir=tmp_path / "rl",
+            limit=4,
+            max_steps=1,
+            beta=0.04,
+            init_adapter=adapter,
+        )
+    )
+    rl_log = json.loads((rl.parent / "run_log.json").read_text())
+    assert rl_log["config"]["init_adapter"] == str(adapter)
+    assert [s["step"] for s in rl_log["steps"] if "reward" in s] == [1]
+    before, after = load_file(adapter / "adapter_model.safetensors"), load_file(rl / "adapter_model.safetensors")
+    b_keys = [k for k in before if "lora_B" in k]
+    assert b_keys and set(b_keys) <= set(after)
+    # a fresh LoRA starts with B = 0; after one small step it would still be far from the SFT weights
+    for k in b_keys:
+        assert (after[k].float() - before[k].float()).abs().max() < 0.5 * before[k].float().abs().max() + 1e-6, k
+
+
+def test_init_adapter_is_checked(tmp_path):
+    from training import grpo, ppo
+
+    adapter = tmp_path / "sft" / "adapter"
+    with pytest.raises(InvalidInput, match="is not a trained adapter"):
+        grpo.main(grpo.GRPOArgs(agent="answer", data=tmp_path, output_dir=tmp_path / "rl", init_adapter=adapter))
+    adapter.mkdir(parents=True)
+    (adapter / "adapter_config.json").write_text("{}")
+    meta = {"agent": "answer", "base_model": "qwen2.5-coder-0.5b"}
+    (adapter.parent / "edgemem_adapter.json").write_text(json.dumps(meta))
+    with pytest.raises(
+        InvalidInput, match="answer agent on qwen2.5-coder-0.5b, this run trains the manager agent on smollm2-135m"
+    ):
+        grpo.main(grpo.GRPOArgs(agent="manager", data=tmp_path, output_dir=tmp_path / "rl", init_adapter=adapter))
+    with pytest.raises(InvalidInput, match="GRPO only"):
+        ppo.main(ppo.PPOArgs(agent="answer", data=tmp_path, output_dir=tmp_path / "rl", init_adapter=adapter))

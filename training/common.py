@@ -58,6 +58,9 @@ class RunArgs:
     overwrite: bool = False  # replace an existing adapter
     # the preset's activation (gradient) checkpointing off: faster steps, several GB more memory
     no_gradient_checkpointing: bool = False
+    # GRPO: start from this LoRA (e.g. training.sft's <out>/adapter) instead of a fresh one; with a KL
+    # term the reference is a frozen copy of it (TRL), so RL stays near the warm-started agent
+    init_adapter: Path | None = None
     threads: int | None = None  # torch CPU threads (override the preset; 1 when another job shares the cores)
     seed: int = 0
 
@@ -343,6 +346,22 @@ def answerable(example: dict[str, Any]) -> bool:
 
 def _words(text: Any) -> set[str]:
     return set(re.findall(r"\w+", str(text).lower()))
+
+
+def check_init_adapter(adapter: Path, agent: str, base: str) -> None:
+    """A warm-start adapter must exist, be for this agent and sit on this base model."""
+    meta_path = adapter.parent / "edgemem_adapter.json"
+    if not (adapter / "adapter_config.json").exists() or not meta_path.exists():
+        raise InvalidInput(
+            f"--init-adapter {adapter} is not a trained adapter (no adapter_config.json, or no "
+            f"{meta_path.name} next to it). Fix: pass the <out>/adapter folder of a training.sft or training.grpo run."
+        )
+    meta = json.loads(meta_path.read_text())
+    if meta.get("agent") != agent or meta.get("base_model") != base:
+        raise InvalidInput(
+            f"--init-adapter {adapter} is a {meta.get('agent')} agent on {meta.get('base_model')}, this run trains the "
+            f"{agent} agent on {base}. Fix: pass an adapter of the same agent and base model (or --base-model)."
+        )
 
 
 def select_examples(args: RunArgs, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ from training.common import (
     RunLog,
     asdict_str,
     check_agent,
+    check_init_adapter,
     check_output_dir,
     check_reward,
     get_preset,
@@ -99,6 +100,8 @@ def main(args: GRPOArgs) -> Path:
         raise InvalidInput(
             f"{out} was trained from {json.loads(meta_path.read_text())['base_model']}, not {base}. Fix: pass the same --base-model or another --output-dir."
         )
+    if args.init_adapter is not None:
+        check_init_adapter(args.init_adapter, args.agent, base)
     rows = select_examples(args, load_jsonl(args.data / f"{args.agent}_train.jsonl"))
     require_train_extra()
 
@@ -162,12 +165,19 @@ def main(args: GRPOArgs) -> Path:
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         for r in train_rows:
             r["prompt"] = render_prompt(tokenizer, r["prompt"])
+    model: Any = model_dir
+    if args.init_adapter is not None:  # warm start: keep training that LoRA (TRL copies it as the KL reference)
+        from peft import PeftModel
+        from transformers import AutoModelForCausalLM
+
+        base_model = AutoModelForCausalLM.from_pretrained(model_dir, dtype="bfloat16" if use_bf16(preset) else None)
+        model = PeftModel.from_pretrained(base_model, str(args.init_adapter), is_trainable=True)
     trainer = GRPOTrainer(
-        model=model_dir,
+        model=model,
         reward_funcs=reward_funcs,
         args=config,
         train_dataset=Dataset.from_list(train_rows),
-        peft_config=lora,
+        peft_config=lora if args.init_adapter is None else None,
         callbacks=callbacks,
     )
     trainer.train(resume_from_checkpoint=True if (args.resume and last_checkpoint(out) is not None) else None)

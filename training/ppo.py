@@ -109,6 +109,10 @@ def main(args: PPOArgs) -> Path:
         raise InvalidInput(
             "TRL's PPO trainer cannot resume from a checkpoint. Fix: run again with --overwrite (or use GRPO, which resumes)."
         )
+    if args.init_adapter is not None:
+        from edgemem.errors import InvalidInput
+
+        raise InvalidInput("--init-adapter is supported by GRPO only. Fix: use python -m training.grpo, or drop it.")
     out = args.output_dir or Path("runs") / f"ppo-{args.agent}-{args.preset}"
     check_output_dir(out, args.resume, args.overwrite)
     base = args.base_model or preset.base_model
