@@ -54,7 +54,9 @@ from training.common import (
 @dataclass
 class SFTArgs:
     data: Path = Path("runs/data")  # training.data output (answer_train.jsonl, answer_val.jsonl)
-    teacher: str = "qwen2.5-coder-1.5b"  # a registry name or a GGUF path: whose answers are the targets
+    # whose answers are the targets: a registry name or a GGUF path, or "gold" (the dataset's answers,
+    # citing the shown memories that contain a word of them)
+    teacher: str = "qwen2.5-coder-1.5b"
     teacher_threads: int = 1
     min_f1: float = 0.5  # keep a teacher answer when its F1 against the gold answer reaches this
     preset: str = "cpu-0.5b"  # the student: base model, LoRA size, threads, bf16 (training.common.PRESETS)
@@ -97,6 +99,14 @@ def teacher_targets(args: SFTArgs, rows: list[dict[str, Any]], out: Path) -> lis
         )
     if len(done) >= len(rows):
         return done[: len(rows)]
+    if args.teacher == "gold":
+        done = [
+            {"i": i, "teacher": "gold", "text": gold_reply(r), "f1": 1.0, "gold": r["answer"]}
+            for i, r in enumerate(rows)
+        ]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(t) + "\n" for t in done), encoding="utf-8")
+        return done
     engine = LlamaEngine(resolve_model(args.teacher), n_ctx=4096, threads=args.teacher_threads)
     out.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as f:
@@ -112,6 +122,27 @@ def teacher_targets(args: SFTArgs, rows: list[dict[str, Any]], out: Path) -> lis
             print(f"  teacher {i + 1}/{len(rows)}: F1 {score:.2f}  {c.text[:90]!r}", flush=True)
     engine.close()
     return done
+
+
+def gold_reply(row: dict[str, Any]) -> str:
+    """The reply a perfect agent could give: the gold answer, citing (at most ``MAX_CITED``) shown
+    memories that hold one of its content words.
+
+    >>> row = {"answer": "Berlin", "messages": [{"role": "user", "content": "[1] t: Rome trip\\n[2] t: moved to Berlin"}]}
+    >>> gold_reply(row)
+    '{"memories": [2], "answer": "Berlin"}'
+    """
+    import re
+
+    from edgemem.prompts import MAX_CITED
+    from training.common import content_words
+
+    words = content_words(str(row["answer"]))
+    text = "\n".join(m["content"] for m in row["messages"] if m["role"] == "user")
+    # the words after "timestamp: " (a date answer would otherwise cite every memory of that month)
+    lines = re.findall(r"^\[(\d+)\] (.*)$", text, flags=re.M)
+    cited = [int(n) for n, line in lines if words & content_words(line.split(": ", 1)[-1])]
+    return json.dumps({"memories": cited[:MAX_CITED], "answer": str(row["answer"])}, ensure_ascii=False)
 
 
 def completion_of(text: str) -> str | None:
