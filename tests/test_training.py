@@ -668,3 +668,25 @@ def test_init_adapter_is_checked(tmp_path):
         grpo.main(grpo.GRPOArgs(agent="manager", data=tmp_path, output_dir=tmp_path / "rl", init_adapter=adapter))
     with pytest.raises(InvalidInput, match="GRPO only"):
         ppo.main(ppo.PPOArgs(agent="answer", data=tmp_path, output_dir=tmp_path / "rl", init_adapter=adapter))
+
+
+@pytest.mark.parametrize(
+    "answer,lines,cited",
+    [
+        ("Berlin", ["[1] 9 May, 2023: Rome trip", "[2] 9 May, 2023: moved to Berlin"], [2]),
+        ("7 May 2023", ["[1] 7 May, 2023: ran a race", "[2] 8 May, 2023: race on May 7"], [2]),  # not the timestamp
+        ("the Berlin marathon", ["[1] t: went to the park"], []),  # filler words cite nothing
+        ("pottery", [f"[{n}] t: pottery class {n}" for n in range(1, 8)], [1, 2, 3, 4, 5]),  # at most 5
+        ("Lisbon", ["[1] Jon: I flew to Lisbon"], [1]),  # a raw turn "[n] Speaker: text"
+    ],
+)
+def test_sft_gold_reply(answer, lines, cited):
+    from training.sft import completion_of, gold_reply
+
+    row = {
+        "answer": answer,
+        "messages": [{"role": "system", "content": "[9] x: Berlin"}, {"role": "user", "content": "\n".join(lines)}],
+    }
+    reply = gold_reply(row)
+    assert json.loads(reply) == {"memories": cited, "answer": answer}
+    assert completion_of(reply) is not None  # a valid target
