@@ -449,20 +449,26 @@ def trainer_callback(
 
         def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             self.start = time.monotonic()
+            reset_peak_rss()  # the first step's peak, not the model loading's
+
+        step_memory: tuple[int, dict[str, Any]] = (-1, {})
 
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
             if logs:
                 # the process's resident memory per step: a CPU run that grows is found before the OOM killer
                 # rss_before_release_mb: before freed heap memory went back to the OS at the step's end;
-                # peak_rss_mb: the step's own peak (what decides whether it fits next to other jobs)
-                run_log.log(state.global_step, {**logs, "rss_mb": rss_mb(), **getattr(self, "step_memory", {})})
-
-        def on_step_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            reset_peak_rss()
+                # peak_rss_mb: the step's own peak (what decides whether it fits next to other jobs).
+                # TRL's PPO logs a step before its on_step_end: then both are measured here.
+                step, memory = self.step_memory
+                if step != state.global_step:
+                    memory = {"rss_before_release_mb": rss_mb(), "peak_rss_mb": peak_rss_mb()}
+                run_log.log(state.global_step, {**logs, "rss_mb": rss_mb(), **memory})
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            self.step_memory = {"rss_before_release_mb": rss_mb(), "peak_rss_mb": peak_rss_mb()}
+            memory = {"rss_before_release_mb": rss_mb(), "peak_rss_mb": peak_rss_mb()}
+            self.step_memory = (state.global_step, memory)
             release_memory()
+            reset_peak_rss()  # the next step's peak starts here (TRL's PPO has no on_step_begin)
             if max_minutes is not None and time.monotonic() - self.start > 60 * max_minutes:
                 run_log.data["stopped"] = f"time budget of {max_minutes} min reached at step {state.global_step}"
                 run_log.write()
