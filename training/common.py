@@ -380,14 +380,22 @@ def select_examples(args: RunArgs, rows: list[dict[str, Any]]) -> list[dict[str,
     return rows[: args.limit]
 
 
-def rss_mb() -> float:
-    """This process's resident set size in MB (peak RSS where /proc is missing)."""
+def _proc_status_mb(field: str) -> float | None:
+    """A memory field of /proc/self/status (e.g. VmRSS, VmHWM) in MB; None where /proc is missing."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
+    return None
+
+
+def rss_mb() -> float:
+    """This process's resident set size in MB (peak RSS where /proc is missing)."""
+    rss = _proc_status_mb("VmRSS")
+    if rss is not None:
+        return rss
     import resource
     import sys
 
@@ -397,13 +405,7 @@ def rss_mb() -> float:
 
 def peak_rss_mb() -> float | None:
     """The process's peak resident size (VmHWM) in MB since the last :func:`reset_peak_rss`; None off Linux."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
+    return _proc_status_mb("VmHWM")
 
 
 def reset_peak_rss() -> None:

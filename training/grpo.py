@@ -76,6 +76,18 @@ def dataset_rows(agent: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     return [{"prompt": r["messages"], **{k: r[k] for k in keep}} for r in rows]
 
 
+def reward_validation(run_log: RunLog, reward: Any, agent: str, data: Path, limit: int, every: int, preset: Any) -> Any:
+    """The validation callback of a run: greedy answers on the first ``limit`` validation prompts
+    (with the same forced reply start as training), scored by ``reward`` (a training.rewards function)."""
+    val = dataset_rows(agent, load_jsonl(data / f"{agent}_val.jsonl")[:limit])
+
+    def val_score(texts: list[str], batch: list[dict[str, Any]]) -> list[float]:
+        columns = {k: [r[k] for r in batch] for k in batch[0] if k != "prompt"}
+        return [float(v) for v in reward(texts, **columns)]
+
+    return validation_callback(run_log, val, val_score, every, preset.max_completion_length)
+
+
 def reward_functions(args: GRPOArgs) -> list[Any]:
     from training import rewards
 
@@ -151,13 +163,9 @@ def main(args: GRPOArgs) -> Path:
     log_callback = trainer_callback(run_log, args.max_minutes, max_rss_gb=args.max_rss_gb)
     callbacks = [log_callback]
     if args.val_every:
-        val = dataset_rows(args.agent, load_jsonl(args.data / f"{args.agent}_val.jsonl")[: args.val_limit])
-
-        def val_score(texts: list[str], batch: list[dict[str, Any]]) -> list[float]:
-            columns = {k: [r[k] for r in batch] for k in batch[0] if k != "prompt"}
-            return [float(v) for v in reward_funcs[0](texts, **columns)]
-
-        callbacks.append(validation_callback(run_log, val, val_score, args.val_every, preset.max_completion_length))
+        callbacks.append(
+            reward_validation(run_log, reward_funcs[0], args.agent, args.data, args.val_limit, args.val_every, preset)
+        )
     train_rows = dataset_rows(args.agent, rows)
     if args.agent == "answer":
         # TRL's GRPO opens a new assistant turn after a chat prompt; to continue the forced start of

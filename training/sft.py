@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edgemem.errors import InvalidInput, ModelOutputError
+from edgemem.errors import InvalidInput
 from edgemem.prompts import ANSWER_PREFIX, ANSWER_SCHEMA_BASE
 from training.common import (
     RunLog,
@@ -46,7 +46,6 @@ from training.common import (
     run_cli,
     trainer_callback,
     use_bf16,
-    validation_callback,
     write_run_card,
 )
 
@@ -158,11 +157,8 @@ def completion_of(text: str) -> str | None:
 
     if not schema_valid(text):
         return None
-    canonical = json.dumps(json.loads(text), ensure_ascii=False)
-    if not canonical.startswith(ANSWER_PREFIX):  # json.dumps keeps the key order the grammar forces
-        raise ModelOutputError(
-            f"Unexpected reply layout {canonical[:40]!r}: expected it to start with {ANSWER_PREFIX!r}."
-        )
+    obj = json.loads(text)  # rebuilt in the grammar's key order, so it starts with ANSWER_PREFIX
+    canonical = json.dumps({"memories": obj["memories"], "answer": obj["answer"]}, ensure_ascii=False)
     return canonical[len(ANSWER_PREFIX) :]
 
 
@@ -202,7 +198,7 @@ def main(args: SFTArgs) -> Path:
     from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from training.grpo import LORA_TARGETS, dataset_rows
+    from training.grpo import LORA_TARGETS, reward_validation
     from training.rewards import answer_f1_json
 
     if preset.device == "cpu":
@@ -243,14 +239,9 @@ def main(args: SFTArgs) -> Path:
     run_log = RunLog(out / "run_log.json", settings)
     callbacks = [trainer_callback(run_log, args.max_minutes)]
     if args.val_every:
-        val = dataset_rows("answer", load_jsonl(args.data / "answer_val.jsonl")[: args.val_limit])
-
-        def val_score(texts: list[str], batch: list[dict[str, Any]]) -> list[float]:
-            return answer_f1_json(
-                texts, [r["answer"] for r in batch], [r["n_memories"] for r in batch], [r["prefix"] for r in batch]
-            )
-
-        callbacks.append(validation_callback(run_log, val, val_score, args.val_every, preset.max_completion_length))
+        callbacks.append(
+            reward_validation(run_log, answer_f1_json, "answer", args.data, args.val_limit, args.val_every, preset)
+        )
     trainer = SFTTrainer(
         model=model_dir,
         args=config,
