@@ -125,7 +125,7 @@ def system_settings(args: argparse.Namespace, label: str, model_sha: str) -> dic
         settings.update(answer_k=args.answer_k, answer_turns_k=args.answer_turns_k)
     if system == "trained":
         settings["manifest_sha256"] = sha256_file(Path(args.manifest))
-    if system == "rag":
+    if system in ("rag", "mem0"):  # Mem0's answers read its top rag_k memories per speaker
         settings["rag_k"] = args.rag_k
     return settings
 

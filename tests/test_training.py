@@ -574,6 +574,29 @@ def test_sft_rows_keep_good_teacher_answers():
     assert len(sft_rows(rows, targets, min_f1=0.0)) == 2
 
 
+@pytest.mark.slow
+def test_sft_tokenizes_prompt_and_reply_apart():
+    """The training tokens are the ones the runtime sees: the prompt's forced ``[`` stays one token and
+    an empty citation list's ``]`` starts the reply (joined text would merge them into ``[]``); the
+    loss covers exactly the reply and the end-of-turn token."""
+    from transformers import AutoTokenizer
+
+    from edgemem.prompts import ANSWER_PREFIX
+    from training.common import hf_model_dir, render_prompt
+    from training.sft import tokenize_example
+
+    tok = AutoTokenizer.from_pretrained(hf_model_dir("smollm2-135m"))
+    prompt = render_prompt(tok, [{"role": "user", "content": "When?"}, {"role": "assistant", "content": ANSWER_PREFIX}])
+    for completion in ('], "answer": "7 May 2023"}', '2, 4], "answer": "Lisbon"}'):
+        ex = tokenize_example(tok, prompt, completion)
+        prompt_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+        n = len(prompt_ids)
+        assert ex["input_ids"][:n] == prompt_ids and ex["completion_mask"] == [0] * n + [1] * (len(ex["input_ids"]) - n)
+        assert tok.decode(ex["input_ids"][n:]) == completion + tok.eos_token
+    joined = tok(prompt + '], "answer": "x"}', add_special_tokens=False)["input_ids"]
+    assert joined[: len(prompt_ids)] != prompt_ids  # why the two are tokenized apart
+
+
 def test_sft_refuses_targets_of_another_teacher(tmp_path):
     from training.sft import SFTArgs, teacher_targets
 

@@ -607,3 +607,25 @@ def run_cli(cls: Any, fn: Any, doc: str | None, argv: list[str] | None = None, p
 
 def asdict_str(obj: Any) -> dict[str, Any]:
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(obj).items()}
+
+
+def run_settings(args: Any, out: Path, base: str, model_dir: str, preset: Any, **extra: Any) -> dict[str, Any]:
+    """What a run records in its run log and card: every flag, the resolved output folder and base
+    model, anything the method adds (``extra``) and the preset's values, so a card says all it ran with."""
+    return {
+        **asdict_str(args),
+        "output_dir": str(out),
+        "base_model": base,
+        "model_dir": model_dir,
+        **extra,
+        "preset_values": asdict(preset),
+    }
+
+
+def write_adapter_meta(out: Path, agent: str, base: str, model_dir: str, method: str, preset: str) -> Path:
+    """``<out>/edgemem_adapter.json``, next to ``<out>/adapter``: which agent and base model the LoRA
+    belongs to. The export stage and ``--init-adapter`` read it; a resumed run checks its base model."""
+    path = out / "edgemem_adapter.json"
+    meta = {"agent": agent, "base_model": base, "model_dir": model_dir, "method": method, "preset": preset}
+    path.write_text(json.dumps(meta, indent=2))
+    return path

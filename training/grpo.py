@@ -21,7 +21,6 @@ Design choices:
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,6 @@ from training.common import (
     EXIT_RESUME,
     RunArgs,
     RunLog,
-    asdict_str,
     check_agent,
     check_init_adapter,
     check_output_dir,
@@ -43,10 +41,12 @@ from training.common import (
     render_prompt,
     require_train_extra,
     run_cli,
+    run_settings,
     select_examples,
     trainer_callback,
     use_bf16,
     validation_callback,
+    write_adapter_meta,
     write_run_card,
 )
 
@@ -151,13 +151,7 @@ def main(args: GRPOArgs) -> Path:
         model_init_kwargs={"dtype": "bfloat16"} if use_bf16(preset) else None,
     )
     lora = LoraConfig(r=preset.lora_r, lora_alpha=preset.lora_alpha, target_modules=LORA_TARGETS, task_type="CAUSAL_LM")
-    settings = {
-        **asdict_str(args),
-        "output_dir": str(out),
-        "base_model": base,
-        "model_dir": model_dir,
-        "preset_values": dataclasses.asdict(preset),
-    }
+    settings = run_settings(args, out, base, model_dir, preset)
     run_log = RunLog(out / "run_log.json", settings, resume=args.resume)
     reward_funcs = reward_functions(args)
     log_callback = trainer_callback(run_log, args.max_minutes, max_rss_gb=args.max_rss_gb)
@@ -190,12 +184,7 @@ def main(args: GRPOArgs) -> Path:
     )
     trainer.train(resume_from_checkpoint=True if (args.resume and last_checkpoint(out) is not None) else None)
     trainer.save_model(str(out / "adapter"))
-    meta_path.write_text(
-        json.dumps(
-            {"agent": args.agent, "base_model": base, "model_dir": model_dir, "method": "grpo", "preset": args.preset},
-            indent=2,
-        )
-    )
+    write_adapter_meta(out, args.agent, base, model_dir, "grpo", args.preset)
     card = write_run_card(out, f"GRPO {args.agent} agent ({args.preset})", settings, run_log)
     print(f"adapter: {out / 'adapter'}\nrun log: {run_log.path}\nrun card: {card}")
     if log_callback.memory_stop:  # a fresh process gives the memory back: the caller resumes

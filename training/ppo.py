@@ -18,8 +18,6 @@ TRL removed its PPO trainer after 1.12.0; the [train] extra pins trl==1.12.0, wh
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,6 @@ from training.common import (
     RunArgs,
     RunLog,
     TimeBudgetReached,
-    asdict_str,
     check_agent,
     check_output_dir,
     check_reward,
@@ -37,9 +34,11 @@ from training.common import (
     load_jsonl,
     require_train_extra,
     run_cli,
+    run_settings,
     select_examples,
     trainer_callback,
     use_bf16,
+    write_adapter_meta,
     write_run_card,
 )
 from training.grpo import LORA_TARGETS
@@ -175,14 +174,7 @@ def main(args: PPOArgs) -> Path:
     value = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=1, dtype=dtype)
     for m in (policy, value):
         m.config.pad_token_id = tok.pad_token_id
-    settings = {
-        **asdict_str(args),
-        "output_dir": str(out),
-        "base_model": base,
-        "model_dir": model_dir,
-        "episodes": episodes,
-        "preset_values": dataclasses.asdict(preset),
-    }
+    settings = run_settings(args, out, base, model_dir, preset, episodes=episodes)
     run_log = RunLog(out / "run_log.json", settings, resume=args.resume)
     trainer = PPOTrainer(
         args=config,
@@ -206,12 +198,7 @@ def main(args: PPOArgs) -> Path:
     policy_model: Any = trainer.model.policy  # type: ignore[union-attr]
     policy_model.save_pretrained(str(adapter))  # the LoRA of the policy only
     tok.save_pretrained(str(adapter))
-    (out / "edgemem_adapter.json").write_text(
-        json.dumps(
-            {"agent": args.agent, "base_model": base, "model_dir": model_dir, "method": "ppo", "preset": args.preset},
-            indent=2,
-        )
-    )
+    write_adapter_meta(out, args.agent, base, model_dir, "ppo", args.preset)
     card = write_run_card(out, f"PPO {args.agent} agent ({args.preset})", settings, run_log)
     print(f"adapter: {adapter}\nrun log: {run_log.path}\nrun card: {card}")
     return adapter

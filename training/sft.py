@@ -25,7 +25,6 @@ greedy validation reward on conv-30 prompts when ``--val-every`` is set), ``RUN_
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +35,6 @@ from edgemem.prompts import ANSWER_PREFIX, ANSWER_SCHEMA_BASE
 from training.common import (
     RunLog,
     answerable,
-    asdict_str,
     check_output_dir,
     get_preset,
     hf_model_dir,
@@ -44,8 +42,10 @@ from training.common import (
     render_prompt,
     require_train_extra,
     run_cli,
+    run_settings,
     trainer_callback,
     use_bf16,
+    write_adapter_meta,
     write_run_card,
 )
 
@@ -177,6 +177,22 @@ def sft_rows(rows: list[dict[str, Any]], targets: list[dict[str, Any]], min_f1: 
     return kept
 
 
+def tokenize_example(tokenizer: Any, prompt: str, completion: str) -> dict[str, list[int]]:
+    """Token ids of prompt + completion + end of turn, and the mask of the tokens the loss is on.
+
+    Prompt and completion are tokenized apart, as the runtime sees them: llama.cpp tokenizes the
+    prompt, which ends with the forced reply start ``{"memories": [``, and the model generates from
+    there. Tokenizing the joined text (what TRL does with prompt/completion columns) merges the
+    prefix's ``[`` with a completion's ``]`` into one ``[]`` token, which the model never sees at
+    run time, and shifts the loss mask by a token. The end-of-sequence token teaches it to stop."""
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    completion_ids = [*tokenizer(completion, add_special_tokens=False)["input_ids"], tokenizer.eos_token_id]
+    return {
+        "input_ids": [*prompt_ids, *completion_ids],
+        "completion_mask": [0] * len(prompt_ids) + [1] * len(completion_ids),
+    }
+
+
 def main(args: SFTArgs) -> Path:
     preset = get_preset(args.preset)
     out = args.output_dir or Path("runs") / f"sft-answer-{args.preset}"
@@ -206,9 +222,8 @@ def main(args: SFTArgs) -> Path:
     base = preset.base_model
     model_dir = hf_model_dir(base)
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    # Text prompt + completion: the chat template renders the prompt up to the forced reply start;
-    # TRL appends the end-of-sequence token to the completion, so the student also learns to stop.
-    train = [{"prompt": render_prompt(tokenizer, e["messages"]), "completion": e["completion"]} for e in examples]
+    # Tokenized here, not by TRL: see tokenize_example.
+    train = [tokenize_example(tokenizer, render_prompt(tokenizer, e["messages"]), e["completion"]) for e in examples]
     config = SFTConfig(
         output_dir=str(out),
         learning_rate=args.learning_rate,
@@ -227,15 +242,15 @@ def main(args: SFTArgs) -> Path:
         model_init_kwargs={"dtype": "bfloat16"} if use_bf16(preset) else None,
     )
     lora = LoraConfig(r=preset.lora_r, lora_alpha=preset.lora_alpha, target_modules=LORA_TARGETS, task_type="CAUSAL_LM")
-    settings = {
-        **asdict_str(args),
-        "output_dir": str(out),
-        "base_model": base,
-        "model_dir": model_dir,
-        "examples": len(train),
-        "teacher_f1_mean": sum(t["f1"] for t in targets) / len(targets),
-        "preset_values": dataclasses.asdict(preset),
-    }
+    settings = run_settings(
+        args,
+        out,
+        base,
+        model_dir,
+        preset,
+        examples=len(train),
+        teacher_f1_mean=sum(t["f1"] for t in targets) / len(targets),
+    )
     run_log = RunLog(out / "run_log.json", settings)
     callbacks = [trainer_callback(run_log, args.max_minutes)]
     if args.val_every:
@@ -252,12 +267,7 @@ def main(args: SFTArgs) -> Path:
     )
     trainer.train()
     trainer.save_model(str(out / "adapter"))
-    (out / "edgemem_adapter.json").write_text(
-        json.dumps(
-            {"agent": "answer", "base_model": base, "model_dir": model_dir, "method": "sft", "preset": args.preset},
-            indent=2,
-        )
-    )
+    write_adapter_meta(out, "answer", base, model_dir, "sft", args.preset)
     card = write_run_card(out, f"SFT answer agent from {args.teacher} ({args.preset})", settings, run_log)
     print(f"adapter: {out / 'adapter'}\nrun log: {run_log.path}\nrun card: {card}")
     return out / "adapter"
