@@ -73,6 +73,23 @@ def test_answer_sets_only(locomo_data, embedder):
         build_data(dataclasses.replace(args, agents="critic"), engine=engine, embedder=embedder)
 
 
+def test_answer_sets_with_evidence_in_the_bank(locomo_data, embedder):
+    """--evidence-in-bank with --max-sessions keeps only the questions the partial bank can answer
+    (the benchmark harness's rule); ids keep their place in the full question list."""
+    out, _, _ = locomo_data
+    args = DataArgs(
+        data=LOCOMO, max_sessions=1, out=out / "in-bank", banks=out / "banks", model="fake", agents="answer"
+    )
+    counts = build_data(dataclasses.replace(args, evidence_in_bank=True), engine=RecordingEngine(), embedder=embedder)
+    raw = {c["sample_id"]: c for c in json.loads(LOCOMO.read_text())}
+    for split, conv in (("train", "conv-26"), ("val", "conv-30")):
+        qas = [q for q in raw[conv]["qa"] if q["category"] != 5]
+        in_d1 = [i for i, q in enumerate(qas) if all(e.split(":")[0] == "D1" for e in q["evidence"])]
+        rows = load_jsonl(out / "in-bank" / f"answer_{split}.jsonl")
+        assert 0 < counts[f"answer_{split}"] == len(in_d1) < len(qas)
+        assert [r["id"] for r in rows] == [f"{conv}/qa{i}" for i in in_d1]
+
+
 def test_wrong_data_files(tmp_path):
     with pytest.raises(InvalidInput, match="build the data first"):
         load_jsonl(tmp_path / "answer_train.jsonl")

@@ -45,6 +45,9 @@ class DataArgs:
     # which training sets to write: "answer", "manager" or both. The manager's costs one LLM call per
     # evidence turn (its prompt is rendered by running the manager); the answer's none.
     agents: str = "answer,manager"
+    # with --max-sessions: only the questions whose evidence lies in the kept sessions (the benchmark
+    # harness's rule). Off, every question is kept, answerable from the partial bank or not.
+    evidence_in_bank: bool = False
 
 
 def build_bank(args: DataArgs, conv: Conversation, engine: Any = None, embedder: Any = None) -> Memory:
@@ -77,11 +80,14 @@ def build_bank(args: DataArgs, conv: Conversation, engine: Any = None, embedder:
     return mem
 
 
-def answer_examples(mem: Memory, conv: Conversation) -> list[dict[str, Any]]:
-    """One example per non-adversarial QA: the prompt exactly as the runtime renders it."""
+def answer_examples(mem: Memory, conv: Conversation, sessions: set[str] | None = None) -> list[dict[str, Any]]:
+    """One example per non-adversarial QA: the prompt exactly as the runtime renders it. ``sessions``:
+    only the QAs whose evidence lies in these sessions (ids keep their place in the full list)."""
     agent = mem.answer_agent
     out = []
     for i, qa in enumerate(q for q in conv.qa if q.category != 5):
+        if sessions is not None and not all(session_of(e) in sessions for e in qa.evidence):
+            continue
         step = agent.step(qa.question, agent.retrieve(mem.user, qa.question))
         out.append(
             {
@@ -161,7 +167,10 @@ def main(args: DataArgs, engine: Any = None, embedder: Any = None) -> dict[str, 
         conv = find_conversation(args.data, sample_id)
         mem = build_bank(args, conv, engine, embedder)
         for agent in agents:
-            rows = builders[agent](mem, conv)
+            if agent == "answer" and args.evidence_in_bank and args.max_sessions is not None:
+                rows = answer_examples(mem, conv, set(conv.sessions[: args.max_sessions]))
+            else:
+                rows = builders[agent](mem, conv)
             write_jsonl(args.out / f"{agent}_{split}.jsonl", rows)
             counts[f"{agent}_{split}"] = len(rows)
         mem.close()
