@@ -314,6 +314,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         "llm_calls": sum(r["llm_calls"] for r in added),
                         "prompt_tokens": sum(r["prompt_tokens"] for r in added),
                         "completion_tokens": sum(r["completion_tokens"] for r in added),
+                        "server_peak_rss_mb": peer.server_peak_rss_mb(),
                     }
                 bar = tqdm(todo, desc=f"{conv_id} {label}: answer", unit="q", file=sys.stderr)
                 for i, qa in bar:

@@ -74,10 +74,10 @@ def percentile(values: list[float], q: float) -> float | None:
     return float(np.percentile(values, q)) if values else None
 
 
-def rss_bytes() -> dict[str, int]:
-    """Current and peak resident memory of this process (Linux)."""
+def rss_bytes(pid: int | str = "self") -> dict[str, int]:
+    """Current and peak resident memory of a process, by default this one (Linux)."""
     out = {}
-    for line in open("/proc/self/status"):
+    for line in open(f"/proc/{pid}/status"):
         if line.startswith(("VmRSS", "VmHWM")):
             key, val = line.split(":")
             out[key] = int(val.split()[0]) * 1024

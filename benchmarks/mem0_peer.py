@@ -35,9 +35,17 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from benchmarks.machine import rss_bytes
 from edgemem.errors import EdgememError, MissingDependency
 
 N_CTX = 16384
+# The server's prompt cache keeps a saved state per prompt. Its size limit counts only llama.cpp's state
+# (~24 MB here), not the logits array each saved state copies: with the server's default logits_all=True
+# that is n_tokens x 151,936 floats, ~1.5 GB per 2,500-token prompt, never evicted; the server was
+# OOM-killed at 22 GB after 11 conv-30 messages. So logits_all is off (Mem0 asks for no logprobs; each
+# state then copies n_batch x vocab floats, ~310 MB), and the limit keeps ~4 states: the extraction and
+# the update prompt alternate, so two would do.
+CACHE_BYTES = 100_000_000
 
 
 def serve(argv: list[str]) -> None:
@@ -106,7 +114,7 @@ class Mem0Peer:
         args = [
             "--model", str(self.model_path), "--model_alias", "local", "--host", "127.0.0.1", "--port", str(port),
             "--n_ctx", str(N_CTX), "--n_threads", str(self.threads), "--n_threads_batch", str(self.threads),
-            "--cache", "true", "--cache_type", "ram",
+            "--cache", "true", "--cache_type", "ram", "--cache_size", str(CACHE_BYTES), "--logits_all", "false",
         ]  # fmt: skip
         with (self.work_dir / "server.log").open("ab") as log:  # the child keeps its own copy open
             self.server = subprocess.Popen(
@@ -221,6 +229,13 @@ class Mem0Peer:
                 if on_turn:
                     on_turn(row)
         return stats
+
+    def server_peak_rss_mb(self) -> float | None:
+        """The llama.cpp server's peak resident memory so far (Linux; None elsewhere or once it exited)."""
+        if self.server is None or self.server.poll() is not None:
+            return None
+        peak = rss_bytes(self.server.pid).get("peak_rss")
+        return peak / 1e6 if peak else None
 
     def context(self, conv_id: str, speakers: list[str], question: str) -> list[str]:
         """Each speaker's top-k memories for ``question``, rendered "time: memory"."""
