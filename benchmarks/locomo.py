@@ -305,15 +305,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     t0 = time.perf_counter()
                     added = peer.ingest(conv_id, turns, on_turn=lambda r, b=ingest_bar: b.update(1))
                     ingest_bar.close()
+                    every = peer.added(conv_id)  # every message in the bank, added now or by an interrupted earlier run
                     ingest_stats[f"mem0/{conv_id}"] = {
                         "turns": len(turns),
                         "ingested_now": len(added),
                         "seconds_now": time.perf_counter() - t0,
-                        "turn_p50_s": percentile([r["s"] for r in added], 50),
-                        "turn_p95_s": percentile([r["s"] for r in added], 95),
-                        "llm_calls": sum(r["llm_calls"] for r in added),
-                        "prompt_tokens": sum(r["prompt_tokens"] for r in added),
-                        "completion_tokens": sum(r["completion_tokens"] for r in added),
+                        **mem0_cost(added),
+                        "all_messages": {"n": len(every), **mem0_cost(every)},
                         "server_peak_rss_mb": peer.server_peak_rss_mb(),
                     }
                 bar = tqdm(todo, desc=f"{conv_id} {label}: answer", unit="q", file=sys.stderr)
@@ -382,6 +380,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return summary
 
 
+def mem0_cost(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Seconds (p50 / p95), LLM calls and tokens of the Mem0 adds in ``rows`` (its progress lines)."""
+    return {
+        "turn_p50_s": percentile([r["s"] for r in rows], 50),
+        "turn_p95_s": percentile([r["s"] for r in rows], 95),
+        "llm_calls": sum(r["llm_calls"] for r in rows),
+        "prompt_tokens": sum(r["prompt_tokens"] for r in rows),
+        "completion_tokens": sum(r["completion_tokens"] for r in rows),
+    }
+
+
 def judge_label(judge: Any, question: str, gold: str, pred: str) -> int:
     schema = {"type": "object", "properties": {"label": {"enum": ["CORRECT", "WRONG"]}}, "required": ["label"]}
     c = judge.complete(
@@ -423,14 +432,15 @@ def summarize(pred_path: Path, systems: list[str], conversations: list[str]) -> 
 
 
 def paired(rows: list[dict[str, Any]], systems: list[str], base: str = "edgemem") -> dict[str, Any]:
-    """F1 of every other edgemem variant (trained, streaming) against the untrained ``base`` on the
-    questions both answered: difference, 95 % bootstrap interval, questions better / worse."""
+    """F1 of every other edgemem variant (trained, streaming) and of the peer (Mem0) against the
+    untrained ``base`` on the questions both answered: difference, 95 % bootstrap interval, questions
+    better / worse."""
     f1s: dict[str, dict[tuple[str, int], float]] = defaultdict(dict)
     for r in rows:
         f1s[r["system"]][(r["conversation"], r["qid"])] = r["f1"]
     out = {}
     for system in systems:
-        if system == base or not system.startswith(("edgemem", "trained")) or base not in f1s:
+        if system == base or not system.startswith(("edgemem", "trained", "mem0")) or base not in f1s:
             continue
         both = sorted(set(f1s[system]) & set(f1s[base]))
         if both:

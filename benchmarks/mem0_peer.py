@@ -202,7 +202,7 @@ class Mem0Peer:
         interrupted run continues; a turn interrupted mid-add may be stored twice). Returns the stats
         of the turns added now: calls, tokens and seconds each."""
         done_path = self.work_dir / f"{conv_id}-added.jsonl"
-        done = {json.loads(line)["key"] for line in done_path.read_text().splitlines()} if done_path.exists() else set()
+        done = {r["key"] for r in self.added(conv_id)}
         stats = []
         with done_path.open("a", encoding="utf-8") as sink:
             for t in turns:
@@ -229,6 +229,11 @@ class Mem0Peer:
                 if on_turn:
                     on_turn(row)
         return stats
+
+    def added(self, conv_id: str) -> list[dict[str, Any]]:
+        """The stats of every turn of ``conv_id`` added so far, by this run or an interrupted earlier one."""
+        path = self.work_dir / f"{conv_id}-added.jsonl"
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
     def server_peak_rss_mb(self) -> float | None:
         """The llama.cpp server's peak resident memory so far (Linux; None elsewhere or once it exited)."""

@@ -171,6 +171,7 @@ def test_mem0_peer_offline(tmp_path):
     (out / "predictions.jsonl").unlink()  # answer again: the memories are kept, nothing is re-added
     again = locomo.main(argv)
     assert again["ingest"]["mem0/tiny"]["ingested_now"] == 0
+    assert again["ingest"]["mem0/tiny"]["all_messages"]["n"] == 2  # the cost of the whole bank is still reported
 
 
 PAIRED = [
@@ -204,13 +205,15 @@ def test_summary_pairs_variants_with_the_untrained_pipeline(tmp_path):
     rows = [
         {"system": s, "conversation": "c", "qid": q, "category": 4, "f1": f, "bleu1": f, "em": f}
         | {"latency_s": 1.0, "prompt_tokens": 10}
-        for s, fs in (("edgemem", [0, 1, 0]), ("trained", [1, 1, 0]), ("rag", [1, 1, 1]))
+        for s, fs in (("edgemem", [0, 1, 0]), ("trained", [1, 1, 0]), ("rag", [1, 1, 1]), ("mem0", [0, 0, 0]))
         for q, f in enumerate(fs)
     ]
     path = tmp_path / "predictions.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    s = summarize(path, ["rag", "edgemem", "trained"], ["c"])
-    assert list(s["paired"]) == ["trained vs edgemem"]  # baselines are not edgemem variants
+    s = summarize(path, ["rag", "edgemem", "trained", "mem0"], ["c"])
+    # edgemem variants and the peer are paired with the untrained pipeline; the baselines are not
+    assert list(s["paired"]) == ["trained vs edgemem", "mem0 vs edgemem"]
+    assert s["paired"]["mem0 vs edgemem"]["worse"] == 1
     assert s["paired"]["trained vs edgemem"]["better"] == 1 and s["paired"]["trained vs edgemem"][
         "delta"
     ] == pytest.approx(100 / 3)
