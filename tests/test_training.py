@@ -624,6 +624,16 @@ def test_sft_refuses_targets_of_another_teacher(tmp_path):
         teacher_targets(SFTArgs(teacher="smollm2-135m"), [{}, {}], tmp_path)
 
 
+def test_sft_refuses_targets_of_another_sample_count(tmp_path):
+    from training.sft import SFTArgs, teacher_targets
+
+    (tmp_path / "targets.jsonl").write_text(
+        json.dumps({"i": 0, "teacher": "smollm2-135m", "samples": 8, "text": "", "f1": 0}) + "\n"
+    )
+    with pytest.raises(InvalidInput, match="best of 8 answers per prompt, not of 1. Fix: pass --samples 8"):
+        teacher_targets(SFTArgs(teacher="smollm2-135m"), [{}, {}], tmp_path)
+
+
 @pytest.mark.slow
 def test_sft_smoke(tiny_data, tmp_path):
     """Teacher answers through the real engine (cached: a second run asks the teacher nothing), a LoRA
@@ -638,6 +648,7 @@ def test_sft_smoke(tiny_data, tmp_path):
     args = sft.SFTArgs(
         data=root / "data",
         teacher="smollm2-135m",
+        samples=3,  # best of: greedy + 2 sampled
         min_f1=0.0,
         preset="cpu-smoke",
         output_dir=out,
@@ -650,6 +661,7 @@ def test_sft_smoke(tiny_data, tmp_path):
     adapter = sft.main(args)
     targets = [json.loads(line) for line in (out / "targets.jsonl").read_text().splitlines()]
     assert len(targets) == 4 and all(t["teacher"] == "smollm2-135m" and 0 <= t["f1"] <= 1 for t in targets)
+    assert all(t["samples"] == 3 and t["f1"] >= t["greedy_f1"] for t in targets)
     log = json.loads((out / "run_log.json").read_text())
     kept = log["config"]["examples"]
     assert kept == sum(sft.completion_of(t["text"]) is not None for t in targets) > 0

@@ -4,13 +4,16 @@
     python -m training.sft --data runs/data-k5t5 --teacher qwen2.5-coder-1.5b --output-dir runs/sft-answer
     python -m export --adapter runs/sft-answer/adapter --agent answer --lora-only --out exports/sft-answer
 
+    # rejection sampling: the student's own model answers each prompt 8 times, the best right one is learnt
+    python -m training.sft --data runs/data-c26s8 --teacher qwen2.5-coder-0.5b --samples 8 --answerable-only
+
     # smoke (SmolLM2 teaches itself; proves the code path, not a useful model)
     python -m training.sft --data runs/data-smoke --preset cpu-smoke --teacher smollm2-135m --min-f1 0
 
 Two stages, one script:
-1. Targets. The teacher (a packaged GGUF, through the runtime's own engine, grammar and greedy decoding)
-   answers every training prompt; an answer is kept when its token-set F1 against the gold answer
-   reaches ``--min-f1``. Why a teacher and not the gold answers: the student must also learn which
+1. Targets. The teacher (a packaged GGUF, through the runtime's own engine, grammar and greedy decoding,
+   or the best of ``--samples`` replies) answers every training prompt; an answer is kept when its
+   token-set F1 against the gold answer reaches ``--min-f1``. Why a teacher and not the gold answers: the student must also learn which
    memories to cite, and the teacher's outputs are complete replies in the runtime's format. The
    answers are cached in ``<out>/targets.jsonl`` (one line per prompt, appended as they come), so an
    interrupted run continues where it stopped.
@@ -57,6 +60,12 @@ class SFTArgs:
     # citing the shown memories that contain a word of them)
     teacher: str = "qwen2.5-coder-1.5b"
     teacher_threads: int = 1
+    # best of N: the teacher answers each prompt this many times (the first greedy, the others sampled
+    # at --temperature) and the reply with the highest strict F1 is the target. With the student's own
+    # model as teacher this is rejection-sampling fine-tuning (RAFT / ReST / expert iteration): the
+    # targets stay in the student's own wording, and an answer is learnt only where it was right.
+    samples: int = 1
+    temperature: float = 0.8
     min_f1: float = 0.5  # keep a teacher answer when its F1 against the gold answer reaches this
     preset: str = "cpu-0.5b"  # the student: base model, LoRA size, threads, bf16 (training.common.PRESETS)
     output_dir: Path | None = None  # default runs/sft-answer-<preset>
@@ -76,11 +85,12 @@ class SFTArgs:
 
 
 def teacher_targets(args: SFTArgs, rows: list[dict[str, Any]], out: Path) -> list[dict[str, Any]]:
-    """The teacher's greedy, grammar-constrained reply to every row, with its F1 (cached, resumable)."""
+    """The teacher's best grammar-constrained reply to every row (greedy, or the best of
+    ``args.samples``), with its F1 (cached, resumable)."""
     from edgemem.config import MemoryConfig
     from edgemem.engine import LlamaEngine
     from edgemem.models import resolve_model
-    from training.rewards import answer_f1
+    from training.rewards import answer_f1_json
 
     path = out / "targets.jsonl"
     done: list[dict[str, Any]] = []
@@ -96,6 +106,11 @@ def teacher_targets(args: SFTArgs, rows: list[dict[str, Any]], out: Path) -> lis
             f"{path} holds answers of {done[0].get('teacher')}, not {args.teacher}. Fix: pass --teacher "
             f"{done[0].get('teacher')} or another --output-dir."
         )
+    if done and args.teacher != "gold" and done[0].get("samples", 1) != args.samples:
+        raise InvalidInput(
+            f"{path} holds the best of {done[0].get('samples', 1)} answers per prompt, not of {args.samples}. "
+            f"Fix: pass --samples {done[0].get('samples', 1)} or another --output-dir."
+        )
     if len(done) >= len(rows):
         return done[: len(rows)]
     if args.teacher == "gold":
@@ -110,15 +125,36 @@ def teacher_targets(args: SFTArgs, rows: list[dict[str, Any]], out: Path) -> lis
     out.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as f:
         for i, r in enumerate(rows[len(done) :], len(done)):
-            c = engine.complete(
-                r["messages"], schema=ANSWER_SCHEMA_BASE, max_tokens=MemoryConfig.answer_max_tokens, prefix_key="answer"
-            )
-            score = answer_f1([c.text], [r["answer"]], [r["n_memories"]])[0]
-            target = {"i": i, "teacher": args.teacher, "text": c.text, "f1": score, "gold": r["answer"]}
+            # the same prompt every time: llama.cpp keeps its KV cache, so a further sample costs only
+            # its decoding
+            texts = [
+                engine.complete(
+                    r["messages"],
+                    schema=ANSWER_SCHEMA_BASE,
+                    max_tokens=MemoryConfig.answer_max_tokens,
+                    temperature=0.0 if k == 0 else args.temperature,
+                    prefix_key="answer",
+                ).text
+                for k in range(args.samples)
+            ]
+            scores = answer_f1_json(texts, [r["answer"]] * len(texts), [r["n_memories"]] * len(texts))
+            best = max(range(len(texts)), key=lambda k: scores[k])  # ties: the earliest, greedy first
+            target = {
+                "i": i,
+                "teacher": args.teacher,
+                "samples": args.samples,
+                "text": texts[best],
+                "f1": scores[best],
+                "greedy_f1": scores[0],
+                "gold": r["answer"],
+            }
             f.write(json.dumps(target) + "\n")
             f.flush()
             done.append(target)
-            print(f"  teacher {i + 1}/{len(rows)}: F1 {score:.2f}  {c.text[:90]!r}", flush=True)
+            print(
+                f"  teacher {i + 1}/{len(rows)}: F1 {scores[best]:.2f} (greedy {scores[0]:.2f})  {texts[best][:90]!r}",
+                flush=True,
+            )
     engine.close()
     return done
 
