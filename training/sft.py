@@ -286,6 +286,7 @@ def main(args: SFTArgs) -> Path:
         preset,
         examples=len(train),
         teacher_f1_mean=sum(t["f1"] for t in targets) / len(targets),
+        teacher_greedy_f1_mean=sum(t.get("greedy_f1", t["f1"]) for t in targets) / len(targets),
     )
     run_log = RunLog(out / "run_log.json", settings)
     callbacks = [trainer_callback(run_log, args.max_minutes)]
@@ -304,7 +305,8 @@ def main(args: SFTArgs) -> Path:
     trainer.train()
     trainer.save_model(str(out / "adapter"))
     write_adapter_meta(out, "answer", base, model_dir, "sft", args.preset)
-    card = write_run_card(out, f"SFT answer agent from {args.teacher} ({args.preset})", settings, run_log)
+    best_of = f", best of {args.samples}" if args.samples > 1 and args.teacher != "gold" else ""
+    card = write_run_card(out, f"SFT answer agent from {args.teacher}{best_of} ({args.preset})", settings, run_log)
     print(f"adapter: {out / 'adapter'}\nrun log: {run_log.path}\nrun card: {card}")
     return out / "adapter"
 
