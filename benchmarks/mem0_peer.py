@@ -47,12 +47,28 @@ N_CTX = 16384
 # state then copies n_batch x vocab floats, ~310 MB), and the limit keeps ~4 states: the extraction and
 # the update prompt alternate, so two would do.
 CACHE_BYTES = 100_000_000
+PARENT_ENV = "EDGEMEM_PEER_PARENT"  # the harness's pid, given to the server child
+
+
+def die_with_parent() -> None:
+    """Have the kernel stop this process when its parent dies (Linux). Why: a harness killed with
+    SIGTERM or by the OOM killer runs no cleanup, and its server child kept its model in memory."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != int(os.environ.get(PARENT_ENV, os.getppid())):  # it died before the call
+        raise SystemExit(1)
 
 
 def serve(argv: list[str]) -> None:
     """The server child: llama-cpp-python's OpenAI server, models loaded with extra buffers off."""
     from edgemem.engine import extra_buffers_off
 
+    die_with_parent()
     with extra_buffers_off():
         from llama_cpp.server.__main__ import main
 
@@ -122,7 +138,7 @@ class Mem0Peer:
                 [sys.executable, "-m", "benchmarks.mem0_peer", "serve", *args],
                 stdout=log,
                 stderr=log,
-                env=os.environ.copy(),
+                env={**os.environ, PARENT_ENV: str(os.getpid())},
             )
         base = f"http://127.0.0.1:{port}/v1"
         deadline = time.monotonic() + 300

@@ -174,6 +174,48 @@ def test_mem0_peer_offline(tmp_path):
     assert again["ingest"]["mem0/tiny"]["all_messages"]["n"] == 2  # the cost of the whole bank is still reported
 
 
+@pytest.mark.slow
+def test_mem0_peer_server_dies_with_a_killed_harness(tmp_path):
+    """SIGKILL (or the OOM killer) runs no cleanup; the server child must not outlive its harness
+    with a model in memory."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from pathlib import Path
+        from benchmarks.mem0_peer import Mem0Peer
+        from edgemem.models import resolve_model
+        with Mem0Peer(resolve_model("smollm2-135m"), Path(sys.argv[1]), threads=1) as peer:
+            print(peer.server.pid, flush=True)
+            time.sleep(300)
+        """
+    )
+    harness = subprocess.Popen(
+        [sys.executable, "-c", script, str(tmp_path / "mem0")], stdout=subprocess.PIPE, text=True
+    )
+    assert harness.stdout is not None
+    server = int(harness.stdout.readline())
+    os.kill(server, 0)  # running
+    harness.send_signal(signal.SIGKILL)
+    harness.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(server, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)  # the orphan is reaped by init; until then it is a zombie
+        if Path(f"/proc/{server}/stat").exists() and Path(f"/proc/{server}/stat").read_text().split()[2] == "Z":
+            return
+    os.kill(server, signal.SIGKILL)
+    pytest.fail(f"the Mem0 server {server} outlived its killed harness")
+
+
 PAIRED = [
     # ours, base, delta, ci (low, high), better, worse
     ([0.5, 0.2, 1.0], [0.5, 0.2, 1.0], 0.0, (0.0, 0.0), 0, 0),
