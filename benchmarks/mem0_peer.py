@@ -51,15 +51,17 @@ PARENT_ENV = "EDGEMEM_PEER_PARENT"  # the harness's pid, given to the server chi
 
 
 def die_with_parent() -> None:
-    """Have the kernel stop this process when its parent dies (Linux). Why: a harness killed with
-    SIGTERM or by the OOM killer runs no cleanup, and its server child kept its model in memory."""
+    """Have the kernel kill this process when its parent dies (Linux). Why: a harness stopped with
+    SIGTERM or by the OOM killer runs no cleanup, and its server child kept its model in memory.
+    SIGKILL, not SIGTERM: on SIGTERM the server waits for its running request to finish, and a
+    request of a dead client never did (seen on conv-30). The server holds nothing worth saving."""
     if not sys.platform.startswith("linux"):
         return
     import ctypes
     import signal
 
     pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != int(os.environ.get(PARENT_ENV, os.getppid())):  # it died before the call
         raise SystemExit(1)
 

@@ -624,6 +624,13 @@ def test_sft_refuses_targets_of_another_teacher(tmp_path):
         teacher_targets(SFTArgs(teacher="smollm2-135m"), [{}, {}], tmp_path)
 
 
+def test_sft_refuses_zero_samples(tmp_path):
+    from training.sft import SFTArgs, teacher_targets
+
+    with pytest.raises(InvalidInput, match="--samples 0: .* Fix: pass --samples 1 or more"):
+        teacher_targets(SFTArgs(teacher="smollm2-135m", samples=0), [{}], tmp_path)
+
+
 def test_sft_refuses_targets_of_another_sample_count(tmp_path):
     from training.sft import SFTArgs, teacher_targets
 

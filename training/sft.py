@@ -106,6 +106,10 @@ def teacher_targets(args: SFTArgs, rows: list[dict[str, Any]], out: Path) -> lis
             f"{path} holds answers of {done[0].get('teacher')}, not {args.teacher}. Fix: pass --teacher "
             f"{done[0].get('teacher')} or another --output-dir."
         )
+    if args.samples < 1:
+        raise InvalidInput(
+            f"--samples {args.samples}: the teacher must answer at least once. Fix: pass --samples 1 or more."
+        )
     if done and args.teacher != "gold" and done[0].get("samples", 1) != args.samples:
         raise InvalidInput(
             f"{path} holds the best of {done[0].get('samples', 1)} answers per prompt, not of {args.samples}. "
