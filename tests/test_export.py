@@ -118,3 +118,29 @@ def test_disk_full_leaves_nothing_behind(fixed_adapter, tmp_path, monkeypatch):
         export(ExportArgs(adapter=fixed_adapter, agent="answer", out=tmp_path / "o", quant="Q8_0", probes=1))
     assert not (tmp_path / "o").exists() and not list(tmp_path.glob("o.partial-*"))
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_an_exported_answer_agent_teaches_the_next_sft_round(fixed_adapter, tmp_path):
+    """``training.sft --teacher manifest.json``: the exported adapter answers (not the plain base model),
+    so a second round of rejection sampling samples the first round's model."""
+    from edgemem.prompts import answer_messages
+    from training.sft import SFTArgs, teacher_targets
+
+    manifest = export(
+        ExportArgs(adapter=fixed_adapter, agent="answer", out=tmp_path / "lora", lora_only=True, probes=1)
+    )
+    rows = [
+        {
+            "messages": answer_messages("Where does Maya live?", [("Maya", [("2023-05-01", "Maya lives in Lisbon.")])]),
+            "answer": WORD,
+            "n_memories": 1,
+        }
+    ]
+    args = SFTArgs(teacher=str(manifest), samples=2)
+    (target,) = teacher_targets(args, rows, tmp_path / "run")
+    assert WORD in json.loads(target["text"])["answer"].lower() and target["f1"] == 1.0
+    assert target["teacher"] == str(manifest) and target["samples"] == 2
+    # the same rows with the plain base model as teacher: the adapter is what said the word
+    (base,) = teacher_targets(SFTArgs(teacher="smollm2-135m"), rows, tmp_path / "base")
+    assert WORD not in base["text"].lower()

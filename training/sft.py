@@ -6,6 +6,10 @@
 
     # rejection sampling: the student's own model answers each prompt 8 times, the best right one is learnt
     python -m training.sft --data runs/data-c26s8 --teacher qwen2.5-coder-0.5b --samples 8 --answerable-only
+    # a second round: the first round's exported answer agent is the teacher; the student again
+    # starts from the base model (ReST-EM), so it does not drift by fine-tuning on its own fine-tune
+    python -m training.sft --data runs/data-c26s8 --teacher exports/rft-answer-c26s8/manifest.json --samples 8 \
+        --answerable-only --output-dir runs/rft2-answer-c26s8
 
     # smoke (SmolLM2 teaches itself; proves the code path, not a useful model)
     python -m training.sft --data runs/data-smoke --preset cpu-smoke --teacher smollm2-135m --min-f1 0
@@ -56,8 +60,9 @@ from training.common import (
 @dataclass
 class SFTArgs:
     data: Path = Path("runs/data")  # training.data output (answer_train.jsonl, answer_val.jsonl)
-    # whose answers are the targets: a registry name or a GGUF path, or "gold" (the dataset's answers,
-    # citing the shown memories that contain a word of them)
+    # whose answers are the targets: a registry name or a GGUF path, an export manifest.json (its
+    # answer adapter answers: a second round of rejection sampling from the first round's model), or
+    # "gold" (the dataset's answers, citing the shown memories that contain a word of them)
     teacher: str = "qwen2.5-coder-1.5b"
     teacher_threads: int = 1
     # best of N: the teacher answers each prompt this many times (the first greedy, the others sampled
@@ -89,6 +94,7 @@ def teacher_targets(args: SFTArgs, rows: list[dict[str, Any]], out: Path) -> lis
     ``args.samples``), with its F1 (cached, resumable)."""
     from edgemem.config import MemoryConfig
     from edgemem.engine import LlamaEngine
+    from edgemem.manifest import is_manifest, load_manifest
     from edgemem.models import resolve_model
     from training.rewards import answer_f1_json
 
@@ -125,7 +131,13 @@ def teacher_targets(args: SFTArgs, rows: list[dict[str, Any]], out: Path) -> lis
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(json.dumps(t) + "\n" for t in done), encoding="utf-8")
         return done
-    engine = LlamaEngine(resolve_model(args.teacher), n_ctx=4096, threads=args.teacher_threads)
+    adapter = None
+    if is_manifest(args.teacher):
+        served = load_manifest(args.teacher)  # verifies the sha256 of the base model and adapters
+        engine = LlamaEngine(served.model, n_ctx=4096, threads=args.teacher_threads, adapters=dict(served.adapters))
+        adapter = "answer" if "answer" in served.adapters else None
+    else:
+        engine = LlamaEngine(resolve_model(args.teacher), n_ctx=4096, threads=args.teacher_threads)
     out.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as f:
         for i, r in enumerate(rows[len(done) :], len(done)):
@@ -138,6 +150,7 @@ def teacher_targets(args: SFTArgs, rows: list[dict[str, Any]], out: Path) -> lis
                     max_tokens=MemoryConfig.answer_max_tokens,
                     temperature=0.0 if k == 0 else args.temperature,
                     prefix_key="answer",
+                    adapter=adapter,
                 ).text
                 for k in range(args.samples)
             ]
