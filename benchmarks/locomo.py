@@ -451,11 +451,14 @@ def paired(rows: list[dict[str, Any]], systems: list[str], base: str = "edgemem"
 def markdown(s: dict[str, Any]) -> str:
     cats = ["1", "2", "3", "4"]
     head = " | ".join(f"cat {c} {CATEGORY_LOCOMO[int(c)]} ({CATEGORY_MEM0[int(c)]})" for c in cats)
+    # the local judge's column appears only when a run was judged (--judge)
+    judged = any("judge" in t.get("all", {}) for t in s["scores"].values())
     lines = [
         f"LoCoMo {', '.join(s['conversations'])}: F1 / BLEU-1 per category (LoCoMo name, Mem0/Memory-R1 table name)",
         "",
-        f"| system | n | overall F1 | overall BLEU-1 | {head} | answer p50 s |",
-        "|---" * (5 + len(cats)) + "|",
+        f"| system | n | overall F1 | overall BLEU-1 | {head} | answer p50 s |"
+        + (" judge % (local) |" if judged else ""),
+        "|---" * (5 + len(cats) + judged) + "|",
     ]
     for system in s["systems"]:
         t = s["scores"].get(system)
@@ -467,6 +470,7 @@ def markdown(s: dict[str, Any]) -> str:
             f"| {system} | {a['n']} | {a['f1']:.1f} | {a['bleu1']:.1f} | "
             + " | ".join(cells)
             + f" | {a['latency_p50_s']:.2f} |"
+            + ((f" {a['judge']:.1f} |" if "judge" in a else " - |") if judged else "")
         )
     for name, p in s.get("paired", {}).items():
         lines.append(

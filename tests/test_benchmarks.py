@@ -89,6 +89,22 @@ def test_locomo_harness_end_to_end_and_resume(tmp_path):
     assert len((out / "predictions.jsonl").read_text().splitlines()) == 5 * 4  # nothing lost
 
 
+@pytest.mark.slow
+def test_locomo_local_judge_on_the_real_stack(tmp_path):
+    from benchmarks import locomo
+
+    data = tmp_path / "tiny.json"
+    data.write_text(json.dumps([TINY]))
+    out = tmp_path / "out"
+    argv = ["--data", str(data), "--conversations", "tiny", "--model", "smollm2-135m", "--threads", "1"]
+    summary = locomo.main([*argv, "--n-ctx", "4096", "--systems", "none", "--judge", "smollm2-135m", "--out", str(out)])
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and all(r["judge"] in (0, 1) for r in rows)
+    assert summary["scores"]["none"]["all"]["judge"] == pytest.approx(100 * sum(r["judge"] for r in rows) / 4)
+    assert "not the GPT-4o-mini judge" in summary["judge"]
+    assert "judge % (local)" in (out / "summary.md").read_text()
+
+
 def test_as_of_boundaries(tmp_path, embedder):
     """Each question is answered over the bank right after the session of its last evidence turn."""
     from fakes import EchoEngine
@@ -270,3 +286,20 @@ def test_summary_pairs_variants_with_the_untrained_pipeline(tmp_path):
         "delta"
     ] == pytest.approx(100 / 3)
     assert "trained vs edgemem: F1 +33.3" in markdown(s)
+    assert "judge" not in markdown(s)  # no column for a run that was not judged
+
+
+def test_markdown_shows_the_local_judge_column(tmp_path):
+    from benchmarks.locomo import markdown, summarize
+
+    rows = [
+        {"system": "edgemem", "conversation": "c", "qid": q, "category": 4, "f1": 0.5, "bleu1": 0.5, "em": 0}
+        | {"latency_s": 1.0, "prompt_tokens": 10, "judge": j}
+        for q, j in enumerate([1, 0, 0, 1])
+    ]
+    path = tmp_path / "predictions.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    table = markdown(summarize(path, ["edgemem"], ["c"]))
+    header, rule, row = table.splitlines()[2:5]
+    assert header.endswith("judge % (local) |") and rule.count("|---") == header.count("|") - 1
+    assert row.endswith("| 50.0 |")
