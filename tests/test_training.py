@@ -424,6 +424,25 @@ def test_time_budget_validation_and_curves(tiny_data, method, tmp_path):
     assert png.stat().st_size > 5000
 
 
+CURVES = [
+    # (logged steps, expected series)
+    (
+        [{"step": 0, "val_reward": 0.1}, {"step": 1, "reward": 0.5}],
+        {"train": [(1, 0.5)], "val": [(0, 0.1)], "loss": []},
+    ),
+    ([{"step": 1, "objective/scores": 0.25}], {"train": [(1, 0.25)], "val": [], "loss": []}),  # PPO
+    ([{"step": 1, "loss": 2}, {"step": 2, "loss": 1.5}], {"train": [], "val": [], "loss": [(1, 2.0), (2, 1.5)]}),  # SFT
+    ([{"step": 3, "reward": "n/a", "loss": None}], {"train": [], "val": [], "loss": []}),  # not numbers: skipped
+]
+
+
+@pytest.mark.parametrize("steps,expected", CURVES)
+def test_curves_series(steps, expected):
+    from training.curves import curves
+
+    assert curves({"steps": steps}) == expected
+
+
 def test_resumed_run_log_drops_the_steps_it_runs_again(tmp_path):
     """Killed at step 17 with checkpoint-10 on disk: the resumed run repeats steps 11-17, so its log
     keeps steps 0-10 only (no doubled points in the curves)."""
@@ -648,7 +667,7 @@ def test_sft_smoke(tiny_data, tmp_path):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from training import sft
+    from training import curves, sft
 
     root, _ = tiny_data
     out = tmp_path / "sft"
@@ -674,6 +693,10 @@ def test_sft_smoke(tiny_data, tmp_path):
     assert kept == sum(sft.completion_of(t["text"]) is not None for t in targets) > 0
     assert [s["step"] for s in log["steps"] if "loss" in s] == list(range(1, (kept + 1) // 2 + 1))
     assert any("val_reward" in s for s in log["steps"])
+    # no reward in an SFT log: the curves show its loss (and the validation reward)
+    series = curves.curves(log)
+    assert series["train"] == [] and [s for s, _ in series["loss"]] == list(range(1, (kept + 1) // 2 + 1))
+    assert curves.main([str(out), "--out", str(tmp_path / "sft.png")]).stat().st_size > 5000
     meta = json.loads((out / "edgemem_adapter.json").read_text())
     assert meta["method"] == "sft" and meta["agent"] == "answer"
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(meta["model_dir"]), str(adapter))

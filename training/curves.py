@@ -1,11 +1,12 @@
-"""Learning curves of training runs: reward per step (raw and smoothed) and the validation reward.
+"""Learning curves of training runs: reward (or SFT loss) per step, raw and smoothed, and the validation reward.
 
     python -m training.curves runs/grpo-answer-cpu-0.5b --out runs/grpo-answer-cpu-0.5b/curves.png
     python -m training.curves runs/grpo-answer runs/ppo-answer --out curves.png   # runs side by side
 
 Reads each run's ``run_log.json`` (written by ``training.grpo`` / ``training.ppo``): the training reward
 of every logged step (GRPO: ``reward``; PPO: ``objective/scores``) and, when the run validated as it
-went (``--val-every``), ``val_reward`` on the validation split.
+went (``--val-every``), ``val_reward`` on the validation split. SFT runs (``training.sft``) have no
+training reward, so their left panel shows the training loss instead.
 """
 
 from __future__ import annotations
@@ -19,20 +20,22 @@ TRAIN_KEYS = ("reward", "objective/scores")
 
 
 def curves(run_log: dict[str, Any]) -> dict[str, list[tuple[int, float]]]:
-    """(step, value) series of one run log: ``train`` and ``val`` (either may be empty).
+    """(step, value) series of one run log: ``train`` (reward), ``val`` and ``loss`` (any may be empty).
 
     >>> curves({"steps": [{"step": 0, "val_reward": 0.1}, {"step": 1, "reward": 0.5}, {"step": 1, "loss": 2}]})
-    {'train': [(1, 0.5)], 'val': [(0, 0.1)]}
+    {'train': [(1, 0.5)], 'val': [(0, 0.1)], 'loss': [(1, 2.0)]}
     """
-    train, val = [], []
+    train, val, loss = [], [], []
     for s in run_log.get("steps", []):
+        if isinstance(s.get("loss"), (int, float)):
+            loss.append((int(s["step"]), float(s["loss"])))
         for key in TRAIN_KEYS:
             if isinstance(s.get(key), (int, float)):
                 train.append((int(s["step"]), float(s[key])))
                 break
         if isinstance(s.get("val_reward"), (int, float)):
             val.append((int(s["step"]), float(s["val_reward"])))
-    return {"train": train, "val": val}
+    return {"train": train, "val": val, "loss": loss}
 
 
 def smooth(values: list[float], window: int) -> list[float]:
@@ -55,23 +58,25 @@ def plot(runs: list[Path], out: Path, window: int = 10) -> Path:
     import matplotlib.pyplot as plt
 
     fig, (ax_train, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
-    for run in runs:
-        log_path = run / "run_log.json" if run.is_dir() else run
-        log = json.loads(log_path.read_text())
-        c = curves(log)
-        name = log_path.parent.name
-        if c["train"]:
-            steps, values = zip(*c["train"], strict=True)
+    logs = [(run / "run_log.json" if run.is_dir() else run) for run in runs]
+    series = [(path.parent.name, curves(json.loads(path.read_text()))) for path in logs]
+    # SFT logs a loss and no reward: then the left panel shows the loss (lower is better)
+    left = "train" if any(c["train"] for _, c in series) else "loss"
+    for name, c in series:
+        if c[left]:
+            steps, values = zip(*c[left], strict=True)
             line = ax_train.plot(steps, values, alpha=0.25)[0]
             ax_train.plot(steps, smooth(list(values), window), color=line.get_color(), label=name)
         if c["val"]:
             steps, values = zip(*c["val"], strict=True)
             ax_val.plot(steps, values, marker="o", label=name)
-    ax_train.set_title(f"training reward (faint: per step; line: mean of {window})")
+    what = "reward" if left == "train" else "loss"
+    ax_train.set_title(f"training {what} (faint: per step; line: mean of {window})")
+    ax_train.set_ylabel(what)
     ax_val.set_title("validation reward (greedy, held-out conversation)")
+    ax_val.set_ylabel("reward")
     for ax in (ax_train, ax_val):
         ax.set_xlabel("optimiser step")
-        ax.set_ylabel("reward")
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
