@@ -214,13 +214,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from edgemem.models import resolve_model, sha256_file
 
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
     systems = [s for s in args.systems.split(",") if s]
     if "trained" in systems and not args.manifest:
         systems.remove("trained")
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown:
         raise SystemExit(f"Error: unknown system(s) {unknown}. Expected: {', '.join(SYSTEMS)}.")
+    # bad input is refused before anything is written (no empty result folder left behind)
+    convs = {c.sample_id: c for c in load_locomo(args.data)}
+    wanted = [c for c in args.conversations.split(",") if c]
+    missing = [c for c in wanted if c not in convs]
+    if missing:
+        raise SystemExit(f"Error: {missing} not in {args.data}. Known: {', '.join(convs)}.")
+    out.mkdir(parents=True, exist_ok=True)
     model_path = resolve_model(args.model)
     engine = LlamaEngine(model_path, n_ctx=args.n_ctx, threads=args.threads)
     embedder = Embedder(threads=1)
@@ -234,11 +240,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         for line in pred_path.read_text().splitlines():
             r = json.loads(line)
             done.add((r["system"], r["conversation"], r["qid"]))
-    convs = {c.sample_id: c for c in load_locomo(args.data)}
-    wanted = [c for c in args.conversations.split(",") if c]
-    missing = [c for c in wanted if c not in convs]
-    if missing:
-        raise SystemExit(f"Error: {missing} not in {args.data}. Known: {', '.join(convs)}.")
     ingest_stats: dict[str, Any] = {}
     peer: Any = None  # the Mem0 server and store, started when the first mem0 row is needed
     with contextlib.ExitStack() as stack, pred_path.open("a", encoding="utf-8") as sink:

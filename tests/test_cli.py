@@ -212,9 +212,10 @@ def test_bench_runs_a_benchmark_from_any_directory(tmp_path):
     assert summary["scores"]["none"]["all"]["n"] == 4
     # the benchmark's own errors keep their message and a failing exit code
     bad = subprocess.run(
-        [str(script), "bench", "locomo", "--conversations", "nope", "--data", str(data)],
+        [str(script), "bench", "locomo", "--conversations", "nope", "--data", str(data), "--out", "bad"],
         capture_output=True,
         text=True,
         cwd=tmp_path,
     )
-    assert bad.returncode != 0 and "nope" in bad.stderr
+    assert bad.returncode != 0 and "['nope'] not in" in bad.stderr and "Known: tiny" in bad.stderr
+    assert not (tmp_path / "bad").exists()  # refused before anything was written
