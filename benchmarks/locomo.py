@@ -31,7 +31,7 @@ import json
 import statistics
 import sys
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -294,6 +294,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         "prompt_tokens": sum(r.prompt_tokens for r in res.results),
                         "completion_tokens": sum(r.completion_tokens for r in res.results),
                         "memories": mem.stats()["memories"],
+                        # the manager's operations over the whole bank; REJECTED counts the invalid
+                        # ones (unknown id, guard, unparseable): manager output validity
+                        "operations": dict(Counter(h.op for h in mem.history())),
                     }
                     if streaming:
                         as_of = AsOf(mem, conv_id, turns)

@@ -409,7 +409,7 @@ def mcp(db: str | None, user: str, model: str | None, threads: int | None) -> No
         run_stdio(mem)
 
 
-BENCHMARKS = ("locomo", "latency")
+BENCHMARKS = ("locomo", "latency", "pool")
 
 
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -422,6 +422,7 @@ def bench(suite: str, args: tuple[str, ...]) -> None:
     \b
     edgemem bench locomo --conversations conv-30 --max-sessions 2 --out runs/bench
     edgemem bench latency --threads 2
+    edgemem bench pool runs/a runs/b --out runs/pooled   # one paired summary of runs on other conversations
     edgemem bench locomo -h        # the benchmark's own options
     """
     import importlib

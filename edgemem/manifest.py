@@ -89,6 +89,14 @@ def is_manifest(model: str | Path | None) -> bool:
     return model is not None and str(model).endswith(".json")
 
 
+def served_model(model: str | Path | None) -> ServedModel:
+    """What to load for ``model``: a registry name, a ``.gguf`` path or an export manifest (verified);
+    None is the default model."""
+    if model is not None and is_manifest(model):
+        return load_manifest(model)
+    return ServedModel(resolve_model(model))
+
+
 def bank_identity(path: str | Path) -> dict[str, Any]:
     """What of a manifest decides the banks it builds: the model that runs the manager and the
     manager's adapter. An answer-only LoRA export builds the same bank as its base model."""

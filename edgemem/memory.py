@@ -22,8 +22,7 @@ from .embedder import Embedder
 from .engine import Engine, LlamaEngine
 from .errors import InvalidInput
 from .manager import MemoryManager, TurnResult
-from .manifest import is_manifest, load_manifest
-from .models import resolve_model
+from .manifest import served_model
 from .store import HistoryEntry, MemoryItem, SearchHit, Store, Turn
 
 
@@ -99,14 +98,10 @@ class Memory:
     def engine(self) -> Engine:
         with self._init_lock:
             if self._engine is None:
-                if is_manifest(self.config.model):
-                    served = load_manifest(str(self.config.model))
-                    model = served.model
-                    adapters: dict[str, str | Path] = {**served.adapters, **self.config.adapters}
-                else:
-                    model, adapters = resolve_model(self.config.model), dict(self.config.adapters)
+                served = served_model(self.config.model)
+                adapters: dict[str, str | Path] = {**served.adapters, **self.config.adapters}
                 self._engine = LlamaEngine(
-                    model,
+                    served.model,
                     n_ctx=self.config.n_ctx,
                     threads=self.config.threads,
                     adapters=adapters,

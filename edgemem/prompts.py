@@ -133,6 +133,11 @@ def manager_schema(n_memories: int, n_facts: int) -> dict[str, Any]:
     }
 
 
+# The first tokens of every manager output under its grammar (manager_schema): training rollouts start
+# from them, as answers start from ANSWER_PREFIX, so the reward is spent on the operations.
+MANAGER_PREFIX = '{"memory": ['
+
+
 def _op(event: str, **fields: dict[str, Any]) -> dict[str, Any]:
     props: dict[str, Any] = {"event": {"const": event}, **fields}
     return {"type": "object", "properties": props, "required": list(props)}

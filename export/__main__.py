@@ -2,6 +2,8 @@
 
     python -m export --adapter runs/grpo-answer-cpu-smoke/adapter --agent answer --quant Q4_K_M --out exports/answer
     python -m export --adapter runs/grpo-answer-cpu-smoke/adapter --agent answer --lora-only --out exports/answer-lora
+    python -m export --adapter runs/grpo-manager-cpu-smoke/adapter --agent manager --lora-only \
+        --join exports/answer-lora/manifest.json --out exports/both-lora     # trained manager + answer agent
     edgemem ask "Where does Maya live?" --model exports/answer/manifest.json
 
 Steps (each printed as it runs):
@@ -26,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from edgemem.errors import InvalidInput
-from edgemem.manifest import AGENTS, FORMAT, file_entry
+from edgemem.manifest import AGENTS, FORMAT, file_entry, load_manifest
 from edgemem.models import REGISTRY, resolve_model, sha256_file
 from export.converter import ExportError, llama_cpp_version, run_script
 
@@ -44,6 +46,9 @@ class ExportArgs:
     threads: int = 1
     probes: int = 6
     overwrite: bool = False
+    # --lora-only: also serve the other agent's adapter of this earlier LoRA export (same base), so one
+    # manifest runs a trained manager with a trained answer agent
+    join: Path | None = None
 
 
 def say(msg: str) -> None:
@@ -80,6 +85,19 @@ def check_args(args: ExportArgs) -> tuple[list[str], dict[str, Any]]:
         )
     if not (args.base or meta.get("base_model")):
         raise InvalidInput(f"No base model known for {args.adapter}. Fix: pass --base.")
+    if args.join is not None:
+        base = args.base or meta["base_model"]
+        joined = load_manifest(args.join) if args.lora_only else None  # verifies its files
+        if joined is None or joined.manifest["kind"] != "lora":
+            raise InvalidInput(
+                f"--join {args.join} combines GGUF LoRA exports only. Fix: pass --lora-only and the manifest "
+                "of a --lora-only export."
+            )
+        if joined.manifest["base"]["id"] != base:
+            raise InvalidInput(
+                f"{args.join} is on {joined.manifest['base']['id']}, this adapter on {base}. "
+                "Fix: join exports of the same base model."
+            )
     return quants, meta
 
 
@@ -186,7 +204,7 @@ def _export(args: ExportArgs, base: str, base_dir: str, quants: list[str], stagi
             "kind": "lora",
             "quant": "base",
             "base": {"id": base, "sha256": sha256_file(base_gguf), "file": base_gguf.name},
-            "adapters": {args.agent: file_entry(lora, staging)},
+            "adapters": {args.agent: file_entry(lora, staging), **joined_adapters(args, staging)},
             "fidelity": fid,
             "speed": {
                 "base": verify.speed(base_gguf, args.threads),
@@ -247,6 +265,20 @@ def _fidelity_with_adapter(base_gguf: Path, lora: Path, merged: Any, tok: Any, a
         "exact_match": sum(exact) / len(exact) if exact else None,
         "max_new_tokens": verify.MAX_NEW,
     }
+
+
+def joined_adapters(args: ExportArgs, staging: Path) -> dict[str, Any]:
+    """The other agents' adapters of ``--join``'s export, copied next to this one."""
+    if args.join is None:
+        return {}
+    out = {}
+    for agent, path in load_manifest(args.join).adapters.items():
+        if agent != args.agent:
+            say(f"join the {agent} adapter of {args.join}")
+            dst = staging / f"{agent}-lora.gguf"
+            shutil.copyfile(path, dst)
+            out[agent] = {**file_entry(dst, staging), "from": str(args.join)}
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -72,6 +72,8 @@ def test_locomo_harness_end_to_end_and_resume(tmp_path):
     assert summary["scores"]["edgemem"]["all"]["n"] == 4 and summary["scores"]["rag"]["4"]["n"] == 4
     assert summary["machine"]["cores"] and summary["model"]["sha256"]
     assert summary["ingest"]["edgemem/tiny"]["turns"] == 4
+    ops = summary["ingest"]["edgemem/tiny"]["operations"]
+    assert ops.get("ADD", 0) >= 1 and set(ops) <= {"ADD", "UPDATE", "DELETE", "NOOP", "REJECTED"}, ops
     for f in ("summary.json", "summary.md", "f1_per_category.png", "f1_vs_latency.png"):
         assert (out / f).stat().st_size > 0
     assert "single-hop (Open Domain)" in (out / "summary.md").read_text()  # both naming conventions
@@ -303,3 +305,54 @@ def test_markdown_shows_the_local_judge_column(tmp_path):
     header, rule, row = table.splitlines()[2:5]
     assert header.endswith("judge % (local) |") and rule.count("|---") == header.count("|") - 1
     assert row.endswith("| 50.0 |")
+
+
+def fake_run(root: Path, name: str, conv: str, f1s: dict[str, list[float]], **settings: object) -> Path:
+    """A benchmarks.locomo --out folder: predictions of each system on ``conv`` and their settings."""
+    run = root / name
+    run.mkdir()
+    rows = [
+        {"system": s, "conversation": conv, "qid": i, "category": 2, "f1": f, "bleu1": f, "em": 0.0}
+        | {"latency_s": 1.0, "prompt_tokens": 10}
+        for s, values in f1s.items()
+        for i, f in enumerate(values)
+    ]
+    (run / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    base = {"model_sha256": "m", "answer_k": 5, "max_sessions": 6, "data": "d"}
+    (run / "settings.json").write_text(json.dumps({s: {**base, **settings} for s in f1s}))
+    return run
+
+
+def test_pool_two_conversations(tmp_path):
+    from benchmarks import pool
+
+    a = fake_run(tmp_path, "a", "conv-30", {"edgemem": [0.0, 0.5], "trained": [1.0, 0.5]})
+    b = fake_run(tmp_path, "b", "conv-41", {"edgemem": [0.2], "trained": [0.4]}, max_sessions=3)
+    s = pool.main([str(a), str(b), "--out", str(tmp_path / "pooled")])
+    assert s["scores"]["trained"]["all"]["n"] == 3 and s["conversations"] == ["conv-30", "conv-41"]
+    assert s["scores"]["trained"]["all"]["f1"] == pytest.approx(100 * 1.9 / 3)
+    p = s["paired"]["trained vs edgemem"]
+    assert p["n"] == 3 and p["better"] == 2 and p["worse"] == 0 and p["delta"] == pytest.approx(100 * 1.2 / 3)
+    assert "by `python -m benchmarks.pool`" in (tmp_path / "pooled" / "summary.md").read_text()
+
+
+POOL_ERRORS = [
+    # second run, what the error names
+    ({"conv": "conv-30"}, "question 0 of conv-30 is in both .* Fix: pool runs over different conversations"),
+    ({"conv": "conv-41", "answer_k": 30}, r"other settings .* \(answer_k differ\)"),
+    ({"conv": "conv-41", "no_predictions": True}, "has no predictions.jsonl"),
+]
+
+
+@pytest.mark.parametrize("second,error", POOL_ERRORS)
+def test_pool_refuses(tmp_path, capsys, second, error):
+    from benchmarks import pool
+
+    a = fake_run(tmp_path, "a", "conv-30", {"edgemem": [0.0], "trained": [1.0]})
+    settings = {k: v for k, v in second.items() if k not in ("conv", "no_predictions")}
+    b = fake_run(tmp_path, "b", second["conv"], {"edgemem": [0.0], "trained": [1.0]}, **settings)
+    if second.get("no_predictions"):
+        (b / "predictions.jsonl").unlink()
+    with pytest.raises(SystemExit, match=error):
+        pool.main([str(a), str(b), "--out", str(tmp_path / "pooled")])
+    assert not (tmp_path / "pooled").exists()

@@ -64,6 +64,16 @@ def test_lora_only_export_on_the_packaged_base(fixed_adapter, tmp_path, embedder
     served = load_manifest(manifest)
     assert served.adapters == {"answer": lora.resolve()}
     assert WORD in ask(manifest, tmp_path, embedder).lower()  # the adapter applied on the shipped base
+    # --join: a manager adapter exported with this answer adapter serves both from one manifest
+    both = export(
+        ExportArgs(
+            adapter=fixed_adapter, agent="manager", out=tmp_path / "both", lora_only=True, probes=1, join=manifest
+        )
+    )
+    joined = load_manifest(both)
+    assert set(joined.adapters) == {"manager", "answer"}
+    assert joined.adapters["answer"].read_bytes() == lora.read_bytes()
+    assert WORD in ask(both, tmp_path, embedder).lower()
     # the manager runs on the plain base model (no adapter for it): not "banana" JSON everywhere
     with Memory(tmp_path / "l.db", model=str(manifest), threads=1, embedder=embedder) as mem:
         r = mem.add("I moved to Lisbon last week.", speaker="Maya")
@@ -83,6 +93,8 @@ def test_bad_arguments(tmp_path, fixed_adapter_stub):
         export(ExportArgs(adapter=adapter, agent="answer", out=tmp_path / "exists"))
     with pytest.raises(InvalidInput, match="trained on smollm2-135m, not qwen2.5-coder-0.5b"):
         export(ExportArgs(adapter=adapter, agent="answer", out=tmp_path / "o", base="qwen2.5-coder-0.5b"))
+    with pytest.raises(InvalidInput, match="--join .* combines GGUF LoRA exports only. Fix: pass --lora-only"):
+        export(ExportArgs(adapter=adapter, agent="manager", out=tmp_path / "o", join=tmp_path / "m.json"))
     (tmp_path / "afile").write_text("x")
     with pytest.raises(InvalidInput, match="Cannot create the output folder"):
         export(ExportArgs(adapter=adapter, agent="answer", out=tmp_path / "afile" / "sub" / "o"))
@@ -144,3 +156,32 @@ def test_an_exported_answer_agent_teaches_the_next_sft_round(fixed_adapter, tmp_
     # the same rows with the plain base model as teacher: the adapter is what said the word
     (base,) = teacher_targets(SFTArgs(teacher="smollm2-135m"), rows, tmp_path / "base")
     assert WORD not in base["text"].lower()
+
+
+@pytest.mark.slow
+def test_an_exported_answer_agent_is_the_managers_frozen_rewarder(fixed_adapter, tmp_path):
+    """``training.grpo --agent manager --answerer-model manifest.json``: the manager's reward comes from
+    the exported (trained) answer agent, as Memory-R1 trains the manager against the trained answerer."""
+    from training.rewards import frozen_answerer_reward
+
+    manifest = export(
+        ExportArgs(adapter=fixed_adapter, agent="answer", out=tmp_path / "lora", lora_only=True, probes=1)
+    )
+    example = {
+        "id": "ex1",
+        "user": "u",
+        "turn": {"speaker": "Maya", "text": "I moved to Lisbon", "time": "2 May", "source": "s", "key": "D1:1"},
+        "facts": ["Maya moved to Lisbon"],
+        "bank": [{"id": 3, "speaker": "Maya", "text": "Maya lives in Oslo", "time": "1 May"}],
+        "shown": [3],
+        "question": "Where does Maya live?",
+        "answer": f"the {WORD} city",
+    }
+    ops = '{"memory": [{"event": "UPDATE", "id": "0", "text": "Maya lives in Lisbon"}]}'
+    trained = frozen_answerer_reward(str(manifest), answer_k=5, metric="f1")
+    assert trained.__name__ == "manager_outcome_f1"
+    score = trained.score(ops, example)
+    assert 0 < score < 1  # partial credit: the word, not the whole gold answer (exact match would be 0)
+    assert trained.score("not json", example) == 0.0
+    base = frozen_answerer_reward("smollm2-135m", answer_k=5, metric="f1")
+    assert base.score(ops, example) < score  # the adapter, not the base model, said the word

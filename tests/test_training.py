@@ -217,6 +217,31 @@ def test_manager_outcome_reward(embedder, op, expected):
     assert reward([json.dumps({"memory": [op]})], **cols) == [expected]
 
 
+def test_manager_reward_reads_the_forced_prefix(embedder):
+    """GRPO rollouts continue ``MANAGER_PREFIX``: the reward parses prefix + completion."""
+    from edgemem.prompts import MANAGER_PREFIX
+
+    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, MemoryConfig())
+    cols = {k: [v] for k, v in manager_example().items()}
+    tail = '{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}]}'
+    assert reward([tail], prefix=[MANAGER_PREFIX], **cols) == [1.0]
+    assert reward([tail], **cols) == [0.0]  # without it the tail alone does not parse
+
+
+def test_manager_reward_with_f1_scores_partial_answers(embedder):
+    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, MemoryConfig(), rewards.OUTCOME_METRICS["f1"])
+    ex = manager_example(answer="Rome, Italy")
+    update = '{"memory": [{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}]}'
+    assert reward.__name__ == "manager_outcome_f1"
+    assert reward.score(update, ex) == pytest.approx(2 / 3)  # "Rome" against "Rome, Italy"
+    assert reward.score('{"memory": [{"event": "NOOP", "id": "0"}]}', ex) == 0.0  # still Oslo
+
+
+def test_manager_reward_refuses_answer_only_rewards():
+    with pytest.raises(InvalidInput, match="cannot be 'f1-json'. Fix: --reward em or --reward f1"):
+        rewards.frozen_answerer_reward("smollm2-135m", metric="f1-json")
+
+
 def test_manager_reward_invalid_output_and_cache(embedder):
     reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, MemoryConfig())
     ex = manager_example()
@@ -328,24 +353,23 @@ def tiny_data(tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_answer_rollouts_continue_the_forced_prefix(tiny_data):
-    """GRPO answer prompts end inside the assistant's reply, at the JSON start the runtime's grammar
-    forces, rendered by the model's own chat template (one assistant turn, not a closed one + a new one)."""
+@pytest.mark.parametrize("agent", ["answer", "manager"])
+def test_rollouts_continue_the_forced_prefix(tiny_data, agent):
+    """GRPO prompts end inside the assistant's reply, at the JSON start the runtime's grammar forces,
+    rendered by the model's own chat template (one assistant turn, not a closed one + a new one)."""
     from transformers import AutoTokenizer
 
-    from edgemem.prompts import ANSWER_PREFIX
+    from edgemem.prompts import ANSWER_PREFIX, MANAGER_PREFIX
     from training.common import hf_model_dir, render_prompt
     from training.grpo import dataset_rows
 
     root, _ = tiny_data
-    rows = dataset_rows("answer", load_jsonl(root / "data" / "answer_train.jsonl"))
-    assert rows[0]["prefix"] == ANSWER_PREFIX and rows[0]["prompt"][-1] == {
-        "role": "assistant",
-        "content": ANSWER_PREFIX,
-    }
+    prefix = {"answer": ANSWER_PREFIX, "manager": MANAGER_PREFIX}[agent]
+    rows = dataset_rows(agent, load_jsonl(root / "data" / f"{agent}_train.jsonl"))
+    assert rows[0]["prefix"] == prefix and rows[0]["prompt"][-1] == {"role": "assistant", "content": prefix}
     tok = AutoTokenizer.from_pretrained(hf_model_dir("smollm2-135m"))
     text = render_prompt(tok, rows[0]["prompt"])
-    assert text.endswith(ANSWER_PREFIX) and text.count("<|im_start|>assistant") == 1, text[-200:]
+    assert text.endswith(prefix) and text.count("<|im_start|>assistant") == 1, text[-200:]
     assert render_prompt(tok, text) == text
     plain = render_prompt(tok, rows[0]["prompt"][:-1])  # no forced start: a new assistant turn is opened
     assert plain.endswith("<|im_start|>assistant\n")

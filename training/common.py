@@ -36,6 +36,9 @@ class RunArgs:
     learning_rate: float | None = None  # override the preset's learning rate
     beta: float | None = None  # override the preset's KL coefficient (0: no reference model)
     limit: int | None = None  # only the first N training examples
+    # override the preset's completion budget (tokens): the manager writes one operation per fact
+    # (up to 5, ~30 tokens each), far more than a short answer
+    max_completion_length: int | None = None
     # Answer agent reward: "em" (exact match, Memory-R1) or "f1" (token-set F1: denser, for small models
     # whose exact-match rate is near zero, so most GRPO groups would carry no signal)
     # "f1-json": F1, and 0 for output the runtime's answer grammar could not have produced (not JSON of
@@ -48,7 +51,11 @@ class RunArgs:
     keep_checkpoints: int = 2  # the newest N checkpoints are kept; 0 keeps all (to pick one by val_reward)
     val_every: int = 0  # every N optimiser steps, greedy answers on the validation split (0: off)
     val_limit: int = 24  # ... on its first N examples (CPU: each costs a generation)
-    answerer_model: str = "qwen2.5-coder-0.5b"  # frozen answer agent (GGUF) for the manager's reward
+    # the manager's reward: a frozen answer agent (registry name, .gguf, or an exported answer agent's
+    # manifest.json) answers the linked question over the edited bank, reading answerer_k memories per
+    # speaker (Memory-R1: 30; the CPU runs answer with 5). --reward em or f1 scores its answer.
+    answerer_model: str = "qwen2.5-coder-0.5b"
+    answerer_k: int = 30
     answerer_threads: int = 1
     answerer_gpu_layers: int = 0  # offload the frozen answerer to a GPU (needs a CUDA build of llama-cpp-python)
     # answer agent: train only on questions whose prompt holds a word of the gold answer. The others

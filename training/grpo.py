@@ -25,7 +25,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgemem.prompts import ANSWER_PREFIX
+from edgemem.prompts import ANSWER_PREFIX, MANAGER_PREFIX
 from training.common import (
     EXIT_RESUME,
     RunArgs,
@@ -59,9 +59,9 @@ GRPOArgs = RunArgs  # the settings of a training run (training.common.RunArgs)
 def dataset_rows(agent: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The columns TRL needs (``prompt``) plus what the reward functions read.
 
-    Answer prompts end with the start of the assistant's reply, ``ANSWER_PREFIX``: TRL continues that
-    message, as the runtime's grammar forces the same first tokens, so rollouts look like deployed
-    answers and the reward (which parses prefix + completion) is about the answer's content."""
+    Prompts end with the start of the assistant's reply, ``ANSWER_PREFIX`` or ``MANAGER_PREFIX``: TRL
+    continues that message, as the runtime's grammar forces the same first tokens, so rollouts look like
+    deployed outputs and the reward (which parses prefix + completion) is about their content."""
     if agent == "answer":
         return [
             {
@@ -73,10 +73,26 @@ def dataset_rows(agent: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
             for r in rows
         ]
     keep = ("id", "user", "turn", "facts", "bank", "shown", "question", "answer")
-    return [{"prompt": r["messages"], **{k: r[k] for k in keep}} for r in rows]
+    return [
+        {
+            "prompt": [*r["messages"], {"role": "assistant", "content": MANAGER_PREFIX}],
+            "prefix": MANAGER_PREFIX,
+            **{k: r[k] for k in keep},
+        }
+        for r in rows
+    ]
 
 
-def reward_validation(run_log: RunLog, reward: Any, agent: str, data: Path, limit: int, every: int, preset: Any) -> Any:
+def reward_validation(
+    run_log: RunLog,
+    reward: Any,
+    agent: str,
+    data: Path,
+    limit: int,
+    every: int,
+    preset: Any,
+    max_new_tokens: int | None = None,
+) -> Any:
     """The validation callback of a run: greedy answers on the first ``limit`` validation prompts
     (with the same forced reply start as training), scored by ``reward`` (a training.rewards function)."""
     val = dataset_rows(agent, load_jsonl(data / f"{agent}_val.jsonl")[:limit])
@@ -85,17 +101,19 @@ def reward_validation(run_log: RunLog, reward: Any, agent: str, data: Path, limi
         columns = {k: [r[k] for r in batch] for k in batch[0] if k != "prompt"}
         return [float(v) for v in reward(texts, **columns)]
 
-    return validation_callback(run_log, val, val_score, every, preset.max_completion_length)
+    return validation_callback(run_log, val, val_score, every, max_new_tokens or preset.max_completion_length)
 
 
 def reward_functions(args: GRPOArgs) -> list[Any]:
     from training import rewards
 
     if args.agent == "answer":
-        return [
-            {"em": rewards.answer_exact_match, "f1": rewards.answer_f1, "f1-json": rewards.answer_f1_json}[args.reward]
-        ]
-    return [rewards.frozen_answerer_reward(args.answerer_model, args.answerer_threads, args.answerer_gpu_layers)]
+        return [rewards.ANSWER_REWARDS[args.reward]]
+    return [
+        rewards.frozen_answerer_reward(
+            args.answerer_model, args.answerer_threads, args.answerer_gpu_layers, args.answerer_k, args.reward
+        )
+    ]
 
 
 def main(args: GRPOArgs) -> Path:
@@ -134,7 +152,7 @@ def main(args: GRPOArgs) -> Path:
         per_device_train_batch_size=preset.per_device_batch,
         gradient_accumulation_steps=args.grad_accum or preset.grad_accum,
         num_generations=preset.num_generations,
-        max_completion_length=preset.max_completion_length,
+        max_completion_length=args.max_completion_length or preset.max_completion_length,
         temperature=preset.temperature,
         beta=preset.beta if args.beta is None else args.beta,
         max_steps=args.max_steps or preset.max_steps,
@@ -158,15 +176,23 @@ def main(args: GRPOArgs) -> Path:
     callbacks = [log_callback]
     if args.val_every:
         callbacks.append(
-            reward_validation(run_log, reward_funcs[0], args.agent, args.data, args.val_limit, args.val_every, preset)
+            reward_validation(
+                run_log,
+                reward_funcs[0],
+                args.agent,
+                args.data,
+                args.val_limit,
+                args.val_every,
+                preset,
+                args.max_completion_length,
+            )
         )
     train_rows = dataset_rows(args.agent, rows)
-    if args.agent == "answer":
-        # TRL's GRPO opens a new assistant turn after a chat prompt; to continue the forced start of
-        # the reply, the prompts go in as text, rendered by the model's own chat template.
-        tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        for r in train_rows:
-            r["prompt"] = render_prompt(tokenizer, r["prompt"])
+    # TRL's GRPO opens a new assistant turn after a chat prompt; to continue the forced start of the
+    # reply, the prompts go in as text, rendered by the model's own chat template.
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    for r in train_rows:
+        r["prompt"] = render_prompt(tokenizer, r["prompt"])
     model: Any = model_dir
     if args.init_adapter is not None:  # warm start: keep training that LoRA (TRL copies it as the KL reference)
         from peft import PeftModel

@@ -14,6 +14,8 @@ TRL removed its PPO trainer after 1.12.0; the [train] extra pins trl==1.12.0, wh
    same base, fully trained (small for the 135M smoke model; on GPU see the README for its memory).
 3. The pad token must differ from EOS (TRL truncates responses at EOS and masks pads), so we use
    ``<|endoftext|>`` when the tokenizer's pad is its EOS.
+4. The prompts are GRPO's (``training.grpo.dataset_rows``): they end with the JSON start the runtime's
+   grammar forces (``ANSWER_PREFIX`` / ``MANAGER_PREFIX``), and the reward scores prefix + response.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from training.common import (
     get_preset,
     hf_model_dir,
     load_jsonl,
+    render_prompt,
     require_train_extra,
     run_cli,
     run_settings,
@@ -41,7 +44,7 @@ from training.common import (
     write_adapter_meta,
     write_run_card,
 )
-from training.grpo import LORA_TARGETS
+from training.grpo import LORA_TARGETS, dataset_rows
 
 PPOArgs = RunArgs  # the settings of a training run (training.common.RunArgs)
 
@@ -50,10 +53,14 @@ def scorer(args: PPOArgs) -> Callable[[str, dict[str, Any]], float]:
     """(response text, example) -> reward, the same functions GRPO uses."""
     from training import rewards
 
+    # ``ex`` is a row of training.grpo.dataset_rows: the response continues ex["prefix"]
     if args.agent == "answer":
-        fn = rewards.answer_f1 if args.reward == "f1" else rewards.answer_exact_match
-        return lambda text, ex: fn([text], [ex["answer"]], [ex["n_memories"]])[0]
-    return rewards.frozen_answerer_reward(args.answerer_model, args.answerer_threads, args.answerer_gpu_layers).score
+        fn = rewards.ANSWER_REWARDS[args.reward]
+        return lambda text, ex: fn([text], [ex["answer"]], [ex["n_memories"]], prefix=[ex["prefix"]])[0]
+    manager = rewards.frozen_answerer_reward(
+        args.answerer_model, args.answerer_threads, args.answerer_gpu_layers, args.answerer_k, args.reward
+    )
+    return lambda text, ex: manager.score(ex["prefix"] + text, ex)
 
 
 def make_reward_model(
@@ -136,10 +143,10 @@ def main(args: PPOArgs) -> Path:
                 f"{base}: no pad token distinct from EOS. Fix: use a tokenizer with a separate pad token."
             )
         tok.pad_token = "<|endoftext|>"
-    rendered: list[str] = [
-        str(tok.apply_chat_template(r["messages"], tokenize=False, add_generation_prompt=True)) for r in rows
-    ]
-    by_prompt = {text: r for text, r in zip(rendered, rows, strict=True)}
+    # the prompts GRPO uses: they end inside the reply, at the JSON start the runtime's grammar forces
+    examples = dataset_rows(args.agent, rows)
+    rendered = [render_prompt(tok, r["prompt"]) for r in examples]
+    by_prompt = {text: r for text, r in zip(rendered, examples, strict=True)}
     dataset = Dataset.from_dict({"input_ids": [tok(t, add_special_tokens=False)["input_ids"] for t in rendered]})
     n = len(rows)
     batch = preset.per_device_batch * (args.grad_accum or preset.grad_accum)
@@ -154,7 +161,7 @@ def main(args: PPOArgs) -> Path:
         num_ppo_epochs=1,
         num_mini_batches=1,
         local_rollout_forward_batch_size=preset.per_device_batch,
-        response_length=preset.max_completion_length,
+        response_length=args.max_completion_length or preset.max_completion_length,
         temperature=preset.temperature,
         kl_coef=preset.beta or 0.05,
         stop_token="eos",

@@ -119,27 +119,33 @@ def manager_valid_json(completions: list[Any], shown: list[list[int]], facts: li
 
 
 class ManagerOutcomeReward:
-    """Exact match of a frozen answer agent over the bank the sampled operations produced.
+    """Exact match (or token-set F1) of a frozen answer agent over the bank the sampled operations produced.
 
     Args:
         engine: the frozen answer agent's model (an ``edgemem.engine.Engine``; on CPU a LlamaEngine).
         embedder: the runtime's embedder.
         config: the runtime's MemoryConfig (guards and k as deployed).
+        metric: ``(prediction, gold) -> score``; Memory-R1's is exact match.
     """
 
-    __name__ = "manager_outcome_em"
-
-    def __init__(self, engine: Any, embedder: Any, config: Any) -> None:
-        self.engine, self.embedder, self.config = engine, embedder, config
+    def __init__(
+        self, engine: Any, embedder: Any, config: Any, metric: Callable[[str, str], float] = exact_match
+    ) -> None:
+        self.engine, self.embedder, self.config, self.metric = engine, embedder, config, metric
+        self.__name__ = f"manager_outcome_{metric.__name__}"  # TRL names the logged reward after it
         self._templates: dict[str, Any] = {}  # example id -> in-memory store of the bank snapshot
         self.cache: dict[tuple[str, str], float] = {}  # (example id, completion) -> reward
 
     COLUMNS = ("id", "user", "turn", "facts", "bank", "shown", "question", "answer")
 
-    def __call__(self, completions: list[Any], **columns: Any) -> list[float]:
-        # TRL also passes prompts, trainer_state, ...: read only the example's own columns.
+    def __call__(self, completions: list[Any], prefix: list[str] | None = None, **columns: Any) -> list[float]:
+        # TRL also passes prompts, trainer_state, ...: read only the example's own columns. ``prefix``:
+        # text the prompt already put at the start of the completion (``edgemem.prompts.MANAGER_PREFIX``).
         rows = [{k: columns[k][i] for k in self.COLUMNS} for i in range(len(completions))]
-        return [self.score(completion_text(c), row) for c, row in zip(completions, rows, strict=True)]
+        prefixes = prefix or [""] * len(completions)
+        return [
+            self.score(pre + completion_text(c), row) for c, pre, row in zip(completions, prefixes, rows, strict=True)
+        ]
 
     def score(self, text: str, ex: dict[str, Any]) -> float:
         key = (ex["id"], text)
@@ -166,7 +172,7 @@ class ManagerOutcomeReward:
             planned = manager.plan(step, parsed, self.embedder.embed(ex["facts"]))
             store.apply_turn(ex["user"], Turn(**ex["turn"]), None, planned, ex["facts"])
             answer = AnswerAgent(self.engine, self.embedder, store, self.config).answer(ex["user"], ex["question"])
-            return exact_match(answer.answer, str(ex["answer"]))
+            return self.metric(answer.answer, str(ex["answer"]))
         finally:
             store.close()
 
@@ -183,12 +189,29 @@ class ManagerOutcomeReward:
         return self._templates[ex["id"]]
 
 
-def frozen_answerer_reward(model: str, threads: int = 1, gpu_layers: int = 0) -> ManagerOutcomeReward:
-    """The manager's reward with a llama.cpp answer agent on ``model`` (registry name, .gguf or manifest)."""
+# the answer agent's rewards by --reward name; the manager's reward scores its frozen answerer's
+# answer with one of OUTCOME_METRICS (that answerer is grammar-constrained, so "f1-json" would be "f1")
+ANSWER_REWARDS = {"em": answer_exact_match, "f1": answer_f1, "f1-json": answer_f1_json}
+OUTCOME_METRICS = {"em": exact_match, "f1": f1}
+
+
+def frozen_answerer_reward(
+    model: str, threads: int = 1, gpu_layers: int = 0, answer_k: int = 30, metric: str = "em"
+) -> ManagerOutcomeReward:
+    """The manager's reward with a llama.cpp answer agent on ``model`` (registry name, .gguf, or the
+    manifest of an exported answer agent: Memory-R1 trains the manager against the trained answerer),
+    reading ``answer_k`` memories per speaker."""
     from edgemem import MemoryConfig
     from edgemem.embedder import Embedder
     from edgemem.engine import LlamaEngine
-    from edgemem.models import resolve_model
+    from edgemem.errors import InvalidInput
+    from edgemem.manifest import served_model
 
-    engine = LlamaEngine(resolve_model(model), threads=threads, gpu_layers=gpu_layers)
-    return ManagerOutcomeReward(engine, Embedder(threads=1), MemoryConfig())
+    if metric not in OUTCOME_METRICS:
+        raise InvalidInput(
+            f"The manager's reward cannot be {metric!r}. Fix: --reward {' or --reward '.join(OUTCOME_METRICS)}."
+        )
+    served = served_model(model)
+    engine = LlamaEngine(served.model, threads=threads, gpu_layers=gpu_layers, adapters=dict(served.adapters))
+    config = MemoryConfig(answer_k=answer_k)
+    return ManagerOutcomeReward(engine, Embedder(threads=1), config, OUTCOME_METRICS[metric])

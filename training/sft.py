@@ -94,8 +94,7 @@ def teacher_targets(args: SFTArgs, rows: list[dict[str, Any]], out: Path) -> lis
     ``args.samples``), with its F1 (cached, resumable)."""
     from edgemem.config import MemoryConfig
     from edgemem.engine import LlamaEngine
-    from edgemem.manifest import is_manifest, load_manifest
-    from edgemem.models import resolve_model
+    from edgemem.manifest import served_model
     from training.rewards import answer_f1_json
 
     path = out / "targets.jsonl"
@@ -131,13 +130,9 @@ def teacher_targets(args: SFTArgs, rows: list[dict[str, Any]], out: Path) -> lis
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(json.dumps(t) + "\n" for t in done), encoding="utf-8")
         return done
-    adapter = None
-    if is_manifest(args.teacher):
-        served = load_manifest(args.teacher)  # verifies the sha256 of the base model and adapters
-        engine = LlamaEngine(served.model, n_ctx=4096, threads=args.teacher_threads, adapters=dict(served.adapters))
-        adapter = "answer" if "answer" in served.adapters else None
-    else:
-        engine = LlamaEngine(resolve_model(args.teacher), n_ctx=4096, threads=args.teacher_threads)
+    served = served_model(args.teacher)  # a manifest: the sha256 of its base model and adapters are verified
+    engine = LlamaEngine(served.model, n_ctx=4096, threads=args.teacher_threads, adapters=dict(served.adapters))
+    adapter = "answer" if "answer" in served.adapters else None
     out.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as f:
         for i, r in enumerate(rows[len(done) :], len(done)):

@@ -1,0 +1,98 @@
+"""Pool the predictions of several LoCoMo runs into one paired summary.
+
+    python -m benchmarks.pool runs/X-conv30-6sessions runs/X-devtest-3sessions --out benchmarks/results/X-pooled
+    edgemem bench pool runs/X-conv30-6sessions runs/X-devtest-3sessions --out runs/X-pooled
+
+Why: a run on 32 or 33 questions moves by ~3 F1 per answer, so its bootstrap interval is wide. Runs on
+*different* conversations (or different sessions of them) answered by the same systems under the same
+settings can be pooled: the trained-vs-untrained pairing then has twice the questions.
+
+Rules (each refused with the fix): a question (system, conversation, question number) may come from one
+run only — pooling two runs of the same conversation would count its questions twice; a system's
+settings (model, manifest, k, judge ...) must be the same in every run, except ``max_sessions`` and
+``data``, which name which questions a run asked. Writes ``predictions.jsonl`` (the pooled rows),
+``summary.json`` (scores per category, pairings, the runs pooled) and ``summary.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from benchmarks.locomo import markdown, summarize
+from edgemem.errors import InvalidInput
+
+PER_RUN = ("max_sessions", "data")  # settings that say which questions a run asked, not how it answered
+
+
+def pool_rows(runs: list[Path], systems: list[str]) -> list[dict[str, Any]]:
+    """The rows of ``systems`` from every run's predictions.jsonl, checked for double counting and
+    for settings that differ between runs."""
+    rows: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str, int], Path] = {}
+    settings: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for run in runs:
+        pred = run / "predictions.jsonl"
+        if not pred.exists():
+            raise InvalidInput(
+                f"{run} has no predictions.jsonl. Fix: pass the --out folder of a benchmarks.locomo run."
+            )
+        known = json.loads((run / "settings.json").read_text()) if (run / "settings.json").exists() else {}
+        for system in systems:
+            if system not in known:
+                continue
+            mine = {k: v for k, v in known[system].items() if k not in PER_RUN}
+            if system in settings and settings[system][1] != mine:
+                other, theirs = settings[system]
+                keys = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+                raise InvalidInput(
+                    f"'{system}' was run with other settings in {run} than in {other} ({', '.join(keys)} differ). "
+                    "Fix: pool runs of the same systems under the same settings."
+                )
+            settings.setdefault(system, (run, mine))
+        for line in pred.read_text(encoding="utf-8").splitlines():
+            r = json.loads(line)
+            if r["system"] not in systems:
+                continue
+            key = (r["system"], r["conversation"], r["qid"])
+            if key in seen:
+                raise InvalidInput(
+                    f"{r['system']} question {r['qid']} of {r['conversation']} is in both {seen[key]} and {run}. "
+                    "Fix: pool runs over different conversations (its questions would count twice)."
+                )
+            seen[key] = run
+            rows.append(r)
+    missing = [s for s in systems if not any(r["system"] == s for r in rows)]
+    if missing:
+        raise InvalidInput(f"No run holds rows of {', '.join(missing)}. Fix: pass --systems the runs answered.")
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.pool", description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+", type=Path, help="--out folders of benchmarks.locomo runs")
+    p.add_argument("--out", type=Path, required=True, help="folder for the pooled predictions and summary")
+    p.add_argument("--systems", default="edgemem,trained", help="comma list; the first is the paired baseline")
+    args = p.parse_args(argv)
+    systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    try:
+        rows = pool_rows(args.runs, systems)
+    except InvalidInput as e:
+        raise SystemExit(f"Error: {e}") from e
+    args.out.mkdir(parents=True, exist_ok=True)
+    pred = args.out / "predictions.jsonl"
+    pred.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    conversations = sorted({r["conversation"] for r in rows})
+    summary = {**summarize(pred, systems, conversations), "runs": [str(r) for r in args.runs]}
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (args.out / "summary.md").write_text(
+        f"Pooled from {', '.join(str(r) for r in args.runs)} by `python -m benchmarks.pool`.\n\n" + markdown(summary)
+    )
+    print((args.out / "summary.md").read_text())
+    return summary
+
+
+if __name__ == "__main__":
+    main()
