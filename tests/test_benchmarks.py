@@ -74,6 +74,14 @@ def test_locomo_harness_end_to_end_and_resume(tmp_path):
     assert summary["ingest"]["edgemem/tiny"]["turns"] == 4
     ops = summary["ingest"]["edgemem/tiny"]["operations"]
     assert ops.get("ADD", 0) >= 1 and set(ops) <= {"ADD", "UPDATE", "DELETE", "NOOP", "REJECTED"}, ops
+    # the same counts read back from the bank file, as for banks built by earlier runs
+    from benchmarks import operations
+
+    (bank,) = (out / "banks").glob("tiny-*.db")
+    counted = operations.main([str(bank)])[str(bank)]
+    assert counted["operations"] == ops and counted["total"] == sum(ops.values())
+    with pytest.raises(SystemExit, match="does not exist"):
+        operations.main([str(tmp_path / "nope.db")])
     for f in ("summary.json", "summary.md", "f1_per_category.png", "f1_vs_latency.png"):
         assert (out / f).stat().st_size > 0
     assert "single-hop (Open Domain)" in (out / "summary.md").read_text()  # both naming conventions
