@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -229,7 +230,7 @@ def test_manager_reward_reads_the_forced_prefix(embedder):
 
 
 def test_manager_reward_with_f1_scores_partial_answers(embedder):
-    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, MemoryConfig(), rewards.OUTCOME_METRICS["f1"])
+    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, MemoryConfig(), rewards.MANAGER_REWARDS["f1"][0])
     ex = manager_example(answer="Rome, Italy")
     update = '{"memory": [{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}]}'
     assert reward.__name__ == "manager_outcome_f1"
@@ -238,8 +239,27 @@ def test_manager_reward_with_f1_scores_partial_answers(embedder):
 
 
 def test_manager_reward_refuses_answer_only_rewards():
-    with pytest.raises(InvalidInput, match="cannot be 'f1-json'. Fix: --reward em or --reward f1"):
+    with pytest.raises(InvalidInput, match="cannot be 'f1-json'. Fix: --reward em, f1, f1-accepted"):
         rewards.frozen_answerer_reward("smollm2-135m", metric="f1-json")
+
+
+ACCEPTED_SHARE = [
+    # operations, reward: F1 of the frozen answer times the share of operations the planner accepted
+    ([{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}], 1.0),
+    # the same edit plus an operation on an id that was never shown: rejected, half the reward
+    ([{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}, {"event": "DELETE", "id": "4"}], 0.5),
+    # only a rejected operation: the bank is unchanged (Oslo) and nothing was accepted
+    ([{"event": "UPDATE", "id": "4", "text": "Sam lives in Rome"}], 0.0),
+]
+
+
+@pytest.mark.parametrize("ops,expected", ACCEPTED_SHARE)
+def test_manager_reward_times_the_accepted_share(embedder, ops, expected):
+    from edgemem.metrics import f1
+
+    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, MemoryConfig(), f1, accepted_share=True)
+    assert reward.__name__ == "manager_outcome_f1_accepted"
+    assert reward.score(json.dumps({"memory": ops}), manager_example()) == pytest.approx(expected)
 
 
 def test_manager_reward_invalid_output_and_cache(embedder):
@@ -563,11 +583,20 @@ def test_memory_budget_exit_and_resume(tiny_data, tmp_path):
     assert [s["step"] for s in log["steps"] if "reward" in s] == [1, 2] and "stopped" not in log
 
 
-def test_unknown_reward(tmp_path):
-    from training import grpo
+@pytest.mark.parametrize(
+    "agent,reward,expected",
+    [
+        ("answer", "bleu", "Unknown reward 'bleu' for the answer agent. Expected one of: em, f1, f1-json."),
+        ("answer", "f1-accepted", "Unknown reward 'f1-accepted' for the answer agent"),
+        ("manager", "f1-json", "Unknown reward 'f1-json' for the manager agent. Expected one of: em, f1, f1-accepted."),
+    ],
+)
+def test_unknown_reward(tmp_path, agent, reward, expected):
+    from training import grpo, ppo
 
-    with pytest.raises(InvalidInput, match="Unknown reward 'bleu'.*em, f1"):
-        grpo.main(grpo.GRPOArgs(reward="bleu", data=tmp_path))
+    for trainer in (grpo, ppo):
+        with pytest.raises(InvalidInput, match=re.escape(expected)):
+            trainer.main(trainer.RunArgs(agent=agent, reward=reward, data=tmp_path))
 
 
 def test_every_setting_parses_from_its_flag():

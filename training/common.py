@@ -43,6 +43,8 @@ class RunArgs:
     # whose exact-match rate is near zero, so most GRPO groups would carry no signal)
     # "f1-json": F1, and 0 for output the runtime's answer grammar could not have produced (not JSON of
     # the answer schema): the lenient parser would otherwise reward drift the grammar hides at run time
+    # Manager: "em" or "f1" of its frozen answerer's answer; "f1-accepted": that F1 times the share of
+    # the manager's operations the runtime's planner accepted (a rejected one lowers the reward)
     reward: str = "em"
     max_minutes: float | None = None  # stop (and save the adapter) after this much training time
     # CPU runs whose memory grows step by step: at this resident size (GB) save a checkpoint and exit
@@ -190,12 +192,15 @@ def get_preset(name: str) -> Preset:
     return PRESETS[name]
 
 
-REWARDS = ("em", "f1", "f1-json")
+# the --reward names each agent takes (training.rewards.ANSWER_REWARDS / MANAGER_REWARDS)
+REWARDS = {"answer": ("em", "f1", "f1-json"), "manager": ("em", "f1", "f1-accepted")}
 
 
-def check_reward(reward: str) -> str:
-    if reward not in REWARDS:
-        raise InvalidInput(f"Unknown reward {reward!r}. Expected one of: {', '.join(REWARDS)}.")
+def check_reward(reward: str, agent: str = "answer") -> str:
+    if reward not in REWARDS[agent]:
+        raise InvalidInput(
+            f"Unknown reward {reward!r} for the {agent} agent. Expected one of: {', '.join(REWARDS[agent])}."
+        )
     return reward
 
 

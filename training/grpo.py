@@ -118,7 +118,7 @@ def reward_functions(args: GRPOArgs) -> list[Any]:
 
 def main(args: GRPOArgs) -> Path:
     check_agent(args.agent)
-    check_reward(args.reward)
+    check_reward(args.reward, args.agent)
     preset = get_preset(args.preset)
     out = args.output_dir or Path("runs") / f"grpo-{args.agent}-{args.preset}"
     check_output_dir(out, args.resume, args.overwrite)

@@ -107,7 +107,7 @@ def make_reward_model(
 
 def main(args: PPOArgs) -> Path:
     check_agent(args.agent)
-    check_reward(args.reward)
+    check_reward(args.reward, args.agent)
     preset = get_preset(args.preset)
     if args.resume:
         from edgemem.errors import InvalidInput

@@ -129,10 +129,20 @@ class ManagerOutcomeReward:
     """
 
     def __init__(
-        self, engine: Any, embedder: Any, config: Any, metric: Callable[[str, str], float] = exact_match
+        self,
+        engine: Any,
+        embedder: Any,
+        config: Any,
+        metric: Callable[[str, str], float] = exact_match,
+        accepted_share: bool = False,
     ) -> None:
         self.engine, self.embedder, self.config, self.metric = engine, embedder, config, metric
-        self.__name__ = f"manager_outcome_{metric.__name__}"  # TRL names the logged reward after it
+        # times the share of the output's operations the runtime's planner accepted: without it a
+        # rejected operation (a guarded DELETE, an unknown id) costs nothing, and GRPO learned to
+        # write them (session 10: rejected operations 3 % -> 15 % in 10 steps)
+        self.accepted_share = accepted_share
+        # TRL names the logged reward after it
+        self.__name__ = f"manager_outcome_{metric.__name__}" + ("_accepted" if accepted_share else "")
         self._templates: dict[str, Any] = {}  # example id -> in-memory store of the bank snapshot
         self.cache: dict[tuple[str, str], float] = {}  # (example id, completion) -> reward
 
@@ -172,7 +182,10 @@ class ManagerOutcomeReward:
             planned = manager.plan(step, parsed, self.embedder.embed(ex["facts"]))
             store.apply_turn(ex["user"], Turn(**ex["turn"]), None, planned, ex["facts"])
             answer = AnswerAgent(self.engine, self.embedder, store, self.config).answer(ex["user"], ex["question"])
-            return self.metric(answer.answer, str(ex["answer"]))
+            score = self.metric(answer.answer, str(ex["answer"]))
+            if self.accepted_share:
+                score *= sum(op.op != "REJECTED" for op in planned) / len(planned) if planned else 0.0
+            return score
         finally:
             store.close()
 
@@ -189,10 +202,10 @@ class ManagerOutcomeReward:
         return self._templates[ex["id"]]
 
 
-# the answer agent's rewards by --reward name; the manager's reward scores its frozen answerer's
-# answer with one of OUTCOME_METRICS (that answerer is grammar-constrained, so "f1-json" would be "f1")
+# the rewards by --reward name. The manager's scores its frozen answerer's answer (that answerer is
+# grammar-constrained, so "f1-json" would be "f1"): (metric, times the accepted share of its operations)
 ANSWER_REWARDS = {"em": answer_exact_match, "f1": answer_f1, "f1-json": answer_f1_json}
-OUTCOME_METRICS = {"em": exact_match, "f1": f1}
+MANAGER_REWARDS = {"em": (exact_match, False), "f1": (f1, False), "f1-accepted": (f1, True)}
 
 
 def frozen_answerer_reward(
@@ -207,11 +220,11 @@ def frozen_answerer_reward(
     from edgemem.errors import InvalidInput
     from edgemem.manifest import served_model
 
-    if metric not in OUTCOME_METRICS:
+    if metric not in MANAGER_REWARDS:
         raise InvalidInput(
-            f"The manager's reward cannot be {metric!r}. Fix: --reward {' or --reward '.join(OUTCOME_METRICS)}."
+            f"The manager's reward cannot be {metric!r}. Fix: --reward {', '.join(MANAGER_REWARDS)} (one of them)."
         )
     served = served_model(model)
     engine = LlamaEngine(served.model, threads=threads, gpu_layers=gpu_layers, adapters=dict(served.adapters))
     config = MemoryConfig(answer_k=answer_k)
-    return ManagerOutcomeReward(engine, Embedder(threads=1), config, OUTCOME_METRICS[metric])
+    return ManagerOutcomeReward(engine, Embedder(threads=1), config, *MANAGER_REWARDS[metric])
