@@ -31,7 +31,7 @@ import json
 import statistics
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -296,7 +296,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         "memories": mem.stats()["memories"],
                         # the manager's operations over the whole bank; REJECTED counts the invalid
                         # ones (unknown id, guard, unparseable): manager output validity
-                        "operations": dict(Counter(h.op for h in mem.history())),
+                        "operations": mem.store.operation_counts(conv_id),
                     }
                     if streaming:
                         as_of = AsOf(mem, conv_id, turns)

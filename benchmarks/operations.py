@@ -16,18 +16,18 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edgemem.db import connect
 from edgemem.errors import InvalidInput
+from edgemem.store import Store
 
 
 def operations(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise InvalidInput(f"{path} does not exist. Fix: pass bank files (.db) the harness or edgemem wrote.")
-    conn = connect(path)
+    store = Store(str(path))
     try:
-        ops = dict(conn.execute("SELECT op, COUNT(*) FROM history GROUP BY op ORDER BY op").fetchall())
+        ops = store.operation_counts()
     finally:
-        conn.close()
+        store.close()
     total = sum(ops.values())
     return {"operations": ops, "total": total, "rejected_share": ops.get("REJECTED", 0) / total if total else 0.0}
 

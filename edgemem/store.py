@@ -175,6 +175,11 @@ class Store:
         hist = self._q(f"SELECT COUNT(*) FROM history {where}", params)[0][0]
         return {"memories": mems, "turns": turns, "history": hist}
 
+    def operation_counts(self, user: str | None = None) -> dict[str, int]:
+        """History entries per operation (ADD, UPDATE, DELETE, NOOP, REJECTED, ...)."""
+        where, params = ("WHERE user = ?", (user,)) if user is not None else ("", ())
+        return dict(self._q(f"SELECT op, COUNT(*) FROM history {where} GROUP BY op ORDER BY op", params))
+
     def history(self, user: str, memory_id: int | None = None, limit: int | None = None) -> list[HistoryEntry]:
         sql = "SELECT id, memory_id, op, old_text, new_text, turn_id, detail, created_at FROM history WHERE user = ?"
         params: list[Any] = [user]

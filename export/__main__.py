@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from edgemem.errors import InvalidInput
-from edgemem.manifest import AGENTS, FORMAT, file_entry, load_manifest
+from edgemem.manifest import AGENTS, FORMAT, ServedModel, file_entry, load_manifest
 from edgemem.models import REGISTRY, resolve_model, sha256_file
 from export.converter import ExportError, llama_cpp_version, run_script
 
@@ -55,7 +55,7 @@ def say(msg: str) -> None:
     print(f"[export] {msg}", flush=True)
 
 
-def check_args(args: ExportArgs) -> tuple[list[str], dict[str, Any]]:
+def check_args(args: ExportArgs) -> tuple[list[str], dict[str, Any], ServedModel | None]:
     if args.agent not in AGENTS:
         raise InvalidInput(f"Unknown agent {args.agent!r}. Expected one of: {', '.join(AGENTS)}.")
     quants = [q.strip().upper() for q in args.quant.split(",") if q.strip()]
@@ -85,6 +85,7 @@ def check_args(args: ExportArgs) -> tuple[list[str], dict[str, Any]]:
         )
     if not (args.base or meta.get("base_model")):
         raise InvalidInput(f"No base model known for {args.adapter}. Fix: pass --base.")
+    joined = None
     if args.join is not None:
         base = args.base or meta["base_model"]
         joined = load_manifest(args.join) if args.lora_only else None  # verifies its files
@@ -98,7 +99,7 @@ def check_args(args: ExportArgs) -> tuple[list[str], dict[str, Any]]:
                 f"{args.join} is on {joined.manifest['base']['id']}, this adapter on {base}. "
                 "Fix: join exports of the same base model."
             )
-    return quants, meta
+    return quants, meta, joined
 
 
 def load_merged(base_dir: str, adapter: Path) -> tuple[Any, Any]:
@@ -135,7 +136,7 @@ def quantize(src: Path, dst: Path, quant: str, threads: int) -> None:
 
 def export(args: ExportArgs) -> Path:
     """Run the whole export; returns the path of the (first) manifest."""
-    quants, meta = check_args(args)
+    quants, meta, joined = check_args(args)
     from training.common import hf_model_dir
 
     base = args.base or meta["base_model"]
@@ -143,7 +144,7 @@ def export(args: ExportArgs) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        manifests = _export(args, base, hf_model_dir(base), quants, staging)
+        manifests = _export(args, base, hf_model_dir(base), quants, staging, joined)
         if args.out.exists():
             shutil.rmtree(args.out)
         staging.rename(args.out)
@@ -158,7 +159,9 @@ def export(args: ExportArgs) -> Path:
     return first
 
 
-def _export(args: ExportArgs, base: str, base_dir: str, quants: list[str], staging: Path) -> list[str]:
+def _export(
+    args: ExportArgs, base: str, base_dir: str, quants: list[str], staging: Path, joined: ServedModel | None
+) -> list[str]:
     from export import verify
 
     say(f"merge {args.adapter} into {base}")
@@ -204,7 +207,7 @@ def _export(args: ExportArgs, base: str, base_dir: str, quants: list[str], stagi
             "kind": "lora",
             "quant": "base",
             "base": {"id": base, "sha256": sha256_file(base_gguf), "file": base_gguf.name},
-            "adapters": {args.agent: file_entry(lora, staging), **joined_adapters(args, staging)},
+            "adapters": {args.agent: file_entry(lora, staging), **joined_adapters(args, joined, staging)},
             "fidelity": fid,
             "speed": {
                 "base": verify.speed(base_gguf, args.threads),
@@ -267,12 +270,12 @@ def _fidelity_with_adapter(base_gguf: Path, lora: Path, merged: Any, tok: Any, a
     }
 
 
-def joined_adapters(args: ExportArgs, staging: Path) -> dict[str, Any]:
-    """The other agents' adapters of ``--join``'s export, copied next to this one."""
-    if args.join is None:
+def joined_adapters(args: ExportArgs, joined: ServedModel | None, staging: Path) -> dict[str, Any]:
+    """The other agents' adapters of ``--join``'s export (checked by ``check_args``), copied next to this one."""
+    if joined is None:
         return {}
     out = {}
-    for agent, path in load_manifest(args.join).adapters.items():
+    for agent, path in joined.adapters.items():
         if agent != args.agent:
             say(f"join the {agent} adapter of {args.join}")
             dst = staging / f"{agent}-lora.gguf"

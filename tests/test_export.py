@@ -10,6 +10,7 @@ import shutil
 
 import pytest
 from fixed_lora import WORD, make_fixed_answer_adapter
+from test_training import manager_example
 
 from edgemem import Memory
 from edgemem.errors import InvalidInput, MissingDependency, ModelCorrupt
@@ -167,17 +168,8 @@ def test_an_exported_answer_agent_is_the_managers_frozen_rewarder(fixed_adapter,
     manifest = export(
         ExportArgs(adapter=fixed_adapter, agent="answer", out=tmp_path / "lora", lora_only=True, probes=1)
     )
-    example = {
-        "id": "ex1",
-        "user": "u",
-        "turn": {"speaker": "Maya", "text": "I moved to Lisbon", "time": "2 May", "source": "s", "key": "D1:1"},
-        "facts": ["Maya moved to Lisbon"],
-        "bank": [{"id": 3, "speaker": "Maya", "text": "Maya lives in Oslo", "time": "1 May"}],
-        "shown": [3],
-        "question": "Where does Maya live?",
-        "answer": f"the {WORD} city",
-    }
-    ops = '{"memory": [{"event": "UPDATE", "id": "0", "text": "Maya lives in Lisbon"}]}'
+    example = manager_example(answer=f"the {WORD} city")  # "Where does Sam live?" over "Sam lives in Oslo"
+    ops = '{"memory": [{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}]}'
     trained = frozen_answerer_reward(str(manifest), answer_k=5, metric="f1")
     assert trained.__name__ == "manager_outcome_f1"
     score = trained.score(ops, example)

@@ -62,21 +62,15 @@ def dataset_rows(agent: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     Prompts end with the start of the assistant's reply, ``ANSWER_PREFIX`` or ``MANAGER_PREFIX``: TRL
     continues that message, as the runtime's grammar forces the same first tokens, so rollouts look like
     deployed outputs and the reward (which parses prefix + completion) is about their content."""
+    keep: tuple[str, ...]
     if agent == "answer":
-        return [
-            {
-                "prompt": [*r["messages"], {"role": "assistant", "content": ANSWER_PREFIX}],
-                "prefix": ANSWER_PREFIX,
-                "answer": r["answer"],
-                "n_memories": r["n_memories"],
-            }
-            for r in rows
-        ]
-    keep = ("id", "user", "turn", "facts", "bank", "shown", "question", "answer")
+        prefix, keep = ANSWER_PREFIX, ("answer", "n_memories")
+    else:
+        prefix, keep = MANAGER_PREFIX, ("id", "user", "turn", "facts", "bank", "shown", "question", "answer")
     return [
         {
-            "prompt": [*r["messages"], {"role": "assistant", "content": MANAGER_PREFIX}],
-            "prefix": MANAGER_PREFIX,
+            "prompt": [*r["messages"], {"role": "assistant", "content": prefix}],
+            "prefix": prefix,
             **{k: r[k] for k in keep},
         }
         for r in rows
@@ -84,14 +78,7 @@ def dataset_rows(agent: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 
 def reward_validation(
-    run_log: RunLog,
-    reward: Any,
-    agent: str,
-    data: Path,
-    limit: int,
-    every: int,
-    preset: Any,
-    max_new_tokens: int | None = None,
+    run_log: RunLog, reward: Any, agent: str, data: Path, limit: int, every: int, max_new_tokens: int
 ) -> Any:
     """The validation callback of a run: greedy answers on the first ``limit`` validation prompts
     (with the same forced reply start as training), scored by ``reward`` (a training.rewards function)."""
@@ -101,7 +88,7 @@ def reward_validation(
         columns = {k: [r[k] for r in batch] for k in batch[0] if k != "prompt"}
         return [float(v) for v in reward(texts, **columns)]
 
-    return validation_callback(run_log, val, val_score, every, max_new_tokens or preset.max_completion_length)
+    return validation_callback(run_log, val, val_score, every, max_new_tokens)
 
 
 def reward_functions(args: GRPOArgs) -> list[Any]:
@@ -146,13 +133,14 @@ def main(args: GRPOArgs) -> Path:
             args.threads or preset.threads or 1
         )  # more threads than cores (or a busy core) slows torch 10-30x
     model_dir = hf_model_dir(base)
+    completion_length = args.max_completion_length or preset.max_completion_length
     config = GRPOConfig(
         output_dir=str(out),
         learning_rate=args.learning_rate or preset.learning_rate,
         per_device_train_batch_size=preset.per_device_batch,
         gradient_accumulation_steps=args.grad_accum or preset.grad_accum,
         num_generations=preset.num_generations,
-        max_completion_length=args.max_completion_length or preset.max_completion_length,
+        max_completion_length=completion_length,
         temperature=preset.temperature,
         beta=preset.beta if args.beta is None else args.beta,
         max_steps=args.max_steps or preset.max_steps,
@@ -177,14 +165,7 @@ def main(args: GRPOArgs) -> Path:
     if args.val_every:
         callbacks.append(
             reward_validation(
-                run_log,
-                reward_funcs[0],
-                args.agent,
-                args.data,
-                args.val_limit,
-                args.val_every,
-                preset,
-                args.max_completion_length,
+                run_log, reward_funcs[0], args.agent, args.data, args.val_limit, args.val_every, completion_length
             )
         )
     train_rows = dataset_rows(args.agent, rows)

@@ -304,7 +304,15 @@ def main(args: SFTArgs) -> Path:
     callbacks = [trainer_callback(run_log, args.max_minutes)]
     if args.val_every:
         callbacks.append(
-            reward_validation(run_log, answer_f1_json, "answer", args.data, args.val_limit, args.val_every, preset)
+            reward_validation(
+                run_log,
+                answer_f1_json,
+                "answer",
+                args.data,
+                args.val_limit,
+                args.val_every,
+                preset.max_completion_length,
+            )
         )
     trainer = SFTTrainer(
         model=model_dir,
