@@ -440,6 +440,34 @@ def test_smoke_training(tiny_data, method, agent):
 
 
 @pytest.mark.slow
+def test_ppo_models_are_checkpointed_and_the_value_model_is_lora():
+    """TRL's PPO loop never turns activation checkpointing on, so training.ppo does, on both models (the
+    0.5B policy without it went past 13 GB in its first step); the value model trains a LoRA and its
+    score head only, and TRL still reaches its backbone and head by the model's own names."""
+    import torch
+
+    from training import ppo
+    from training.common import get_preset, hf_model_dir
+
+    preset = get_preset("cpu-smoke")
+    policy, value = ppo.load_models(hf_model_dir(preset.base_model), preset, 0, checkpointing=True)
+    assert policy.is_activation_checkpointing and value.is_activation_checkpointing
+    _, plain = ppo.load_models(hf_model_dir(preset.base_model), preset, 0, checkpointing=False)
+    assert not plain.is_activation_checkpointing
+    trainable = {n for n, p in value.named_parameters() if p.requires_grad}
+    assert trainable and all("lora_" in n or "score" in n for n in trainable), sorted(trainable)[:5]
+    assert any("score" in n for n in trainable)
+    total = sum(p.numel() for p in value.parameters())
+    assert sum(p.numel() for n, p in value.named_parameters() if n in trainable) < 0.05 * total
+    value.train()
+    hidden = getattr(value, value.base_model_prefix)(input_ids=torch.tensor([[1, 2, 3]]), output_hidden_states=True)
+    scores = value.score(hidden.hidden_states[-1])
+    assert scores.shape == (1, 3, 1)
+    scores.sum().backward()
+    assert all(p.grad is not None for n, p in value.named_parameters() if n in trainable and "lora_B" in n)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["grpo", "ppo"])
 def test_time_budget_validation_and_curves(tiny_data, method, tmp_path):
     """A zero-minute budget ends the run after its first step with the adapter saved (TRL's PPO loop
@@ -453,8 +481,8 @@ def test_time_budget_validation_and_curves(tiny_data, method, tmp_path):
     common.update(max_minutes=0.0, reward="f1")
     if method == "grpo":
         adapter = grpo.main(grpo.GRPOArgs(**common, val_every=5, val_limit=2))
-    else:
-        adapter = ppo.main(ppo.PPOArgs(**common))
+    else:  # two passes of 2 sequences per step of 4 rollouts
+        adapter = ppo.main(ppo.PPOArgs(**common, micro_batch=2))
     assert (adapter / "adapter_config.json").exists()
     log = json.loads((out / "run_log.json").read_text())
     assert "time budget" in log["stopped"]
@@ -785,6 +813,18 @@ def test_sft_smoke(tiny_data, tmp_path):
     # a fresh LoRA starts with B = 0; after one small step it would still be far from the SFT weights
     for k in b_keys:
         assert (after[k].float() - before[k].float()).abs().max() < 0.5 * before[k].float().abs().max() + 1e-6, k
+
+
+def test_micro_batch_is_checked(tmp_path):
+    """PPO splits a step's rollouts into passes of --micro-batch sequences: it must divide them; GRPO refuses it."""
+    from training import grpo, ppo
+
+    with pytest.raises(InvalidInput, match="--micro-batch 3: must divide the 4 rollouts"):
+        ppo.main(ppo.PPOArgs(agent="answer", data=tmp_path, output_dir=tmp_path / "rl", micro_batch=3))
+    with pytest.raises(InvalidInput, match="--micro-batch 0"):
+        ppo.main(ppo.PPOArgs(agent="answer", data=tmp_path, output_dir=tmp_path / "rl", micro_batch=0))
+    with pytest.raises(InvalidInput, match="PPO setting"):
+        grpo.main(grpo.GRPOArgs(agent="answer", data=tmp_path, output_dir=tmp_path / "rl", micro_batch=2))
 
 
 def test_init_adapter_is_checked(tmp_path):

@@ -70,6 +70,9 @@ class RunArgs:
     # GRPO: start from this LoRA (e.g. training.sft's <out>/adapter) instead of a fresh one; with a KL
     # term the reference is a frozen copy of it (TRL), so RL stays near the warm-started agent
     init_adapter: Path | None = None
+    # PPO: sequences per forward/backward pass (the step's rollouts are split over passes; same step size).
+    # TRL takes logits at every prompt+response position: at 0.5B, 8 x ~900 tokens x 152k vocab is 2.2 GB
+    micro_batch: int | None = None
     threads: int | None = None  # torch CPU threads (override the preset; 1 when another job shares the cores)
     seed: int = 0
 

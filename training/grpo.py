@@ -117,6 +117,10 @@ def main(args: GRPOArgs) -> Path:
         raise InvalidInput(
             f"{out} was trained from {json.loads(meta_path.read_text())['base_model']}, not {base}. Fix: pass the same --base-model or another --output-dir."
         )
+    if args.micro_batch is not None:
+        from edgemem.errors import InvalidInput
+
+        raise InvalidInput("--micro-batch is a PPO setting. Fix: drop it (GRPO's batch is the preset's, or --grad-accum).")
     if args.init_adapter is not None:
         check_init_adapter(args.init_adapter, args.agent, base)
     rows = select_examples(args, load_jsonl(args.data / f"{args.agent}_train.jsonl"))

@@ -11,7 +11,10 @@ TRL removed its PPO trainer after 1.12.0; the [train] extra pins trl==1.12.0, wh
    the interface TRL calls: it decodes each query+response, scores the response, and returns the
    score at every position (TRL reads the one at the end of the response).
 2. The policy is LoRA (``peft_config``); the value model is a sequence-classification head on the
-   same base, fully trained (small for the 135M smoke model; on GPU see the README for its memory).
+   same base with its own LoRA (the head itself fully trained). TRL's PPO loop never turns activation
+   checkpointing on (the Trainer method that would is not called), so we do, on both models: without
+   it the first PPO step at 0.5B went past 13-15 GB, the policy's activations growing ~0.5 GB per layer
+   (sessions 10-11, ``benchmarks/results/ppo-answer-c26full-oom/``).
 3. The pad token must differ from EOS (TRL truncates responses at EOS and masks pads), so we use
    ``<|endoftext|>`` when the tokenizer's pad is its EOS.
 4. The prompts are GRPO's (``training.grpo.dataset_rows``): they end with the JSON start the runtime's
@@ -105,6 +108,27 @@ def make_reward_model(
     return ScorerRewardModel()
 
 
+def load_models(model_dir: str | Path, preset: Any, pad_token_id: int, checkpointing: bool) -> tuple[Any, Any]:
+    """The policy (TRL wraps it in the LoRA) and the value model, a LoRA on the backbone with a trainable
+    score head, both with activation checkpointing when asked (see the module docstring)."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    dtype = "bfloat16" if use_bf16(preset) else None
+    policy = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+    value = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=1, dtype=dtype)
+    for m in (policy, value):
+        m.config.pad_token_id = pad_token_id
+        if checkpointing:
+            m.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    config = LoraConfig(
+        r=preset.lora_r, lora_alpha=preset.lora_alpha, target_modules=LORA_TARGETS, task_type="SEQ_CLS"
+    )
+    # LoRA layers are injected in place and the base frozen; TRL reaches the backbone and the head
+    # through the model's own attribute names (``model``, ``score``), so it gets the unwrapped model back
+    return policy, get_peft_model(value, config).base_model.model
+
+
 def main(args: PPOArgs) -> Path:
     check_agent(args.agent)
     check_reward(args.reward, args.agent)
@@ -119,6 +143,12 @@ def main(args: PPOArgs) -> Path:
         from edgemem.errors import InvalidInput
 
         raise InvalidInput("--init-adapter is supported by GRPO only. Fix: use python -m training.grpo, or drop it.")
+    batch = preset.per_device_batch * (args.grad_accum or preset.grad_accum)  # rollouts per step
+    micro = preset.per_device_batch if args.micro_batch is None else args.micro_batch
+    if micro < 1 or batch % micro:
+        from edgemem.errors import InvalidInput
+
+        raise InvalidInput(f"--micro-batch {micro}: must divide the {batch} rollouts of a step. Fix: e.g. 1, 2 or 4.")
     out = args.output_dir or Path("runs") / f"ppo-{args.agent}-{args.preset}"
     check_output_dir(out, args.resume, args.overwrite)
     base = args.base_model or preset.base_model
@@ -128,7 +158,7 @@ def main(args: PPOArgs) -> Path:
     import torch
     from datasets import Dataset
     from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
     from trl.experimental.ppo import PPOConfig, PPOTrainer
 
     if preset.device == "cpu" and (args.threads or preset.threads):
@@ -149,14 +179,13 @@ def main(args: PPOArgs) -> Path:
     by_prompt = {text: r for text, r in zip(rendered, examples, strict=True)}
     dataset = Dataset.from_dict({"input_ids": [tok(t, add_special_tokens=False)["input_ids"] for t in rendered]})
     n = len(rows)
-    batch = preset.per_device_batch * (args.grad_accum or preset.grad_accum)
     steps = args.max_steps or preset.max_steps
     episodes = steps * batch if steps > 0 else int(preset.epochs * n)
     config = PPOConfig(
         output_dir=str(out),
         learning_rate=args.learning_rate or preset.learning_rate,
-        per_device_train_batch_size=preset.per_device_batch,
-        gradient_accumulation_steps=args.grad_accum or preset.grad_accum,
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=batch // micro,
         total_episodes=episodes,
         num_ppo_epochs=1,
         num_mini_batches=1,
@@ -176,11 +205,7 @@ def main(args: PPOArgs) -> Path:
         report_to=[],
         seed=args.seed,
     )
-    dtype = "bfloat16" if use_bf16(preset) else None
-    policy = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
-    value = AutoModelForSequenceClassification.from_pretrained(model_dir, num_labels=1, dtype=dtype)
-    for m in (policy, value):
-        m.config.pad_token_id = tok.pad_token_id
+    policy, value = load_models(model_dir, preset, tok.pad_token_id, config.gradient_checkpointing)
     settings = run_settings(args, out, base, model_dir, preset, episodes=episodes)
     run_log = RunLog(out / "run_log.json", settings, resume=args.resume)
     trainer = PPOTrainer(
