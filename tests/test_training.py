@@ -408,6 +408,7 @@ def check_run(adapter: Path, reward_key: str) -> None:
     assert len(steps) == 2, log["steps"]
     assert all(50 < s["rss_mb"] < 20_000 for s in steps)  # resident memory logged per step
     assert all(s["rss_before_release_mb"] > 50 for s in steps)
+    assert 0 < steps[0]["elapsed_s"] <= steps[1]["elapsed_s"]  # wall time per step, for step times
     assert (adapter.parent / "RUN_CARD.md").exists()
 
 

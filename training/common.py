@@ -189,6 +189,17 @@ def use_bf16(preset: Preset) -> bool:
     return preset.bf16 and (preset.device != "cpu" or cpu_has_fast_bf16())
 
 
+# LoRA on all seven projections of a Qwen2 / Llama block (the paper fine-tunes all weights)
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def lora_config(preset: Preset, task_type: str = "CAUSAL_LM") -> Any:
+    """The preset's LoRA (rank, alpha, targets) for a causal LM, or ``SEQ_CLS`` for PPO's value model."""
+    from peft import LoraConfig
+
+    return LoraConfig(r=preset.lora_r, lora_alpha=preset.lora_alpha, target_modules=LORA_TARGETS, task_type=task_type)
+
+
 def get_preset(name: str) -> Preset:
     if name not in PRESETS:
         raise InvalidInput(f"Unknown preset {name!r}. Expected one of: {', '.join(PRESETS)}.")
@@ -479,7 +490,9 @@ def trainer_callback(
                 step, memory = self.step_memory
                 if step != state.global_step:
                     memory = {"rss_before_release_mb": rss_mb(), "peak_rss_mb": peak_rss_mb()}
-                run_log.log(state.global_step, {**logs, "rss_mb": rss_mb(), **memory})
+                # elapsed_s: wall time since this process began training (step times without the progress bar)
+                elapsed = round(time.monotonic() - self.start, 1)
+                run_log.log(state.global_step, {**logs, "rss_mb": rss_mb(), **memory, "elapsed_s": elapsed})
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             memory = {"rss_before_release_mb": rss_mb(), "peak_rss_mb": peak_rss_mb()}

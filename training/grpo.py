@@ -25,6 +25,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from edgemem.errors import InvalidInput
 from edgemem.prompts import ANSWER_PREFIX, MANAGER_PREFIX
 from training.common import (
     EXIT_RESUME,
@@ -38,6 +39,7 @@ from training.common import (
     hf_model_dir,
     last_checkpoint,
     load_jsonl,
+    lora_config,
     render_prompt,
     require_train_extra,
     run_cli,
@@ -49,9 +51,6 @@ from training.common import (
     write_adapter_meta,
     write_run_card,
 )
-
-LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-
 
 GRPOArgs = RunArgs  # the settings of a training run (training.common.RunArgs)
 
@@ -112,15 +111,13 @@ def main(args: GRPOArgs) -> Path:
     base = args.base_model or preset.base_model
     meta_path = out / "edgemem_adapter.json"
     if args.resume and meta_path.exists() and json.loads(meta_path.read_text())["base_model"] != base:
-        from edgemem.errors import InvalidInput
-
         raise InvalidInput(
             f"{out} was trained from {json.loads(meta_path.read_text())['base_model']}, not {base}. Fix: pass the same --base-model or another --output-dir."
         )
     if args.micro_batch is not None:
-        from edgemem.errors import InvalidInput
-
-        raise InvalidInput("--micro-batch is a PPO setting. Fix: drop it (GRPO's batch is the preset's, or --grad-accum).")
+        raise InvalidInput(
+            "--micro-batch is a PPO setting. Fix: drop it (GRPO's batch is the preset's, or --grad-accum)."
+        )
     if args.init_adapter is not None:
         check_init_adapter(args.init_adapter, args.agent, base)
     rows = select_examples(args, load_jsonl(args.data / f"{args.agent}_train.jsonl"))
@@ -128,7 +125,6 @@ def main(args: GRPOArgs) -> Path:
 
     import torch
     from datasets import Dataset
-    from peft import LoraConfig
     from transformers import AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
@@ -160,7 +156,7 @@ def main(args: GRPOArgs) -> Path:
         # bf16 weights as loaded (not only autocast): generation, the slow part on a CPU, runs in bf16
         model_init_kwargs={"dtype": "bfloat16"} if use_bf16(preset) else None,
     )
-    lora = LoraConfig(r=preset.lora_r, lora_alpha=preset.lora_alpha, target_modules=LORA_TARGETS, task_type="CAUSAL_LM")
+    lora = lora_config(preset)
     settings = run_settings(args, out, base, model_dir, preset)
     run_log = RunLog(out / "run_log.json", settings, resume=args.resume)
     reward_funcs = reward_functions(args)

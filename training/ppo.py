@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from edgemem.errors import InvalidInput
 from training.common import (
     RunArgs,
     RunLog,
@@ -37,6 +38,7 @@ from training.common import (
     get_preset,
     hf_model_dir,
     load_jsonl,
+    lora_config,
     render_prompt,
     require_train_extra,
     run_cli,
@@ -47,7 +49,7 @@ from training.common import (
     write_adapter_meta,
     write_run_card,
 )
-from training.grpo import LORA_TARGETS, dataset_rows
+from training.grpo import dataset_rows
 
 PPOArgs = RunArgs  # the settings of a training run (training.common.RunArgs)
 
@@ -111,7 +113,7 @@ def make_reward_model(
 def load_models(model_dir: str | Path, preset: Any, pad_token_id: int, checkpointing: bool) -> tuple[Any, Any]:
     """The policy (TRL wraps it in the LoRA) and the value model, a LoRA on the backbone with a trainable
     score head, both with activation checkpointing when asked (see the module docstring)."""
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
 
     dtype = "bfloat16" if use_bf16(preset) else None
@@ -121,12 +123,9 @@ def load_models(model_dir: str | Path, preset: Any, pad_token_id: int, checkpoin
         m.config.pad_token_id = pad_token_id
         if checkpointing:
             m.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
-    config = LoraConfig(
-        r=preset.lora_r, lora_alpha=preset.lora_alpha, target_modules=LORA_TARGETS, task_type="SEQ_CLS"
-    )
     # LoRA layers are injected in place and the base frozen; TRL reaches the backbone and the head
     # through the model's own attribute names (``model``, ``score``), so it gets the unwrapped model back
-    return policy, get_peft_model(value, config).base_model.model
+    return policy, get_peft_model(value, lora_config(preset, "SEQ_CLS")).base_model.model
 
 
 def main(args: PPOArgs) -> Path:
@@ -134,20 +133,14 @@ def main(args: PPOArgs) -> Path:
     check_reward(args.reward, args.agent)
     preset = get_preset(args.preset)
     if args.resume:
-        from edgemem.errors import InvalidInput
-
         raise InvalidInput(
             "TRL's PPO trainer cannot resume from a checkpoint. Fix: run again with --overwrite (or use GRPO, which resumes)."
         )
     if args.init_adapter is not None:
-        from edgemem.errors import InvalidInput
-
         raise InvalidInput("--init-adapter is supported by GRPO only. Fix: use python -m training.grpo, or drop it.")
     batch = preset.per_device_batch * (args.grad_accum or preset.grad_accum)  # rollouts per step
     micro = preset.per_device_batch if args.micro_batch is None else args.micro_batch
     if micro < 1 or batch % micro:
-        from edgemem.errors import InvalidInput
-
         raise InvalidInput(f"--micro-batch {micro}: must divide the {batch} rollouts of a step. Fix: e.g. 1, 2 or 4.")
     out = args.output_dir or Path("runs") / f"ppo-{args.agent}-{args.preset}"
     check_output_dir(out, args.resume, args.overwrite)
@@ -157,7 +150,6 @@ def main(args: PPOArgs) -> Path:
 
     import torch
     from datasets import Dataset
-    from peft import LoraConfig
     from transformers import AutoTokenizer
     from trl.experimental.ppo import PPOConfig, PPOTrainer
 
@@ -167,8 +159,6 @@ def main(args: PPOArgs) -> Path:
     tok = AutoTokenizer.from_pretrained(model_dir, padding_side="left")
     if tok.pad_token is None or tok.pad_token_id == tok.eos_token_id:
         if "<|endoftext|>" not in tok.get_vocab() or tok.convert_tokens_to_ids("<|endoftext|>") == tok.eos_token_id:
-            from edgemem.errors import InvalidInput
-
             raise InvalidInput(
                 f"{base}: no pad token distinct from EOS. Fix: use a tokenizer with a separate pad token."
             )
@@ -217,9 +207,7 @@ def main(args: PPOArgs) -> Path:
         train_dataset=dataset,
         value_model=value,
         eval_dataset=dataset.select(range(min(2, n))),
-        peft_config=LoraConfig(
-            r=preset.lora_r, lora_alpha=preset.lora_alpha, target_modules=LORA_TARGETS, task_type="CAUSAL_LM"
-        ),
+        peft_config=lora_config(preset),
         callbacks=[trainer_callback(run_log, args.max_minutes, raise_on_stop=True)],
     )
     try:

@@ -46,6 +46,7 @@ from training.common import (
     get_preset,
     hf_model_dir,
     load_jsonl,
+    lora_config,
     render_prompt,
     require_train_extra,
     run_cli,
@@ -258,11 +259,10 @@ def main(args: SFTArgs) -> Path:
 
     import torch
     from datasets import Dataset
-    from peft import LoraConfig
     from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from training.grpo import LORA_TARGETS, reward_validation
+    from training.grpo import reward_validation
     from training.rewards import answer_f1_json
 
     if preset.device == "cpu":
@@ -289,7 +289,7 @@ def main(args: SFTArgs) -> Path:
         seed=args.seed,
         model_init_kwargs={"dtype": "bfloat16"} if use_bf16(preset) else None,
     )
-    lora = LoraConfig(r=preset.lora_r, lora_alpha=preset.lora_alpha, target_modules=LORA_TARGETS, task_type="CAUSAL_LM")
+    lora = lora_config(preset)
     settings = run_settings(
         args,
         out,
