@@ -7,6 +7,11 @@ the runtime refused from the manager's output (an unknown id, a deletion guard, 
 entry), so its share is the manager's invalid-output rate on that conversation. The LoCoMo harness
 records the same counts for the banks it builds (``ingest.*.operations`` in summary.json); this reads
 banks built earlier, e.g. the untrained banks a comparison reuses.
+
+It also measures the bank itself: how many live memories there are, and the share of them that are
+near duplicates of another memory of the same speaker (cosine of the stored vectors >= 0.9). A
+manager that ADDs what it should have UPDATEd or NOOPed grows the bank with such pairs, and they
+take retrieval slots the answer agent could have used for other facts.
 """
 
 from __future__ import annotations
@@ -16,8 +21,24 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edgemem.errors import InvalidInput
 from edgemem.store import Store
+
+# MiniLM cosine between two memories. Measured on conv-26's manager prompts: at >= 0.9 the pairs are the
+# same fact reworded ("Melanie is a friend of Caroline" / "Melanie is Caroline's friend"); at 0.8-0.9
+# many are related but new facts ("passed the adoption interviews" / "has experience with adoption").
+NEAR_DUPLICATE = 0.9
+
+
+def near_duplicates(vectors: np.ndarray, threshold: float = NEAR_DUPLICATE) -> int:
+    """How many of these (unit) vectors have another one at cosine >= ``threshold``."""
+    if len(vectors) < 2:
+        return 0
+    sims = vectors @ vectors.T
+    np.fill_diagonal(sims, -1.0)
+    return int((sims.max(axis=1) >= threshold).sum())
 
 
 def operations(path: Path) -> dict[str, Any]:
@@ -26,10 +47,24 @@ def operations(path: Path) -> dict[str, Any]:
     store = Store(str(path))
     try:
         ops = store.operation_counts()
+        memories = duplicates = 0
+        for user in store.users():
+            for speaker in store.speakers(user):
+                ids = [m.id for m in store.memories(user, speaker)]
+                by_id = store.vectors(ids)
+                memories += len(ids)
+                duplicates += near_duplicates(np.array([by_id[i] for i in ids]).reshape(len(ids), -1))
     finally:
         store.close()
     total = sum(ops.values())
-    return {"operations": ops, "total": total, "rejected_share": ops.get("REJECTED", 0) / total if total else 0.0}
+    return {
+        "operations": ops,
+        "total": total,
+        "rejected_share": ops.get("REJECTED", 0) / total if total else 0.0,
+        "memories": memories,
+        "near_duplicate_share": duplicates / memories if memories else 0.0,
+        "near_duplicate_threshold": NEAR_DUPLICATE,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -160,6 +160,11 @@ class Store:
             sql += " AND deleted = 0"
         return [_item(r) for r in self._q(sql + " ORDER BY id", params)]
 
+    def users(self) -> list[str]:
+        """Every user with a memory or a turn in this bank."""
+        rows = self._q("SELECT user FROM memories UNION SELECT user FROM turns ORDER BY 1")
+        return [r[0] for r in rows]
+
     def speakers(self, user: str) -> list[str]:
         rows = self._q("SELECT speaker, MIN(id) FROM turns WHERE user = ? GROUP BY speaker ORDER BY 2", (user,))
         seen = [r[0] for r in rows]

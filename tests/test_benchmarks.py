@@ -8,6 +8,7 @@ import math
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_training import TINY
 
@@ -80,6 +81,9 @@ def test_locomo_harness_end_to_end_and_resume(tmp_path):
     (bank,) = (out / "banks").glob("tiny-*.db")
     counted = operations.main([str(bank)])[str(bank)]
     assert counted["operations"] == ops and counted["total"] == sum(ops.values())
+    # live memories counted per speaker from the stored vectors, as the harness counted them
+    assert counted["memories"] == summary["ingest"]["edgemem/tiny"]["memories"] >= 1
+    assert 0.0 <= counted["near_duplicate_share"] <= 1.0
     with pytest.raises(SystemExit, match="does not exist"):
         operations.main([str(tmp_path / "nope.db")])
     for f in ("summary.json", "summary.md", "f1_per_category.png", "f1_vs_latency.png"):
@@ -268,6 +272,28 @@ def test_paired_delta(ours, base, delta, ci, better, worse):
     assert p["delta"] == pytest.approx(delta) and (p["better"], p["worse"], p["n"]) == (better, worse, len(ours))
     assert ci[0] <= p["ci95_low"] <= p["delta"] <= p["ci95_high"] <= ci[1]
     assert paired_delta(ours, base) == p  # fixed seed: the same interval every run
+
+
+def _unit(*rows: list[float]) -> np.ndarray:
+    v = np.array(rows, dtype=np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize(
+    "vectors, expected",
+    [
+        (np.zeros((0, 3), dtype=np.float32), 0),  # an empty bank
+        (_unit([1, 0, 0]), 0),  # one memory has no other to duplicate
+        (_unit([1, 0, 0], [0, 1, 0]), 0),  # unrelated
+        (_unit([1, 0, 0], [1, 0.1, 0]), 2),  # cosine 0.995: both count
+        (_unit([1, 0, 0], [1, 0.6, 0], [0, 0, 1]), 0),  # cosine 0.86: related, not a duplicate
+        (_unit([1, 0, 0], [1, 0.1, 0], [0, 0, 1]), 2),
+    ],
+)
+def test_near_duplicates(vectors, expected):
+    from benchmarks.operations import near_duplicates
+
+    assert near_duplicates(vectors) == expected
 
 
 def test_paired_delta_needs_equal_lists():

@@ -83,7 +83,9 @@ def test_forget_unknown_and_other_user(store):
 def test_reset_only_one_user(store):
     for user in ("u", "v"):
         store.apply_turn(user, Turn("S", "a", None, "s", "1"), unit(0), [PlannedOp("ADD", text="m", vector=unit(1))])
+    assert store.users() == ["u", "v"]
     assert store.reset("u") == 1
+    assert store.users() == ["v"]
     assert store.count("u") == {"memories": 0, "turns": 0, "history": 0}
     assert store.count("v")["memories"] == 1 and len(store.search_turns("v", unit(0), 3)) == 1
 

@@ -399,8 +399,6 @@ def select_examples(args: RunArgs, rows: list[dict[str, Any]]) -> list[dict[str,
     """The training examples a run uses: ``--answerable-only`` filter, then the first ``--limit``."""
     if args.answerable_only:
         if args.agent != "answer":
-            from edgemem.errors import InvalidInput
-
             raise InvalidInput("--answerable-only applies to the answer agent. Fix: drop it or use --agent answer.")
         rows = [r for r in rows if answerable(r)]
     return rows[: args.limit]

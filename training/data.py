@@ -23,6 +23,7 @@ from typing import Any
 
 from edgemem import Memory, MemoryConfig
 from edgemem.conversation import Conversation, bank_file, find_conversation, session_of
+from edgemem.errors import InvalidInput
 from edgemem.models import edgemem_home
 from edgemem.store import Store
 
@@ -158,8 +159,6 @@ def main(args: DataArgs, engine: Any = None, embedder: Any = None) -> dict[str, 
     """Build both splits. ``engine``/``embedder``: ready-made components (tests); default: the runtime's."""
     agents = [a.strip() for a in args.agents.split(",") if a.strip()]
     if not agents or set(agents) - {"answer", "manager"}:
-        from edgemem.errors import InvalidInput
-
         raise InvalidInput(f"Unknown --agents {args.agents!r}. Fix: answer, manager or answer,manager.")
     builders = {"answer": answer_examples, "manager": manager_examples}
     counts = {}

@@ -16,7 +16,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from edgemem.errors import ModelOutputError
+from edgemem.errors import InvalidInput, ModelOutputError
 from edgemem.metrics import exact_match, f1
 from edgemem.parsing import parse_answer, parse_operations
 from edgemem.prompts import MAX_ANSWER_CHARS, MAX_CITED
@@ -144,6 +144,7 @@ class ManagerOutcomeReward:
         # TRL names the logged reward after it
         self.__name__ = f"manager_outcome_{metric.__name__}" + ("_accepted" if accepted_share else "")
         self._templates: dict[str, Any] = {}  # example id -> in-memory store of the bank snapshot
+        self._fact_vectors: dict[str, Any] = {}  # example id -> its facts' vectors (the same for every completion)
         self.cache: dict[tuple[str, str], float] = {}  # (example id, completion) -> reward
 
     COLUMNS = ("id", "user", "turn", "facts", "bank", "shown", "question", "answer")
@@ -179,7 +180,9 @@ class ManagerOutcomeReward:
             shown = [SearchHit(i, by_id[i]["speaker"], by_id[i]["text"], by_id[i]["time"], 1.0) for i in ex["shown"]]
             step = ManagerStep(ex["facts"], shown, ex.get("messages", []), ex.get("schema", {}))
             manager = MemoryManager(self.engine, self.embedder, store, self.config)
-            planned = manager.plan(step, parsed, self.embedder.embed(ex["facts"]))
+            if ex["id"] not in self._fact_vectors:
+                self._fact_vectors[ex["id"]] = self.embedder.embed(ex["facts"])
+            planned = manager.plan(step, parsed, self._fact_vectors[ex["id"]])
             store.apply_turn(ex["user"], Turn(**ex["turn"]), None, planned, ex["facts"])
             answer = AnswerAgent(self.engine, self.embedder, store, self.config).answer(ex["user"], ex["question"])
             score = self.metric(answer.answer, str(ex["answer"]))
@@ -217,7 +220,6 @@ def frozen_answerer_reward(
     from edgemem import MemoryConfig
     from edgemem.embedder import Embedder
     from edgemem.engine import LlamaEngine
-    from edgemem.errors import InvalidInput
     from edgemem.manifest import served_model
 
     if metric not in MANAGER_REWARDS:
