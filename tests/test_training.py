@@ -262,6 +262,26 @@ def test_manager_reward_times_the_accepted_share(embedder, ops, expected):
     assert reward.score(json.dumps({"memory": ops}), manager_example()) == pytest.approx(expected)
 
 
+ADD_BUDGET = [
+    # operations, reward: F1 x accepted share - 0.1 x ADDs / facts (the example has one fact)
+    ([{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}], 1.0),  # the bank does not grow
+    # the right edit plus an ADD of small talk: the answer is right, the ADD has its price
+    ([{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}, {"event": "ADD", "text": "Sam likes tea"}], 0.9),
+    # an ADD that does not help the answer (still Oslo) costs
+    ([{"event": "ADD", "text": "Sam moved to Rome"}], -0.1),
+    ([{"event": "NOOP", "id": "0"}], 0.0),
+]
+
+
+@pytest.mark.parametrize("ops,expected", ADD_BUDGET)
+def test_manager_reward_prices_adds(embedder, ops, expected):
+    reward = rewards.ManagerOutcomeReward(
+        LivesInEngine(), embedder, MemoryConfig(), *rewards.MANAGER_REWARDS["f1-budget"]
+    )
+    assert reward.__name__ == "manager_outcome_f1_accepted_budget"
+    assert reward.score(json.dumps({"memory": ops}), manager_example()) == pytest.approx(expected)
+
+
 def test_manager_reward_invalid_output_and_cache(embedder):
     reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, MemoryConfig())
     ex = manager_example()
@@ -617,7 +637,11 @@ def test_memory_budget_exit_and_resume(tiny_data, tmp_path):
     [
         ("answer", "bleu", "Unknown reward 'bleu' for the answer agent. Expected one of: em, f1, f1-json."),
         ("answer", "f1-accepted", "Unknown reward 'f1-accepted' for the answer agent"),
-        ("manager", "f1-json", "Unknown reward 'f1-json' for the manager agent. Expected one of: em, f1, f1-accepted."),
+        (
+            "manager",
+            "f1-json",
+            "Unknown reward 'f1-json' for the manager agent. Expected one of: em, f1, f1-accepted, f1-budget.",
+        ),
     ],
 )
 def test_unknown_reward(tmp_path, agent, reward, expected):

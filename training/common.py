@@ -44,7 +44,8 @@ class RunArgs:
     # "f1-json": F1, and 0 for output the runtime's answer grammar could not have produced (not JSON of
     # the answer schema): the lenient parser would otherwise reward drift the grammar hides at run time
     # Manager: "em" or "f1" of its frozen answerer's answer; "f1-accepted": that F1 times the share of
-    # the manager's operations the runtime's planner accepted (a rejected one lowers the reward)
+    # the manager's operations the runtime's planner accepted (a rejected one lowers the reward);
+    # "f1-budget": f1-accepted minus 0.1 x (memories ADDed / facts of the turn), a price on bank growth
     reward: str = "em"
     max_minutes: float | None = None  # stop (and save the adapter) after this much training time
     # CPU runs whose memory grows step by step: at this resident size (GB) save a checkpoint and exit
@@ -207,7 +208,7 @@ def get_preset(name: str) -> Preset:
 
 
 # the --reward names each agent takes (training.rewards.ANSWER_REWARDS / MANAGER_REWARDS)
-REWARDS = {"answer": ("em", "f1", "f1-json"), "manager": ("em", "f1", "f1-accepted")}
+REWARDS = {"answer": ("em", "f1", "f1-json"), "manager": ("em", "f1", "f1-accepted", "f1-budget")}
 
 
 def check_reward(reward: str, agent: str = "answer") -> str:

@@ -126,6 +126,8 @@ class ManagerOutcomeReward:
         embedder: the runtime's embedder.
         config: the runtime's MemoryConfig (guards and k as deployed).
         metric: ``(prediction, gold) -> score``; Memory-R1's is exact match.
+        accepted_share: multiply by the share of the operations the runtime's planner accepted.
+        add_cost: subtract this times (memories ADDed / facts): a price on growing the bank.
     """
 
     def __init__(
@@ -135,14 +137,24 @@ class ManagerOutcomeReward:
         config: Any,
         metric: Callable[[str, str], float] = exact_match,
         accepted_share: bool = False,
+        add_cost: float = 0.0,
     ) -> None:
         self.engine, self.embedder, self.config, self.metric = engine, embedder, config, metric
         # times the share of the output's operations the runtime's planner accepted: without it a
         # rejected operation (a guarded DELETE, an unknown id) costs nothing, and GRPO learned to
         # write them (session 10: rejected operations 3 % -> 15 % in 10 steps)
         self.accepted_share = accepted_share
+        # The training examples are the turns that hold a question's evidence, so storing every fact of
+        # such a turn never lowers the outcome, and GRPO learned to ADD everything, small talk included
+        # (session 11: 267 memories vs the untrained 105 on conv-30 s1-6, a superset; session12-bank-compare).
+        # A price per ADD (relative to the turn's facts) makes storing a fact worth it only if it helps.
+        self.add_cost = add_cost
         # TRL names the logged reward after it
-        self.__name__ = f"manager_outcome_{metric.__name__}" + ("_accepted" if accepted_share else "")
+        self.__name__ = (
+            f"manager_outcome_{metric.__name__}"
+            + ("_accepted" if accepted_share else "")
+            + ("_budget" if add_cost else "")
+        )
         self._templates: dict[str, Any] = {}  # example id -> in-memory store of the bank snapshot
         self._fact_vectors: dict[str, Any] = {}  # example id -> its facts' vectors (the same for every completion)
         self.cache: dict[tuple[str, str], float] = {}  # (example id, completion) -> reward
@@ -188,6 +200,8 @@ class ManagerOutcomeReward:
             score = self.metric(answer.answer, str(ex["answer"]))
             if self.accepted_share:
                 score *= sum(op.op != "REJECTED" for op in planned) / len(planned) if planned else 0.0
+            if self.add_cost:
+                score -= self.add_cost * sum(op.op == "ADD" for op in planned) / max(1, len(ex["facts"]))
             return score
         finally:
             store.close()
@@ -206,9 +220,15 @@ class ManagerOutcomeReward:
 
 
 # the rewards by --reward name. The manager's scores its frozen answerer's answer (that answerer is
-# grammar-constrained, so "f1-json" would be "f1"): (metric, times the accepted share of its operations)
+# grammar-constrained, so "f1-json" would be "f1"): (metric, times the accepted share of its operations,
+# price per ADD). 0.1: ADDing all of a turn's facts costs as much as a tenth of a correct answer.
 ANSWER_REWARDS = {"em": answer_exact_match, "f1": answer_f1, "f1-json": answer_f1_json}
-MANAGER_REWARDS = {"em": (exact_match, False), "f1": (f1, False), "f1-accepted": (f1, True)}
+MANAGER_REWARDS = {
+    "em": (exact_match, False, 0.0),
+    "f1": (f1, False, 0.0),
+    "f1-accepted": (f1, True, 0.0),
+    "f1-budget": (f1, True, 0.1),
+}
 
 
 def frozen_answerer_reward(
