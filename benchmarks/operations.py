@@ -51,9 +51,11 @@ def operations(path: Path) -> dict[str, Any]:
         for user in store.users():
             for speaker in store.speakers(user):
                 ids = [m.id for m in store.memories(user, speaker)]
+                if not ids:  # a speaker whose every fact was NOOPed or deleted
+                    continue
                 by_id = store.vectors(ids)
                 memories += len(ids)
-                duplicates += near_duplicates(np.array([by_id[i] for i in ids]).reshape(len(ids), -1))
+                duplicates += near_duplicates(np.array([by_id[i] for i in ids]))
     finally:
         store.close()
     total = sum(ops.values())
