@@ -49,13 +49,11 @@ def operations(path: Path) -> dict[str, Any]:
         ops = store.operation_counts()
         memories = duplicates = 0
         for user in store.users():
-            for speaker in store.speakers(user):
-                ids = [m.id for m in store.memories(user, speaker)]
-                if not ids:  # a speaker whose every fact was NOOPed or deleted
-                    continue
-                by_id = store.vectors(ids)
-                memories += len(ids)
-                duplicates += near_duplicates(np.array([by_id[i] for i in ids]))
+            live = store.memories(user)
+            vectors = store.vectors([m.id for m in live])
+            memories += len(live)
+            for speaker in {m.speaker for m in live}:  # the answer agent retrieves per speaker
+                duplicates += near_duplicates(np.array([vectors[m.id] for m in live if m.speaker == speaker]))
     finally:
         store.close()
     total = sum(ops.values())
