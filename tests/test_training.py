@@ -91,6 +91,40 @@ def test_answer_sets_with_evidence_in_the_bank(locomo_data, embedder):
         assert [r["id"] for r in rows] == [f"{conv}/qa{i}" for i in in_d1]
 
 
+def test_manager_distractor_turns(locomo_data, embedder):
+    """--distractors N appends N manager examples of turns that hold no question's evidence (where NOOP
+    is right), each linked to a question whose evidence all came earlier; the evidence examples are
+    unchanged, and the same seed draws the same turns."""
+    out, _, _ = locomo_data
+    args = DataArgs(
+        data=LOCOMO, max_sessions=1, out=out / "distract", banks=out / "banks", model="fake", agents="manager"
+    )
+    build_data(dataclasses.replace(args, distractors=3), engine=RecordingEngine(), embedder=embedder)
+    base = load_jsonl(out / "manager_train.jsonl")
+    rows = load_jsonl(out / "distract" / "manager_train.jsonl")
+    assert rows[: len(base)] == base and all(r["evidence_turn"] for r in base)
+    extra = rows[len(base) :]
+    raw = {c["sample_id"]: c for c in json.loads(LOCOMO.read_text())}["conv-26"]
+    qas = [q for q in raw["qa"] if q["category"] != 5]
+    evidence = {e for q in qas for e in q["evidence"]}
+    order = {t["dia_id"]: i for i, t in enumerate(raw["conversation"]["session_1"])}
+    assert len(extra) == 3 and not any(r["evidence_turn"] for r in extra)
+    keys = [r["turn"]["key"] for r in extra]
+    assert keys == sorted(keys, key=order.__getitem__) and not set(keys) & evidence
+    for r in extra:
+        qa = qas[int(r["id"].split("/qa")[1].split("/")[0])]
+        assert r["question"] == qa["question"] and r["facts"]
+        assert all(e in order and order[e] < order[r["turn"]["key"]] for e in qa["evidence"])
+    build_data(
+        dataclasses.replace(args, distractors=3, out=out / "distract2"), engine=RecordingEngine(), embedder=embedder
+    )
+    assert load_jsonl(out / "distract2" / "manager_train.jsonl") == rows
+    with pytest.raises(InvalidInput, match="--distractors -1"):
+        build_data(dataclasses.replace(args, distractors=-1), engine=RecordingEngine(), embedder=embedder)
+    with pytest.raises(InvalidInput, match="--distractors adds manager examples"):
+        build_data(dataclasses.replace(args, distractors=2, agents="answer"), engine=RecordingEngine(), embedder=embedder)
+
+
 def test_wrong_data_files(tmp_path):
     with pytest.raises(InvalidInput, match="build the data first"):
         load_jsonl(tmp_path / "answer_train.jsonl")
@@ -241,6 +275,13 @@ def test_manager_reward_with_f1_scores_partial_answers(embedder):
 def test_manager_reward_refuses_answer_only_rewards():
     with pytest.raises(InvalidInput, match="cannot be 'f1-json'. Fix: --reward em, f1, f1-accepted"):
         rewards.frozen_answerer_reward("smollm2-135m", metric="f1-json")
+
+
+@pytest.mark.slow
+def test_frozen_answerer_reward_takes_another_price():
+    """--add-cost replaces f1-budget's price; without it the reward keeps its own (real SmolLM2 answerer)."""
+    assert rewards.frozen_answerer_reward("smollm2-135m", metric="f1-budget", add_cost=0.02).add_cost == 0.02
+    assert rewards.frozen_answerer_reward("smollm2-135m", metric="f1-budget").add_cost == rewards.MANAGER_REWARDS["f1-budget"][2]
 
 
 ACCEPTED_SHARE = [
@@ -850,6 +891,24 @@ def test_micro_batch_is_checked(tmp_path):
         ppo.main(ppo.PPOArgs(agent="answer", data=tmp_path, output_dir=tmp_path / "rl", micro_batch=0))
     with pytest.raises(InvalidInput, match="PPO setting"):
         grpo.main(grpo.GRPOArgs(agent="answer", data=tmp_path, output_dir=tmp_path / "rl", micro_batch=2))
+
+
+def test_reward_scaling_and_price_are_checked(tmp_path):
+    """--scale-rewards takes TRL's names and is GRPO's; --add-cost prices the f1-budget manager reward only,
+    and never below zero. All refused before any model loads."""
+    from training import grpo, ppo
+
+    args = {"data": tmp_path, "output_dir": tmp_path / "rl"}
+    with pytest.raises(InvalidInput, match="--scale-rewards 'std' is not a normalisation TRL knows. Fix: one of group, batch, none"):
+        grpo.main(grpo.GRPOArgs(agent="answer", scale_rewards="std", **args))
+    with pytest.raises(InvalidInput, match="--scale-rewards 'none' is a GRPO setting"):
+        ppo.main(ppo.PPOArgs(agent="answer", scale_rewards="none", **args))
+    with pytest.raises(InvalidInput, match="--add-cost 0.02 prices the manager's ADDs under --reward f1-budget only"):
+        grpo.main(grpo.GRPOArgs(agent="manager", reward="f1-accepted", add_cost=0.02, **args))
+    with pytest.raises(InvalidInput, match="not the answer agent's 'f1'"):
+        ppo.main(ppo.PPOArgs(agent="answer", reward="f1", add_cost=0.02, **args))
+    with pytest.raises(InvalidInput, match="--add-cost -0.1: a price cannot be negative"):
+        grpo.main(grpo.GRPOArgs(agent="manager", reward="f1-budget", add_cost=-0.1, **args))
 
 
 def test_init_adapter_is_checked(tmp_path):

@@ -47,6 +47,12 @@ class RunArgs:
     # the manager's operations the runtime's planner accepted (a rejected one lowers the reward);
     # "f1-budget": f1-accepted minus 0.1 x (memories ADDed / facts of the turn), a price on bank growth
     reward: str = "em"
+    add_cost: float | None = None  # --reward f1-budget: its price per ADD instead of 0.1
+    # GRPO: how a group's rewards become advantages (TRL's scale_rewards). "group" (TRL's default)
+    # divides by the group's standard deviation, so any difference, however small, becomes a full-size
+    # advantage: with a price per ADD, every group whose answers tied was pushed to NOOP at full strength
+    # (session 12's collapse). "none" (Dr. GRPO) keeps the reward's scale: a small price stays small.
+    scale_rewards: str = "group"
     max_minutes: float | None = None  # stop (and save the adapter) after this much training time
     # CPU runs whose memory grows step by step: at this resident size (GB) save a checkpoint and exit
     # with code 75, so a shell loop continues with --resume in a fresh process (see README)
@@ -211,11 +217,18 @@ def get_preset(name: str) -> Preset:
 REWARDS = {"answer": ("em", "f1", "f1-json"), "manager": ("em", "f1", "f1-accepted", "f1-budget")}
 
 
-def check_reward(reward: str, agent: str = "answer") -> str:
+def check_reward(reward: str, agent: str = "answer", add_cost: float | None = None) -> str:
     if reward not in REWARDS[agent]:
         raise InvalidInput(
             f"Unknown reward {reward!r} for the {agent} agent. Expected one of: {', '.join(REWARDS[agent])}."
         )
+    if add_cost is not None and (agent, reward) != ("manager", "f1-budget"):
+        raise InvalidInput(
+            f"--add-cost {add_cost} prices the manager's ADDs under --reward f1-budget only, not the {agent} "
+            f"agent's {reward!r}. Fix: --agent manager --reward f1-budget, or drop --add-cost."
+        )
+    if add_cost is not None and add_cost < 0:
+        raise InvalidInput(f"--add-cost {add_cost}: a price cannot be negative. Fix: e.g. --add-cost 0.02.")
     return reward
 
 

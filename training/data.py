@@ -10,13 +10,15 @@ AnswerAgent, and the manager prompts by its MemoryManager over the bank as it wa
 
 Writes (and prints the counts of):
   answer_train.jsonl / answer_val.jsonl    one line per QA (category 5 excluded)
-  manager_train.jsonl / manager_val.jsonl  one line per (evidence turn with facts, linked QA)
+  manager_train.jsonl / manager_val.jsonl  one line per (evidence turn with facts, linked QA),
+                                           then --distractors turns per conversation that are no evidence
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import random
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,11 @@ class DataArgs:
     # with --max-sessions: only the questions whose evidence lies in the kept sessions (the benchmark
     # harness's rule). Off, every question is kept, answerable from the partial bank or not.
     evidence_in_bank: bool = False
+    # manager: also N turns per conversation that hold no question's evidence (with facts), each with a
+    # question whose evidence came earlier. Evidence turns alone never show the manager a turn where NOOP
+    # is right: storing everything never lowered their reward (session 11).
+    distractors: int = 0
+    seed: int = 0  # which distractor turns and questions are drawn
 
 
 def build_bank(args: DataArgs, conv: Conversation, engine: Any = None, embedder: Any = None) -> Memory:
@@ -105,39 +112,79 @@ def answer_examples(mem: Memory, conv: Conversation, sessions: set[str] | None =
     return out
 
 
-def manager_examples(mem: Memory, conv: Conversation) -> list[dict[str, Any]]:
+def manager_examples(mem: Memory, conv: Conversation, distractors: int = 0, seed: int = 0) -> list[dict[str, Any]]:
     """One example per (evidence turn, QA): the bank before the turn, the facts extracted from it,
-    the memories the manager was shown and its prompt. Turns without facts never reach the manager."""
+    the memories the manager was shown and its prompt. Turns without facts never reach the manager.
+    Then ``distractors`` examples of turns that are no question's evidence (``distractor_examples``)."""
     out = []
     qas = [q for q in conv.qa if q.category != 5]
     for qi, qa in enumerate(qas):
         for dia_id in qa.evidence:
-            row = mem.store.turn_row(mem.user, conv.sample_id, dia_id)
-            if row is None or not row[2]:
-                continue
-            turn_id, turn, facts = row
-            bank = mem.store.memories_before(mem.user, turn_id)
-            snapshot = snapshot_store(bank, mem)
-            manager = type(mem.manager)(mem.engine, mem.embedder, snapshot, mem.config)
-            step = manager.step(mem.user, turn, facts, mem.embedder.embed(facts))
-            out.append(
-                {
-                    "id": f"{conv.sample_id}/qa{qi}/{dia_id}",
-                    "conversation": conv.sample_id,
-                    "user": mem.user,
-                    "turn": dataclasses.asdict(turn),
-                    "facts": facts,
-                    "bank": [{"id": m.id, "speaker": m.speaker, "text": m.text, "time": m.time} for m in bank],
-                    "shown": [h.id for h in step.shown],
-                    "messages": step.messages,
-                    "schema": step.schema,
-                    "question": qa.question,
-                    "answer": qa.answer,
-                    "category": qa.category,
-                }
-            )
-            snapshot.close()
+            example = manager_example(mem, conv, dia_id, qa, f"{conv.sample_id}/qa{qi}/{dia_id}")
+            if example is not None:
+                out.append(example | {"evidence_turn": True})
+    return out + distractor_examples(mem, conv, distractors, seed)
+
+
+def distractor_examples(mem: Memory, conv: Conversation, n: int, seed: int = 0) -> list[dict[str, Any]]:
+    """``n`` turns with facts that hold no question's evidence, in dialogue order, each paired with a
+    question whose evidence all came before it (drawn with ``seed``). Storing such a turn's facts
+    cannot help that question and may crowd its memories out of retrieval: what the manager should
+    learn is to NOOP small talk. A turn with no earlier-answered question is skipped."""
+    if n <= 0:
+        return []
+    qas = [q for q in conv.qa if q.category != 5]
+    evidence = {e for q in qas for e in q.evidence}
+    order = {t.key: i for i, t in enumerate(conv.turns)}
+    candidates = []
+    for turn in conv.turns:
+        row = mem.store.turn_row(mem.user, conv.sample_id, turn.key)
+        if turn.key in evidence or row is None or not row[2]:
+            continue
+        answered = [
+            qi for qi, q in enumerate(qas) if q.evidence and all(order.get(e, len(order)) < order[turn.key] for e in q.evidence)
+        ]
+        if answered:
+            candidates.append((turn.key, answered))
+    rng = random.Random(seed)
+    picked = sorted(rng.sample(range(len(candidates)), min(n, len(candidates))))
+    out = []
+    for i in picked:
+        dia_id, answered = candidates[i]
+        qi = rng.choice(answered)
+        example = manager_example(mem, conv, dia_id, qas[qi], f"{conv.sample_id}/distractor/qa{qi}/{dia_id}")
+        if example is not None:
+            out.append(example | {"evidence_turn": False})
     return out
+
+
+def manager_example(mem: Memory, conv: Conversation, dia_id: str, qa: Any, example_id: str) -> dict[str, Any] | None:
+    """The manager's example of turn ``dia_id`` linked to ``qa``; None for a turn without facts."""
+    row = mem.store.turn_row(mem.user, conv.sample_id, dia_id)
+    if row is None or not row[2]:
+        return None
+    turn_id, turn, facts = row
+    bank = mem.store.memories_before(mem.user, turn_id)
+    snapshot = snapshot_store(bank, mem)
+    try:
+        manager = type(mem.manager)(mem.engine, mem.embedder, snapshot, mem.config)
+        step = manager.step(mem.user, turn, facts, mem.embedder.embed(facts))
+    finally:
+        snapshot.close()
+    return {
+        "id": example_id,
+        "conversation": conv.sample_id,
+        "user": mem.user,
+        "turn": dataclasses.asdict(turn),
+        "facts": facts,
+        "bank": [{"id": m.id, "speaker": m.speaker, "text": m.text, "time": m.time} for m in bank],
+        "shown": [h.id for h in step.shown],
+        "messages": step.messages,
+        "schema": step.schema,
+        "question": qa.question,
+        "answer": qa.answer,
+        "category": qa.category,
+    }
 
 
 def snapshot_store(bank: list[Any], mem: Memory) -> Store:
@@ -160,16 +207,24 @@ def main(args: DataArgs, engine: Any = None, embedder: Any = None) -> dict[str, 
     agents = [a.strip() for a in args.agents.split(",") if a.strip()]
     if not agents or set(agents) - {"answer", "manager"}:
         raise InvalidInput(f"Unknown --agents {args.agents!r}. Fix: answer, manager or answer,manager.")
-    builders = {"answer": answer_examples, "manager": manager_examples}
+    if args.distractors < 0:
+        raise InvalidInput(f"--distractors {args.distractors}: a count of turns. Fix: 0 (none) or more, e.g. 60.")
+    if args.distractors and "manager" not in agents:
+        raise InvalidInput("--distractors adds manager examples. Fix: --agents manager (or answer,manager).")
+
+    def builders(agent: str, mem: Memory, conv: Conversation) -> list[dict[str, Any]]:
+        if agent == "manager":
+            return manager_examples(mem, conv, args.distractors, args.seed)
+        if args.evidence_in_bank and args.max_sessions is not None:
+            return answer_examples(mem, conv, set(conv.sessions[: args.max_sessions]))
+        return answer_examples(mem, conv)
+
     counts = {}
     for split, sample_id in (("train", args.train), ("val", args.val)):
         conv = find_conversation(args.data, sample_id)
         mem = build_bank(args, conv, engine, embedder)
         for agent in agents:
-            if agent == "answer" and args.evidence_in_bank and args.max_sessions is not None:
-                rows = answer_examples(mem, conv, set(conv.sessions[: args.max_sessions]))
-            else:
-                rows = builders[agent](mem, conv)
+            rows = builders(agent, mem, conv)
             write_jsonl(args.out / f"{agent}_{split}.jsonl", rows)
             counts[f"{agent}_{split}"] = len(rows)
         mem.close()

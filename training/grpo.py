@@ -53,6 +53,7 @@ from training.common import (
 )
 
 GRPOArgs = RunArgs  # the settings of a training run (training.common.RunArgs)
+SCALE_REWARDS = ("group", "batch", "none")  # TRL's names (GRPOConfig.scale_rewards)
 
 
 def dataset_rows(agent: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -97,14 +98,19 @@ def reward_functions(args: GRPOArgs) -> list[Any]:
         return [rewards.ANSWER_REWARDS[args.reward]]
     return [
         rewards.frozen_answerer_reward(
-            args.answerer_model, args.answerer_threads, args.answerer_gpu_layers, args.answerer_k, args.reward
+            args.answerer_model,
+            args.answerer_threads,
+            args.answerer_gpu_layers,
+            args.answerer_k,
+            args.reward,
+            args.add_cost,
         )
     ]
 
 
 def main(args: GRPOArgs) -> Path:
     check_agent(args.agent)
-    check_reward(args.reward, args.agent)
+    check_reward(args.reward, args.agent, args.add_cost)
     preset = get_preset(args.preset)
     out = args.output_dir or Path("runs") / f"grpo-{args.agent}-{args.preset}"
     check_output_dir(out, args.resume, args.overwrite)
@@ -117,6 +123,10 @@ def main(args: GRPOArgs) -> Path:
     if args.micro_batch is not None:
         raise InvalidInput(
             "--micro-batch is a PPO setting. Fix: drop it (GRPO's batch is the preset's, or --grad-accum)."
+        )
+    if args.scale_rewards not in SCALE_REWARDS:
+        raise InvalidInput(
+            f"--scale-rewards {args.scale_rewards!r} is not a normalisation TRL knows. Fix: one of {', '.join(SCALE_REWARDS)}."
         )
     if args.init_adapter is not None:
         check_init_adapter(args.init_adapter, args.agent, base)
@@ -143,6 +153,7 @@ def main(args: GRPOArgs) -> Path:
         max_completion_length=completion_length,
         temperature=preset.temperature,
         beta=preset.beta if args.beta is None else args.beta,
+        scale_rewards=args.scale_rewards,
         max_steps=args.max_steps or preset.max_steps,
         num_train_epochs=preset.epochs,
         bf16=use_bf16(preset),  # TRL defaults to bf16=True and gradient checkpointing on: set both

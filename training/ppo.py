@@ -63,7 +63,12 @@ def scorer(args: PPOArgs) -> Callable[[str, dict[str, Any]], float]:
         fn = rewards.ANSWER_REWARDS[args.reward]
         return lambda text, ex: fn([text], [ex["answer"]], [ex["n_memories"]], prefix=[ex["prefix"]])[0]
     manager = rewards.frozen_answerer_reward(
-        args.answerer_model, args.answerer_threads, args.answerer_gpu_layers, args.answerer_k, args.reward
+        args.answerer_model,
+            args.answerer_threads,
+            args.answerer_gpu_layers,
+            args.answerer_k,
+            args.reward,
+            args.add_cost,
     )
     return lambda text, ex: manager.score(ex["prefix"] + text, ex)
 
@@ -130,7 +135,7 @@ def load_models(model_dir: str | Path, preset: Any, pad_token_id: int, checkpoin
 
 def main(args: PPOArgs) -> Path:
     check_agent(args.agent)
-    check_reward(args.reward, args.agent)
+    check_reward(args.reward, args.agent, args.add_cost)
     preset = get_preset(args.preset)
     if args.resume:
         raise InvalidInput(
@@ -138,6 +143,10 @@ def main(args: PPOArgs) -> Path:
         )
     if args.init_adapter is not None:
         raise InvalidInput("--init-adapter is supported by GRPO only. Fix: use python -m training.grpo, or drop it.")
+    if args.scale_rewards != "group":
+        raise InvalidInput(
+            f"--scale-rewards {args.scale_rewards!r} is a GRPO setting (PPO learns a value baseline, no groups). Fix: drop it."
+        )
     batch = preset.per_device_batch * (args.grad_accum or preset.grad_accum)  # rollouts per step
     micro = preset.per_device_batch if args.micro_batch is None else args.micro_batch
     if micro < 1 or batch % micro:

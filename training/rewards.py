@@ -233,11 +233,16 @@ MANAGER_REWARDS = {
 
 
 def frozen_answerer_reward(
-    model: str, threads: int = 1, gpu_layers: int = 0, answer_k: int = 30, metric: str = "em"
+    model: str,
+    threads: int = 1,
+    gpu_layers: int = 0,
+    answer_k: int = 30,
+    metric: str = "em",
+    add_cost: float | None = None,
 ) -> ManagerOutcomeReward:
     """The manager's reward with a llama.cpp answer agent on ``model`` (registry name, .gguf, or the
     manifest of an exported answer agent: Memory-R1 trains the manager against the trained answerer),
-    reading ``answer_k`` memories per speaker."""
+    reading ``answer_k`` memories per speaker. ``add_cost``: another price per ADD than the reward's."""
     from edgemem import MemoryConfig
     from edgemem.embedder import Embedder
     from edgemem.engine import LlamaEngine
@@ -250,4 +255,7 @@ def frozen_answerer_reward(
     served = served_model(model)
     engine = LlamaEngine(served.model, threads=threads, gpu_layers=gpu_layers, adapters=dict(served.adapters))
     config = MemoryConfig(answer_k=answer_k)
-    return ManagerOutcomeReward(engine, Embedder(threads=1), config, *MANAGER_REWARDS[metric])
+    score, accepted_share, price = MANAGER_REWARDS[metric]
+    if add_cost is not None:
+        price = add_cost
+    return ManagerOutcomeReward(engine, Embedder(threads=1), config, score, accepted_share, price)
