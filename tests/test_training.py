@@ -122,7 +122,9 @@ def test_manager_distractor_turns(locomo_data, embedder):
     with pytest.raises(InvalidInput, match="--distractors -1"):
         build_data(dataclasses.replace(args, distractors=-1), engine=RecordingEngine(), embedder=embedder)
     with pytest.raises(InvalidInput, match="--distractors adds manager examples"):
-        build_data(dataclasses.replace(args, distractors=2, agents="answer"), engine=RecordingEngine(), embedder=embedder)
+        build_data(
+            dataclasses.replace(args, distractors=2, agents="answer"), engine=RecordingEngine(), embedder=embedder
+        )
 
 
 def test_wrong_data_files(tmp_path):
@@ -281,7 +283,10 @@ def test_manager_reward_refuses_answer_only_rewards():
 def test_frozen_answerer_reward_takes_another_price():
     """--add-cost replaces f1-budget's price; without it the reward keeps its own (real SmolLM2 answerer)."""
     assert rewards.frozen_answerer_reward("smollm2-135m", metric="f1-budget", add_cost=0.02).add_cost == 0.02
-    assert rewards.frozen_answerer_reward("smollm2-135m", metric="f1-budget").add_cost == rewards.MANAGER_REWARDS["f1-budget"][2]
+    assert (
+        rewards.frozen_answerer_reward("smollm2-135m", metric="f1-budget").add_cost
+        == rewards.MANAGER_REWARDS["f1-budget"][2]
+    )
 
 
 ACCEPTED_SHARE = [
@@ -899,7 +904,9 @@ def test_reward_scaling_and_price_are_checked(tmp_path):
     from training import grpo, ppo
 
     args = {"data": tmp_path, "output_dir": tmp_path / "rl"}
-    with pytest.raises(InvalidInput, match="--scale-rewards 'std' is not a normalisation TRL knows. Fix: one of group, batch, none"):
+    with pytest.raises(
+        InvalidInput, match="--scale-rewards 'std' is not a normalisation TRL knows. Fix: one of group, batch, none"
+    ):
         grpo.main(grpo.GRPOArgs(agent="answer", scale_rewards="std", **args))
     with pytest.raises(InvalidInput, match="--scale-rewards 'none' is a GRPO setting"):
         ppo.main(ppo.PPOArgs(agent="answer", scale_rewards="none", **args))

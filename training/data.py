@@ -142,7 +142,9 @@ def distractor_examples(mem: Memory, conv: Conversation, n: int, seed: int = 0) 
         if turn.key in evidence or row is None or not row[2]:
             continue
         answered = [
-            qi for qi, q in enumerate(qas) if q.evidence and all(order.get(e, len(order)) < order[turn.key] for e in q.evidence)
+            qi
+            for qi, q in enumerate(qas)
+            if q.evidence and all(order.get(e, len(order)) < order[turn.key] for e in q.evidence)
         ]
         if answered:
             candidates.append((turn.key, answered))

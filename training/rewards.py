@@ -221,8 +221,11 @@ class ManagerOutcomeReward:
 
 # the rewards by --reward name. The manager's scores its frozen answerer's answer (that answerer is
 # grammar-constrained, so "f1-json" would be "f1"): (metric, times the accepted share of its operations,
-# price per ADD). 0.1: ADDing all of a turn's facts costs as much as a tenth of a correct answer; in a
-# 24-step run on 0.5B (session 12) that was enough for the manager to NOOP every fact: try lower first.
+# price per ADD). 0.1: ADDing all of a turn's facts costs as much as a tenth of a correct answer. Under
+# TRL's default group scaling a group whose answers tie is decided by the price alone, at full size: the
+# manager learned to NOOP every fact (session 12). Train it with --scale-rewards none (session 13: banks
+# of the untrained manager's size). The accepted share multiplies the F1, so a rejected operation costs
+# nothing when the answer is wrong anyway: that run learned rejected DELETEs (9-14 % of its operations).
 ANSWER_REWARDS = {"em": answer_exact_match, "f1": answer_f1, "f1-json": answer_f1_json}
 MANAGER_REWARDS = {
     "em": (exact_match, False, 0.0),
