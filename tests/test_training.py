@@ -266,7 +266,9 @@ def test_manager_reward_reads_the_forced_prefix(embedder):
 
 
 def test_manager_reward_with_f1_scores_partial_answers(embedder):
-    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, MemoryConfig(), rewards.MANAGER_REWARDS["f1"][0])
+    reward = rewards.ManagerOutcomeReward(
+        LivesInEngine(), embedder, MemoryConfig(), rewards.MANAGER_REWARDS["f1"].metric
+    )
     ex = manager_example(answer="Rome, Italy")
     update = '{"memory": [{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}]}'
     assert reward.__name__ == "manager_outcome_f1"
@@ -283,9 +285,11 @@ def test_manager_reward_refuses_answer_only_rewards():
 def test_frozen_answerer_reward_takes_another_price():
     """--add-cost replaces f1-budget's price; without it the reward keeps its own (real SmolLM2 answerer)."""
     assert rewards.frozen_answerer_reward("smollm2-135m", metric="f1-budget", add_cost=0.02).add_cost == 0.02
+    strict = rewards.frozen_answerer_reward("smollm2-135m", metric="f1-strict", add_cost=0.05)
+    assert (strict.add_cost, strict.reject_cost, strict.accepted_share) == (0.05, 0.5, False)
     assert (
         rewards.frozen_answerer_reward("smollm2-135m", metric="f1-budget").add_cost
-        == rewards.MANAGER_REWARDS["f1-budget"][2]
+        == rewards.MANAGER_REWARDS["f1-budget"].add_cost
     )
 
 
@@ -321,10 +325,32 @@ ADD_BUDGET = [
 
 @pytest.mark.parametrize("ops,expected", ADD_BUDGET)
 def test_manager_reward_prices_adds(embedder, ops, expected):
+    spec = rewards.MANAGER_REWARDS["f1-budget"]
     reward = rewards.ManagerOutcomeReward(
-        LivesInEngine(), embedder, MemoryConfig(), *rewards.MANAGER_REWARDS["f1-budget"]
+        LivesInEngine(), embedder, MemoryConfig(), spec.metric, spec.accepted_share, spec.add_cost
     )
     assert reward.__name__ == "manager_outcome_f1_accepted_budget"
+    assert reward.score(json.dumps({"memory": ops}), manager_example()) == pytest.approx(expected)
+
+
+STRICT = [
+    # operations, reward: F1 - 0.1 x ADDs / facts - 0.5 x rejected share (the example has one fact)
+    ([{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}], 1.0),
+    ([{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}, {"event": "DELETE", "id": "4"}], 0.75),
+    # a rejected operation with a wrong answer: f1-budget scores it 0, like a NOOP; here it costs
+    ([{"event": "UPDATE", "id": "4", "text": "Sam lives in Rome"}], -0.5),
+    ([{"event": "ADD", "text": "Sam moved to Rome"}], -0.1),
+    ([{"event": "NOOP", "id": "0"}], 0.0),
+]
+
+
+@pytest.mark.parametrize("ops,expected", STRICT)
+def test_manager_reward_charges_rejected_operations(embedder, ops, expected):
+    spec = rewards.MANAGER_REWARDS["f1-strict"]
+    reward = rewards.ManagerOutcomeReward(
+        LivesInEngine(), embedder, MemoryConfig(), spec.metric, spec.accepted_share, spec.add_cost, spec.reject_cost
+    )
+    assert reward.__name__ == "manager_outcome_f1_budget_strict"
     assert reward.score(json.dumps({"memory": ops}), manager_example()) == pytest.approx(expected)
 
 
@@ -686,7 +712,7 @@ def test_memory_budget_exit_and_resume(tiny_data, tmp_path):
         (
             "manager",
             "f1-json",
-            "Unknown reward 'f1-json' for the manager agent. Expected one of: em, f1, f1-accepted, f1-budget.",
+            "Unknown reward 'f1-json' for the manager agent. Expected one of: em, f1, f1-accepted, f1-budget, f1-strict.",
         ),
     ],
 )
@@ -899,7 +925,7 @@ def test_micro_batch_is_checked(tmp_path):
 
 
 def test_reward_scaling_and_price_are_checked(tmp_path):
-    """--scale-rewards takes TRL's names and is GRPO's; --add-cost prices the f1-budget manager reward only,
+    """--scale-rewards takes TRL's names and is GRPO's; --add-cost prices the manager rewards with a price only,
     and never below zero. All refused before any model loads."""
     from training import grpo, ppo
 
@@ -910,7 +936,9 @@ def test_reward_scaling_and_price_are_checked(tmp_path):
         grpo.main(grpo.GRPOArgs(agent="answer", scale_rewards="std", **args))
     with pytest.raises(InvalidInput, match="--scale-rewards 'none' is a GRPO setting"):
         ppo.main(ppo.PPOArgs(agent="answer", scale_rewards="none", **args))
-    with pytest.raises(InvalidInput, match="--add-cost 0.02 prices the manager's ADDs under --reward f1-budget only"):
+    with pytest.raises(
+        InvalidInput, match="--add-cost 0.02 prices the manager's ADDs under --reward f1-budget or f1-strict only"
+    ):
         grpo.main(grpo.GRPOArgs(agent="manager", reward="f1-accepted", add_cost=0.02, **args))
     with pytest.raises(InvalidInput, match="not the answer agent's 'f1'"):
         ppo.main(ppo.PPOArgs(agent="answer", reward="f1", add_cost=0.02, **args))

@@ -46,8 +46,10 @@ class RunArgs:
     # Manager: "em" or "f1" of its frozen answerer's answer; "f1-accepted": that F1 times the share of
     # the manager's operations the runtime's planner accepted (a rejected one lowers the reward);
     # "f1-budget": f1-accepted minus 0.1 x (memories ADDed / facts of the turn), a price on bank growth
+    # "f1-strict": F1 minus 0.1 x (ADDs / facts) minus 0.5 x the share of operations the planner rejected
+    # (subtracted, a rejected operation costs also when the answer is wrong)
     reward: str = "em"
-    add_cost: float | None = None  # --reward f1-budget: its price per ADD instead of 0.1
+    add_cost: float | None = None  # --reward f1-budget / f1-strict: its price per ADD instead of 0.1
     # GRPO: how a group's rewards become advantages (TRL's scale_rewards). "group" (TRL's default)
     # divides by the group's standard deviation, so any difference, however small, becomes a full-size
     # advantage: with a price per ADD, every group whose answers tied was pushed to NOOP at full strength
@@ -214,7 +216,8 @@ def get_preset(name: str) -> Preset:
 
 
 # the --reward names each agent takes (training.rewards.ANSWER_REWARDS / MANAGER_REWARDS)
-REWARDS = {"answer": ("em", "f1", "f1-json"), "manager": ("em", "f1", "f1-accepted", "f1-budget")}
+REWARDS = {"answer": ("em", "f1", "f1-json"), "manager": ("em", "f1", "f1-accepted", "f1-budget", "f1-strict")}
+PRICED_REWARDS = ("f1-budget", "f1-strict")  # the manager rewards with a price per ADD (--add-cost)
 
 
 def check_reward(reward: str, agent: str = "answer", add_cost: float | None = None) -> str:
@@ -222,10 +225,10 @@ def check_reward(reward: str, agent: str = "answer", add_cost: float | None = No
         raise InvalidInput(
             f"Unknown reward {reward!r} for the {agent} agent. Expected one of: {', '.join(REWARDS[agent])}."
         )
-    if add_cost is not None and (agent, reward) != ("manager", "f1-budget"):
+    if add_cost is not None and (agent != "manager" or reward not in PRICED_REWARDS):
         raise InvalidInput(
-            f"--add-cost {add_cost} prices the manager's ADDs under --reward f1-budget only, not the {agent} "
-            f"agent's {reward!r}. Fix: --agent manager --reward f1-budget, or drop --add-cost."
+            f"--add-cost {add_cost} prices the manager's ADDs under --reward {' or '.join(PRICED_REWARDS)} only, "
+            f"not the {agent} agent's {reward!r}. Fix: --agent manager --reward f1-strict, or drop --add-cost."
         )
     if add_cost is not None and add_cost < 0:
         raise InvalidInput(f"--add-cost {add_cost}: a price cannot be negative. Fix: e.g. --add-cost 0.02.")

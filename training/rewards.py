@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from edgemem.errors import InvalidInput, ModelOutputError
@@ -128,6 +129,7 @@ class ManagerOutcomeReward:
         metric: ``(prediction, gold) -> score``; Memory-R1's is exact match.
         accepted_share: multiply by the share of the operations the runtime's planner accepted.
         add_cost: subtract this times (memories ADDed / facts): a price on growing the bank.
+        reject_cost: subtract this times the share of the operations the planner rejected.
     """
 
     def __init__(
@@ -138,6 +140,7 @@ class ManagerOutcomeReward:
         metric: Callable[[str, str], float] = exact_match,
         accepted_share: bool = False,
         add_cost: float = 0.0,
+        reject_cost: float = 0.0,
     ) -> None:
         self.engine, self.embedder, self.config, self.metric = engine, embedder, config, metric
         # times the share of the output's operations the runtime's planner accepted: without it a
@@ -149,11 +152,16 @@ class ManagerOutcomeReward:
         # (session 11: 267 memories vs the untrained 105 on conv-30 s1-6, a superset; session12-bank-compare).
         # A price per ADD (relative to the turn's facts) makes storing a fact worth it only if it helps.
         self.add_cost = add_cost
+        # Multiplied by the accepted share, a rejected operation costs nothing when the answer is wrong
+        # anyway, and with a price on ADDs the manager learned rejected DELETEs (session 13: 9-14 % of
+        # its operations). Subtracted, it costs in every example.
+        self.reject_cost = reject_cost
         # TRL names the logged reward after it
         self.__name__ = (
             f"manager_outcome_{metric.__name__}"
             + ("_accepted" if accepted_share else "")
             + ("_budget" if add_cost else "")
+            + ("_strict" if reject_cost else "")
         )
         self._templates: dict[str, Any] = {}  # example id -> in-memory store of the bank snapshot
         self._fact_vectors: dict[str, Any] = {}  # example id -> its facts' vectors (the same for every completion)
@@ -202,6 +210,8 @@ class ManagerOutcomeReward:
                 score *= sum(op.op != "REJECTED" for op in planned) / len(planned) if planned else 0.0
             if self.add_cost:
                 score -= self.add_cost * sum(op.op == "ADD" for op in planned) / max(1, len(ex["facts"]))
+            if self.reject_cost and planned:
+                score -= self.reject_cost * sum(op.op == "REJECTED" for op in planned) / len(planned)
             return score
         finally:
             store.close()
@@ -219,19 +229,29 @@ class ManagerOutcomeReward:
         return self._templates[ex["id"]]
 
 
+@dataclass(frozen=True)
+class ManagerReward:
+    """The settings of a manager reward (the arguments of ``ManagerOutcomeReward`` after the components)."""
+
+    metric: Callable[[str, str], float]  # scores the frozen answerer's answer
+    accepted_share: bool = False  # times the share of operations the planner accepted
+    add_cost: float = 0.0  # minus this x memories ADDed / facts
+    reject_cost: float = 0.0  # minus this x the share of operations the planner rejected
+
+
 # the rewards by --reward name. The manager's scores its frozen answerer's answer (that answerer is
-# grammar-constrained, so "f1-json" would be "f1"): (metric, times the accepted share of its operations,
-# price per ADD). 0.1: ADDing all of a turn's facts costs as much as a tenth of a correct answer. Under
-# TRL's default group scaling a group whose answers tie is decided by the price alone, at full size: the
-# manager learned to NOOP every fact (session 12). Train it with --scale-rewards none (session 13: banks
-# of the untrained manager's size). The accepted share multiplies the F1, so a rejected operation costs
-# nothing when the answer is wrong anyway: that run learned rejected DELETEs (9-14 % of its operations).
+# grammar-constrained, so "f1-json" would be "f1"). add_cost 0.1: ADDing all of a turn's facts costs as
+# much as a tenth of a correct answer. Under TRL's default group scaling a group whose answers tie is
+# decided by the price alone, at full size: the manager learned to NOOP every fact (session 12). Train
+# with --scale-rewards none (session 13: banks of the untrained manager's size, but rejected DELETEs,
+# which f1-strict prices: 0.5 x the rejected share, so an all-rejected output scores -0.5).
 ANSWER_REWARDS = {"em": answer_exact_match, "f1": answer_f1, "f1-json": answer_f1_json}
 MANAGER_REWARDS = {
-    "em": (exact_match, False, 0.0),
-    "f1": (f1, False, 0.0),
-    "f1-accepted": (f1, True, 0.0),
-    "f1-budget": (f1, True, 0.1),
+    "em": ManagerReward(exact_match),
+    "f1": ManagerReward(f1),
+    "f1-accepted": ManagerReward(f1, accepted_share=True),
+    "f1-budget": ManagerReward(f1, accepted_share=True, add_cost=0.1),
+    "f1-strict": ManagerReward(f1, add_cost=0.1, reject_cost=0.5),
 }
 
 
@@ -258,7 +278,8 @@ def frozen_answerer_reward(
     served = served_model(model)
     engine = LlamaEngine(served.model, threads=threads, gpu_layers=gpu_layers, adapters=dict(served.adapters))
     config = MemoryConfig(answer_k=answer_k)
-    score, accepted_share, price = MANAGER_REWARDS[metric]
-    if add_cost is not None:
-        price = add_cost
-    return ManagerOutcomeReward(engine, Embedder(threads=1), config, score, accepted_share, price)
+    spec = MANAGER_REWARDS[metric]
+    price = spec.add_cost if add_cost is None else add_cost
+    return ManagerOutcomeReward(
+        engine, Embedder(threads=1), config, spec.metric, spec.accepted_share, price, spec.reject_cost
+    )
