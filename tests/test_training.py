@@ -266,9 +266,7 @@ def test_manager_reward_reads_the_forced_prefix(embedder):
 
 
 def test_manager_reward_with_f1_scores_partial_answers(embedder):
-    reward = rewards.ManagerOutcomeReward(
-        LivesInEngine(), embedder, MemoryConfig(), rewards.MANAGER_REWARDS["f1"].metric
-    )
+    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, MemoryConfig(), rewards.MANAGER_REWARDS["f1"])
     ex = manager_example(answer="Rome, Italy")
     update = '{"memory": [{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}]}'
     assert reward.__name__ == "manager_outcome_f1"
@@ -307,7 +305,9 @@ ACCEPTED_SHARE = [
 def test_manager_reward_times_the_accepted_share(embedder, ops, expected):
     from edgemem.metrics import f1
 
-    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, MemoryConfig(), f1, accepted_share=True)
+    reward = rewards.ManagerOutcomeReward(
+        LivesInEngine(), embedder, MemoryConfig(), rewards.ManagerReward(f1, accepted_share=True)
+    )
     assert reward.__name__ == "manager_outcome_f1_accepted"
     assert reward.score(json.dumps({"memory": ops}), manager_example()) == pytest.approx(expected)
 
@@ -325,9 +325,8 @@ ADD_BUDGET = [
 
 @pytest.mark.parametrize("ops,expected", ADD_BUDGET)
 def test_manager_reward_prices_adds(embedder, ops, expected):
-    spec = rewards.MANAGER_REWARDS["f1-budget"]
     reward = rewards.ManagerOutcomeReward(
-        LivesInEngine(), embedder, MemoryConfig(), spec.metric, spec.accepted_share, spec.add_cost
+        LivesInEngine(), embedder, MemoryConfig(), rewards.MANAGER_REWARDS["f1-budget"]
     )
     assert reward.__name__ == "manager_outcome_f1_accepted_budget"
     assert reward.score(json.dumps({"memory": ops}), manager_example()) == pytest.approx(expected)
@@ -346,9 +345,8 @@ STRICT = [
 
 @pytest.mark.parametrize("ops,expected", STRICT)
 def test_manager_reward_charges_rejected_operations(embedder, ops, expected):
-    spec = rewards.MANAGER_REWARDS["f1-strict"]
     reward = rewards.ManagerOutcomeReward(
-        LivesInEngine(), embedder, MemoryConfig(), spec.metric, spec.accepted_share, spec.add_cost, spec.reject_cost
+        LivesInEngine(), embedder, MemoryConfig(), rewards.MANAGER_REWARDS["f1-strict"]
     )
     assert reward.__name__ == "manager_outcome_f1_budget_strict"
     assert reward.score(json.dumps({"memory": ops}), manager_example()) == pytest.approx(expected)

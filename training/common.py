@@ -215,19 +215,16 @@ def get_preset(name: str) -> Preset:
     return PRESETS[name]
 
 
-# the --reward names each agent takes (training.rewards.ANSWER_REWARDS / MANAGER_REWARDS)
-REWARDS = {"answer": ("em", "f1", "f1-json"), "manager": ("em", "f1", "f1-accepted", "f1-budget", "f1-strict")}
-PRICED_REWARDS = ("f1-budget", "f1-strict")  # the manager rewards with a price per ADD (--add-cost)
-
-
 def check_reward(reward: str, agent: str = "answer", add_cost: float | None = None) -> str:
-    if reward not in REWARDS[agent]:
+    from training.rewards import ANSWER_REWARDS, MANAGER_REWARDS  # the --reward names each agent takes
+
+    names = list(ANSWER_REWARDS if agent == "answer" else MANAGER_REWARDS)
+    if reward not in names:
+        raise InvalidInput(f"Unknown reward {reward!r} for the {agent} agent. Expected one of: {', '.join(names)}.")
+    priced = [name for name, spec in MANAGER_REWARDS.items() if spec.add_cost]
+    if add_cost is not None and (agent != "manager" or reward not in priced):
         raise InvalidInput(
-            f"Unknown reward {reward!r} for the {agent} agent. Expected one of: {', '.join(REWARDS[agent])}."
-        )
-    if add_cost is not None and (agent != "manager" or reward not in PRICED_REWARDS):
-        raise InvalidInput(
-            f"--add-cost {add_cost} prices the manager's ADDs under --reward {' or '.join(PRICED_REWARDS)} only, "
+            f"--add-cost {add_cost} prices the manager's ADDs under --reward {' or '.join(priced)} only, "
             f"not the {agent} agent's {reward!r}. Fix: --agent manager --reward f1-strict, or drop --add-cost."
         )
     if add_cost is not None and add_cost < 0:

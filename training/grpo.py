@@ -96,16 +96,7 @@ def reward_functions(args: GRPOArgs) -> list[Any]:
 
     if args.agent == "answer":
         return [rewards.ANSWER_REWARDS[args.reward]]
-    return [
-        rewards.frozen_answerer_reward(
-            args.answerer_model,
-            args.answerer_threads,
-            args.answerer_gpu_layers,
-            args.answerer_k,
-            args.reward,
-            args.add_cost,
-        )
-    ]
+    return [rewards.run_manager_reward(args)]
 
 
 def main(args: GRPOArgs) -> Path:

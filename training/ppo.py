@@ -62,14 +62,7 @@ def scorer(args: PPOArgs) -> Callable[[str, dict[str, Any]], float]:
     if args.agent == "answer":
         fn = rewards.ANSWER_REWARDS[args.reward]
         return lambda text, ex: fn([text], [ex["answer"]], [ex["n_memories"]], prefix=[ex["prefix"]])[0]
-    manager = rewards.frozen_answerer_reward(
-        args.answerer_model,
-        args.answerer_threads,
-        args.answerer_gpu_layers,
-        args.answerer_k,
-        args.reward,
-        args.add_cost,
-    )
+    manager = rewards.run_manager_reward(args)
     return lambda text, ex: manager.score(ex["prefix"] + text, ex)
 
 

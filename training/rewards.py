@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from edgemem.errors import InvalidInput, ModelOutputError
@@ -119,6 +119,16 @@ def manager_valid_json(completions: list[Any], shown: list[list[int]], facts: li
     return out
 
 
+@dataclass(frozen=True)
+class ManagerReward:
+    """The settings of a manager reward (the arguments of ``ManagerOutcomeReward`` after the components)."""
+
+    metric: Callable[[str, str], float]  # scores the frozen answerer's answer
+    accepted_share: bool = False  # times the share of operations the planner accepted
+    add_cost: float = 0.0  # minus this x memories ADDed / facts
+    reject_cost: float = 0.0  # minus this x the share of operations the planner rejected
+
+
 class ManagerOutcomeReward:
     """Exact match (or token-set F1) of a frozen answer agent over the bank the sampled operations produced.
 
@@ -126,22 +136,13 @@ class ManagerOutcomeReward:
         engine: the frozen answer agent's model (an ``edgemem.engine.Engine``; on CPU a LlamaEngine).
         embedder: the runtime's embedder.
         config: the runtime's MemoryConfig (guards and k as deployed).
-        metric: ``(prediction, gold) -> score``; Memory-R1's is exact match.
-        accepted_share: multiply by the share of the operations the runtime's planner accepted.
-        add_cost: subtract this times (memories ADDed / facts): a price on growing the bank.
-        reject_cost: subtract this times the share of the operations the planner rejected.
+        reward: how the answer and the operations are scored (``ManagerReward``; Memory-R1's is the
+            answer's exact match).
     """
 
-    def __init__(
-        self,
-        engine: Any,
-        embedder: Any,
-        config: Any,
-        metric: Callable[[str, str], float] = exact_match,
-        accepted_share: bool = False,
-        add_cost: float = 0.0,
-        reject_cost: float = 0.0,
-    ) -> None:
+    def __init__(self, engine: Any, embedder: Any, config: Any, reward: ManagerReward | None = None) -> None:
+        reward = reward or ManagerReward(exact_match)
+        metric, accepted_share, add_cost = reward.metric, reward.accepted_share, reward.add_cost
         self.engine, self.embedder, self.config, self.metric = engine, embedder, config, metric
         # times the share of the output's operations the runtime's planner accepted: without it a
         # rejected operation (a guarded DELETE, an unknown id) costs nothing, and GRPO learned to
@@ -155,13 +156,13 @@ class ManagerOutcomeReward:
         # Multiplied by the accepted share, a rejected operation costs nothing when the answer is wrong
         # anyway, and with a price on ADDs the manager learned rejected DELETEs (session 13: 9-14 % of
         # its operations). Subtracted, it costs in every example.
-        self.reject_cost = reject_cost
+        self.reject_cost = reward.reject_cost
         # TRL names the logged reward after it
         self.__name__ = (
             f"manager_outcome_{metric.__name__}"
             + ("_accepted" if accepted_share else "")
             + ("_budget" if add_cost else "")
-            + ("_strict" if reject_cost else "")
+            + ("_strict" if reward.reject_cost else "")
         )
         self._templates: dict[str, Any] = {}  # example id -> in-memory store of the bank snapshot
         self._fact_vectors: dict[str, Any] = {}  # example id -> its facts' vectors (the same for every completion)
@@ -229,16 +230,6 @@ class ManagerOutcomeReward:
         return self._templates[ex["id"]]
 
 
-@dataclass(frozen=True)
-class ManagerReward:
-    """The settings of a manager reward (the arguments of ``ManagerOutcomeReward`` after the components)."""
-
-    metric: Callable[[str, str], float]  # scores the frozen answerer's answer
-    accepted_share: bool = False  # times the share of operations the planner accepted
-    add_cost: float = 0.0  # minus this x memories ADDed / facts
-    reject_cost: float = 0.0  # minus this x the share of operations the planner rejected
-
-
 # the rewards by --reward name. The manager's scores its frozen answerer's answer (that answerer is
 # grammar-constrained, so "f1-json" would be "f1"). add_cost 0.1: ADDing all of a turn's facts costs as
 # much as a tenth of a correct answer. Under TRL's default group scaling a group whose answers tie is
@@ -278,8 +269,17 @@ def frozen_answerer_reward(
     served = served_model(model)
     engine = LlamaEngine(served.model, threads=threads, gpu_layers=gpu_layers, adapters=dict(served.adapters))
     config = MemoryConfig(answer_k=answer_k)
-    spec = MANAGER_REWARDS[metric]
-    price = spec.add_cost if add_cost is None else add_cost
-    return ManagerOutcomeReward(
-        engine, Embedder(threads=1), config, spec.metric, spec.accepted_share, price, spec.reject_cost
+    reward = MANAGER_REWARDS[metric] if add_cost is None else replace(MANAGER_REWARDS[metric], add_cost=add_cost)
+    return ManagerOutcomeReward(engine, Embedder(threads=1), config, reward)
+
+
+def run_manager_reward(args: Any) -> ManagerOutcomeReward:
+    """The manager reward of a GRPO or PPO run (``training.common.RunArgs``)."""
+    return frozen_answerer_reward(
+        args.answerer_model,
+        args.answerer_threads,
+        args.answerer_gpu_layers,
+        args.answerer_k,
+        args.reward,
+        args.add_cost,
     )
