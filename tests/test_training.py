@@ -944,6 +944,31 @@ def test_reward_scaling_and_price_are_checked(tmp_path):
         grpo.main(grpo.GRPOArgs(agent="manager", reward="f1-budget", add_cost=-0.1, **args))
 
 
+@pytest.mark.parametrize(
+    "flags,refused",
+    [({"max_rss_gb": 10.0}, "--max-rss-gb is a GRPO setting"), ({"val_every": 5}, "--val-every is a GRPO setting")],
+)
+def test_ppo_refuses_grpo_only_settings(tmp_path, flags, refused):
+    """Settings TRL's PPO loop cannot honour are refused, not silently dropped."""
+    from training import ppo
+
+    with pytest.raises(InvalidInput, match=refused):
+        ppo.main(ppo.PPOArgs(agent="answer", data=tmp_path, output_dir=tmp_path / "rl", **flags))
+
+
+@pytest.mark.parametrize(
+    "beta,preset,expected",
+    [(None, "cpu-0.5b", 0.05), (0.04, "cpu-0.5b", 0.04), (0.0, "cpu-0.5b", 0.0), (None, "qwen2.5-3b", 0.04)],
+)
+def test_ppo_kl_coefficient(beta, preset, expected):
+    """--beta sets PPO's KL coefficient (it was ignored before session 14); without it the preset's, or TRL's 0.05
+    where the preset has none."""
+    from training import ppo
+    from training.common import get_preset
+
+    assert ppo.kl_coef(ppo.PPOArgs(beta=beta), get_preset(preset)) == expected
+
+
 def test_init_adapter_is_checked(tmp_path):
     from training import grpo, ppo
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from edgemem.errors import InvalidInput
 from training.common import (
+    Preset,
     RunArgs,
     RunLog,
     TimeBudgetReached,
@@ -126,6 +127,12 @@ def load_models(model_dir: str | Path, preset: Any, pad_token_id: int, checkpoin
     return policy, get_peft_model(value, lora_config(preset, "SEQ_CLS")).base_model.model
 
 
+def kl_coef(args: PPOArgs, preset: Preset) -> float:
+    """--beta, else the preset's KL coefficient; a preset's 0 (GRPO: no reference model) means TRL's PPO
+    default 0.05 here, because PPO always has its reference (the base with the adapters disabled)."""
+    return args.beta if args.beta is not None else (preset.beta or 0.05)
+
+
 def main(args: PPOArgs) -> Path:
     check_agent(args.agent)
     check_reward(args.reward, args.agent, args.add_cost)
@@ -136,6 +143,12 @@ def main(args: PPOArgs) -> Path:
         )
     if args.init_adapter is not None:
         raise InvalidInput("--init-adapter is supported by GRPO only. Fix: use python -m training.grpo, or drop it.")
+    if args.max_rss_gb is not None or args.val_every:
+        flag = "--max-rss-gb" if args.max_rss_gb is not None else "--val-every"
+        raise InvalidInput(
+            f"{flag} is a GRPO setting (a memory stop needs --resume, validation runs between GRPO steps; TRL's PPO "
+            "loop has neither). Fix: drop it; bound PPO's memory with --micro-batch, validate the export with benchmarks.locomo."
+        )
     if args.scale_rewards != "group":
         raise InvalidInput(
             f"--scale-rewards {args.scale_rewards!r} is a GRPO setting (PPO learns a value baseline, no groups). Fix: drop it."
@@ -184,7 +197,7 @@ def main(args: PPOArgs) -> Path:
         local_rollout_forward_batch_size=preset.per_device_batch,
         response_length=args.max_completion_length or preset.max_completion_length,
         temperature=preset.temperature,
-        kl_coef=preset.beta or 0.05,
+        kl_coef=kl_coef(args, preset),
         stop_token="eos",
         missing_eos_penalty=1.0,
         num_sample_generations=0,
