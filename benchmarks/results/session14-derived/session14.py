@@ -1,0 +1,92 @@
+"""The session-14 README numbers that no harness run prints itself, computed from committed predictions.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/results/session14-derived/session14.py \
+      > benchmarks/results/session14-derived/session14.json
+
+- the f1-strict manager's own effect: its banks against other managers' banks, the same round-2 answer
+  agent answering the same questions (conv-30 s1-6 + dev-test s1-3, 65 questions);
+- PPO for 19 steps against GRPO run 3 (20 steps) and against the 6-step PPO run of session 11, paired on
+  all of conv-30 (the untrained rows of the three runs are the same answers: checked).
+"""
+
+import json
+from pathlib import Path
+
+from benchmarks.pool import pool_rows
+from benchmarks.scoring import paired_delta
+
+RESULTS = Path(__file__).parent.parent
+
+
+def rows(runs: list[str], system: str) -> dict[tuple[str, int], dict]:
+    """(conversation, qid) -> row of ``system`` over the runs (pooled: no question twice, same settings)."""
+    return {(r["conversation"], r["qid"]): r for r in pool_rows([RESULTS / run for run in runs], [system])}
+
+
+def compare(new: list[str], old: list[str], system: str = "trained") -> dict:
+    a, b = rows(new, system), rows(old, system)
+    assert set(a) == set(b), (new, old)
+    qids = sorted(a)
+    return paired_delta([a[q]["f1"] for q in qids], [b[q]["f1"] for q in qids])
+
+
+EVAL65 = ["{}-conv30-6sessions", "{}-devtest-3sessions"]
+strict = [e.format("grpo-manager-strict70-c26full") for e in EVAL65]
+out: dict[str, object] = {}
+for label, other in (
+    ("untrained manager", "rft2-answer-c26full"),
+    ("f1-accepted manager (session 11)", "grpo-manager-acc-c26full"),
+    ("f1-budget unscaled + distractors manager (session 13)", "grpo-manager-distract-c26full"),
+):
+    out[f"strict70 manager vs {label} (65 q)"] = compare(strict, [e.format(other) for e in EVAL65])
+for part in EVAL65:
+    out[f"strict70 manager vs untrained manager ({part.format('')[1:]})"] = compare(
+        [part.format("grpo-manager-strict70-c26full")], [part.format("rft2-answer-c26full")]
+    )
+
+ppo20 = "ppo20-answer-c26full-conv30"
+if (RESULTS / ppo20).exists():
+    for run in ("rl-answer-json-conv30", "ppo-answer-c26full-conv30"):
+        same = rows([ppo20], "edgemem"), rows([run], "edgemem")
+        assert {k: r["prediction"] for k, r in same[0].items()} == {k: r["prediction"] for k, r in same[1].items()}
+    a, base = rows([ppo20], "trained"), rows([ppo20], "edgemem")
+    qids = sorted(a)
+    out["PPO 19 steps vs untrained (all of conv-30)"] = paired_delta(
+        [a[q]["f1"] for q in qids], [base[q]["f1"] for q in qids]
+    )
+    out["PPO 19 steps vs GRPO run 3, 20 steps (all of conv-30)"] = compare([ppo20], ["rl-answer-json-conv30"])
+    out["PPO 19 steps vs PPO 6 steps (all of conv-30)"] = compare([ppo20], ["ppo-answer-c26full-conv30"])
+    for name, run in (
+        ("PPO 19", ppo20),
+        ("GRPO run 3", "rl-answer-json-conv30"),
+        ("PPO 6", "ppo-answer-c26full-conv30"),
+    ):
+        trained, untrained = rows([run], "trained"), rows([run], "edgemem")
+        out[f"{name}: answers identical to untrained"] = sum(
+            trained[q]["prediction"] == untrained[q]["prediction"] for q in trained
+        )
+        out[f"{name}: mean completion tokens"] = round(
+            sum(r["completion_tokens"] for r in trained.values()) / len(trained), 1
+        )
+# What the f1-strict manager stopped doing: the untrained manager's UPDATEs, each the old text against the
+# new (MiniLM cosine). Bank files are machine-local (named in session11-manager-operations.json): skipped
+# where missing.
+UNTRAINED_BANKS = list(json.loads((RESULTS / "session11-manager-operations.json").read_text()))[3:]
+found = [b for b in UNTRAINED_BANKS if Path(b).exists()]
+if found:
+    import sqlite3
+
+    from edgemem.embedder import Embedder
+
+    embedder = Embedder(threads=1)
+    for bank in found:
+        with sqlite3.connect(bank) as db:
+            pairs = db.execute("SELECT old_text, new_text FROM history WHERE op = 'UPDATE'").fetchall()
+        old, new = embedder.embed([o for o, _ in pairs]), embedder.embed([n for _, n in pairs])
+        sims = [float(x) for x in (old * new).sum(axis=1)]  # unit vectors: the dot product is the cosine
+        out[f"untrained UPDATEs {Path(bank).name}"] = {
+            "updates": len(sims),
+            "old_vs_new_cosine_below_guard_0.6": sum(x < 0.6 for x in sims),
+            "median_cosine": round(sorted(sims)[len(sims) // 2], 3),
+        }
+print(json.dumps(out, indent=1))
