@@ -4,7 +4,7 @@
       > benchmarks/results/session14-derived/session14.json
 
 - the f1-strict manager's own effect: its banks against other managers' banks, the same round-2 answer
-  agent answering the same questions (conv-30 s1-6 + dev-test s1-3, 65 questions);
+  agent answering the same questions (conv-30 s1-6 + dev-test s1-3, 65 questions; all of conv-30);
 - PPO for 19 steps against GRPO run 3 (20 steps) and against the 6-step PPO run of session 11, paired on
   all of conv-30 (the untrained rows of the three runs are the same answers: checked).
 """
@@ -39,6 +39,9 @@ for label, other in (
     ("f1-budget unscaled + distractors manager (session 13)", "grpo-manager-distract-c26full"),
 ):
     out[f"strict70 manager vs {label} (65 q)"] = compare(strict, [e.format(other) for e in EVAL65])
+out["strict70 manager vs untrained manager (all of conv-30, 797 vs 253 memories)"] = compare(
+    ["grpo-manager-strict70-c26full-conv30"], ["rft2-answer-c26full-conv30"]
+)
 for part in EVAL65:
     out[f"strict70 manager vs untrained manager ({part.format('')[1:]})"] = compare(
         [part.format("grpo-manager-strict70-c26full")], [part.format("rft2-answer-c26full")]
