@@ -142,27 +142,26 @@ class ManagerOutcomeReward:
 
     def __init__(self, engine: Any, embedder: Any, config: Any, reward: ManagerReward | None = None) -> None:
         reward = reward or ManagerReward(exact_match)
-        metric, accepted_share, add_cost = reward.metric, reward.accepted_share, reward.add_cost
-        self.engine, self.embedder, self.config, self.metric = engine, embedder, config, metric
+        self.engine, self.embedder, self.config, self.metric = engine, embedder, config, reward.metric
         # times the share of the output's operations the runtime's planner accepted: without it a
         # rejected operation (a guarded DELETE, an unknown id) costs nothing, and GRPO learned to
         # write them (session 10: rejected operations 3 % -> 15 % in 10 steps)
-        self.accepted_share = accepted_share
+        self.accepted_share = reward.accepted_share
         # The training examples are the turns that hold a question's evidence, so storing every fact of
         # such a turn never lowers the outcome, and GRPO learned to ADD everything, small talk included
         # (session 11: 267 memories vs the untrained 105 on conv-30 s1-6, a superset; session12-bank-compare).
         # A price per ADD (relative to the turn's facts) makes storing a fact worth it only if it helps.
-        self.add_cost = add_cost
+        self.add_cost = reward.add_cost
         # Multiplied by the accepted share, a rejected operation costs nothing when the answer is wrong
         # anyway, and with a price on ADDs the manager learned rejected DELETEs (session 13: 9-14 % of
         # its operations). Subtracted, it costs in every example.
         self.reject_cost = reward.reject_cost
         # TRL names the logged reward after it
         self.__name__ = (
-            f"manager_outcome_{metric.__name__}"
-            + ("_accepted" if accepted_share else "")
-            + ("_budget" if add_cost else "")
-            + ("_strict" if reward.reject_cost else "")
+            f"manager_outcome_{self.metric.__name__}"
+            + ("_accepted" if self.accepted_share else "")
+            + ("_budget" if self.add_cost else "")
+            + ("_strict" if self.reject_cost else "")
         )
         self._templates: dict[str, Any] = {}  # example id -> in-memory store of the bank snapshot
         self._fact_vectors: dict[str, Any] = {}  # example id -> its facts' vectors (the same for every completion)

@@ -5,8 +5,9 @@ at all ("answerable", the rule of `training --answerable-only`), and the paired 
     PYTHONPATH=. .venv/bin/python benchmarks/results/answer-ceiling/answerable.py \
       > benchmarks/results/answer-ceiling/answerable.json
 
-Retrieval only (the embedder and the untrained manager's full bank of each conversation under
-~/.cache/edgemem/banks, the banks the committed runs answered from); no LLM runs. The per-question flags
+The prompts are rendered as the runtime and `training.data` render them, over the untrained manager's
+full bank of each conversation under ~/.cache/edgemem/banks (the banks the committed runs answered
+from), and checked with `training.common.answerable`; no answer is generated. The per-question flags
 are written into the JSON, so the gains can be recomputed from committed files alone.
 """
 
@@ -15,10 +16,10 @@ from pathlib import Path
 
 from benchmarks.scoring import paired_delta
 from edgemem import Memory, MemoryConfig
-from edgemem.answer import AnswerAgent
 from edgemem.conversation import bank_file, load_locomo
 from edgemem.metrics import tokens
-from training.common import content_words
+from training.common import answerable
+from training.data import answer_examples
 
 RESULTS = Path(__file__).parent.parent
 DATA = Path(__file__).resolve().parents[3].parent / "shared/data/locomo/locomo_dev.json"
@@ -45,21 +46,18 @@ def precision_recall(runs: list[dict[int, dict]], qids: list[int]) -> dict[str, 
     return {"precision": round(100 * p / n, 1), "recall": round(100 * r / n, 1)}
 
 
-def answerable_flags(conv) -> list[bool]:
+def answerable_flags(conv, model: str = "qwen2.5-coder-0.5b") -> list[bool]:
+    """Per question: does the prompt the runtime renders (training.data's answer examples) hold a gold word?"""
     # the harness's settings (its default --model, --n-ctx); the bank name hashes the model and manager settings
-    config = MemoryConfig(model="qwen2.5-coder-0.5b", n_ctx=8192, answer_k=5, answer_turns_k=5)
+    config = MemoryConfig(model=model, n_ctx=8192, answer_k=5, answer_turns_k=5)
     bank = bank_file(BANKS, conv.sample_id, config)
     if not bank.exists():
         raise SystemExit(f"{bank} is missing. Fix: python -m benchmarks.locomo --conversations {conv.sample_id}")
     mem = Memory(bank, user=conv.sample_id, config=config)
-    agent = AnswerAgent(None, mem.embedder, mem.store, config)  # type: ignore[arg-type]  # retrieval: no LLM
-    flags = []
-    for qa in (q for q in conv.qa if q.category != 5):
-        groups = agent.retrieve(conv.sample_id, qa.question)
-        shown = " ".join(f"{h.time} {h.speaker} {h.text}" for _, hits in groups for h in hits)
-        flags.append(bool(content_words(qa.answer) & content_words(shown)))
-    mem.close()
-    return flags
+    try:
+        return [answerable(example) for example in answer_examples(mem, conv)]
+    finally:
+        mem.close()
 
 
 convs = {c.sample_id: c for c in load_locomo(DATA)}
@@ -93,5 +91,14 @@ for conv_id, short in RUNS.items():
         "answerable_share": round(sum(flags) / len(flags), 3),
         **part,
         "flags": [int(f) for f in flags],
+    }
+# conv-30 over the f1-strict manager's whole-conversation bank (797 memories; session 14): machine-local
+# manifest and bank, skipped where missing
+MANIFEST = Path(__file__).resolve().parents[3] / "exports/grpo-manager-strict70-c26full/manifest.json"
+if MANIFEST.exists():
+    flags = answerable_flags(convs["conv-30"], str(MANIFEST))
+    out["conv-30 over the f1-strict manager's bank"] = {
+        "questions": len(flags),
+        "answerable_share": round(sum(flags) / len(flags), 3),
     }
 print(json.dumps(out, indent=1))
