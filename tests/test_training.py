@@ -16,7 +16,7 @@ from edgemem import MemoryConfig
 from edgemem.errors import InvalidInput
 from training import rewards
 from training.common import get_preset, load_jsonl
-from training.data import DataArgs
+from training.data import DataArgs, write_jsonl
 from training.data import main as build_data
 
 # -- data builders ----------------------------------------------------------------------------------
@@ -1007,3 +1007,109 @@ def test_sft_gold_reply(answer, lines, cited):
     reply = gold_reply(row)
     assert json.loads(reply) == {"memories": cited, "answer": answer}
     assert completion_of(reply) is not None  # a valid target
+
+
+def probe_example(**over):
+    """Sam's bank holds where Sam lives and what Sam drinks; the probes are two other questions."""
+    bank = [
+        {"id": 7, "speaker": "Sam", "text": "Sam lives in Oslo", "time": "1 May"},
+        {"id": 8, "speaker": "Sam", "text": "Sam drinks green tea every morning", "time": "1 May"},
+    ]
+    probes = [
+        {"question": "Which city was Sam's home in May?", "answer": "Oslo"},
+        {"question": "What does Sam drink in the morning?", "answer": "green tea"},
+        {"question": "Which pet does Sam have?", "answer": "a parrot"},
+    ]
+    return manager_example(bank=bank, shown=[7, 8], probes=probes, **over)
+
+
+PROBES = [
+    # operations, (probes made answerable, probes made unanswerable); 30 memories per speaker are read
+    ([{"event": "NOOP", "id": "0"}], (0, 0)),
+    # overwriting Oslo loses the question whose gold is Oslo
+    ([{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}], (0, 1)),
+    ([{"event": "DELETE", "id": "0"}], (0, 1)),
+    # the planner refuses a DELETE unrelated to the turn's fact: nothing lost
+    ([{"event": "DELETE", "id": "1"}], (0, 0)),
+    # a new fact holding another question's gold word makes it answerable
+    ([{"event": "ADD", "text": "Sam got a parrot called Kiwi"}], (1, 0)),
+    ([{"event": "ADD", "text": "Sam moved to Rome"}], (0, 0)),
+]
+
+
+@pytest.mark.parametrize("ops,flips", PROBES)
+def test_probe_flips(embedder, ops, flips):
+    reward = rewards.ManagerOutcomeReward(None, embedder, MemoryConfig(), rewards.MANAGER_REWARDS["f1-probes"])
+    ex = probe_example()
+    edited = reward.edit(json.dumps({"memory": ops}), ex)
+    assert edited is not None
+    store, _ = edited
+    try:
+        assert reward.probe_flips(ex, store) == flips
+    finally:
+        store.close()
+
+
+def test_probe_flips_see_crowding(embedder):
+    """With one memory per speaker read, an ADD nearer a probe question than its evidence pushes the
+    evidence out of retrieval: the probe is lost although nothing was deleted."""
+    reward = rewards.ManagerOutcomeReward(
+        None, embedder, MemoryConfig(answer_k=1), rewards.MANAGER_REWARDS["f1-probes"]
+    )
+    ex = probe_example()
+    crowd = {"event": "ADD", "text": "In the morning Sam likes to drink something warm"}
+    store, _ = reward.edit(json.dumps({"memory": [crowd]}), ex)
+    try:
+        assert reward.probe_flips(ex, store) == (0, 1)
+    finally:
+        store.close()
+
+
+def test_manager_reward_adds_the_probe_flips(embedder):
+    """f1-probes = f1-strict + 0.25 x (probes gained - probes lost); examples without probes are refused."""
+    reward = rewards.ManagerOutcomeReward(
+        LivesInEngine(), embedder, MemoryConfig(), rewards.MANAGER_REWARDS["f1-probes"]
+    )
+    assert reward.__name__ == "manager_outcome_f1_budget_strict_probes"
+    update = {"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}
+    # the right edit for its own question (1.0) loses the Oslo probe
+    assert reward.score(json.dumps({"memory": [update]}), probe_example()) == pytest.approx(0.75)
+    parrot = {"event": "ADD", "text": "Sam got a parrot called Kiwi"}
+    assert reward.score(json.dumps({"memory": [update, parrot]}), probe_example()) == pytest.approx(0.9)
+    with pytest.raises(InvalidInput, match="no 'probes' column.*--probes-only"):
+        reward.score(json.dumps({"memory": [update]}), manager_example(id="no-probes"))
+
+
+def test_manager_examples_carry_probe_questions(locomo_data, tmp_path):
+    """Each manager example lists the other questions whose evidence all came by its turn (the probes of
+    f1-probes); --probes-only adds the same column to files built without it, with no model call."""
+    out, _, _ = locomo_data
+    rows = load_jsonl(out / "manager_train.jsonl")
+    raw = {c["sample_id"]: c for c in json.loads(LOCOMO.read_text())}["conv-26"]
+    qas = [q for q in raw["qa"] if q["category"] != 5]
+    order = {
+        t["dia_id"]: i
+        for s in range(1, 40)
+        for i, t in enumerate(raw["conversation"].get(f"session_{s}", []), s * 1000)
+    }
+    assert rows and any(r["probes"] for r in rows)
+    for r in rows:
+        here = order[r["turn"]["key"]]
+        expected = [
+            q["question"]
+            for q in qas
+            if q["question"] != r["question"]
+            and q["evidence"]
+            and all(order.get(e, 10**9) <= here for e in q["evidence"])
+        ]
+        assert [p["question"] for p in r["probes"]] == expected
+        assert all(isinstance(p["answer"], str) for p in r["probes"])
+    stripped = tmp_path / "old"
+    for split in ("train", "val"):
+        old = [{k: v for k, v in r.items() if k != "probes"} for r in load_jsonl(out / f"manager_{split}.jsonl")]
+        write_jsonl(stripped / f"manager_{split}.jsonl", old)
+    counts = build_data(DataArgs(data=LOCOMO, out=stripped, probes_only=True))
+    assert load_jsonl(stripped / "manager_train.jsonl") == rows
+    assert counts["manager_train"] == sum(len(r["probes"]) for r in rows)
+    with pytest.raises(InvalidInput, match="manager_train.jsonl does not exist"):
+        build_data(DataArgs(data=LOCOMO, out=tmp_path / "none", probes_only=True))

@@ -381,16 +381,16 @@ def answerable(example: dict[str, Any]) -> bool:
     (True, False)
     """
     gold = content_words(example["answer"])
-    return bool(gold & _words(" ".join(m["content"] for m in example["messages"] if m["role"] != "system")))
+    return bool(gold & words(" ".join(m["content"] for m in example["messages"] if m["role"] != "system")))
 
 
-def _words(text: Any) -> set[str]:
+def words(text: Any) -> set[str]:
     return set(re.findall(r"\w+", str(text).lower()))
 
 
 def content_words(text: Any) -> set[str]:
     """The lowercased words of ``text`` without filler words (a, the, of, ...)."""
-    return _words(text) - _FILLER
+    return words(text) - _FILLER
 
 
 def check_init_adapter(adapter: Path, agent: str, base: str) -> None:

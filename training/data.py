@@ -11,7 +11,9 @@ AnswerAgent, and the manager prompts by its MemoryManager over the bank as it wa
 Writes (and prints the counts of):
   answer_train.jsonl / answer_val.jsonl    one line per QA (category 5 excluded)
   manager_train.jsonl / manager_val.jsonl  one line per (evidence turn with facts, linked QA),
-                                           then --distractors turns per conversation that are no evidence
+                                           then --distractors turns per conversation that are no evidence;
+                                           each with the questions answerable by then ("probes")
+    python -m training.data --probes-only --out runs/data   # add "probes" to manager files built without them
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class DataArgs:
     # is right: storing everything never lowered their reward (session 11).
     distractors: int = 0
     seed: int = 0  # which distractor turns and questions are drawn
+    # only add the manager examples' "probes" column (probe_questions) to the files in --out: no model call
+    probes_only: bool = False
 
 
 def build_bank(args: DataArgs, conv: Conversation, engine: Any = None, embedder: Any = None) -> Memory:
@@ -186,7 +190,43 @@ def manager_example(mem: Memory, conv: Conversation, dia_id: str, qa: Any, examp
         "question": qa.question,
         "answer": qa.answer,
         "category": qa.category,
+        "probes": probe_questions(conv, dia_id, qa.question),
     }
+
+
+def probe_questions(conv: Conversation, dia_id: str, own: str) -> list[dict[str, str]]:
+    """The conversation's other questions (category 5 excluded) whose evidence all lies at or before turn
+    ``dia_id``: the ones a manager's operations on that turn can help or crowd out of retrieval. Why:
+    an example linked to one question never priced the memories it pushed out of the other questions'
+    top k, and a manager trained so stored every fact (session 14: 797 memories on all of conv-30, the
+    trained answer agent's F1 -6.0 against the untrained manager's bank)."""
+    order = {t.key: i for i, t in enumerate(conv.turns)}
+    here = order.get(dia_id, -1)
+    return [
+        {"question": q.question, "answer": str(q.answer)}
+        for q in conv.qa
+        if q.category != 5
+        and q.question != own
+        and q.evidence
+        and all(order.get(e, len(order)) <= here for e in q.evidence)
+    ]
+
+
+def add_probes(out: Path, data: Path) -> dict[str, int]:
+    """Add the ``probes`` column to the manager files already in ``out`` (built before it existed),
+    without a model call: the column depends on the dialogue alone. Returns probes per file."""
+    counts = {}
+    for split in ("train", "val"):
+        path = out / f"manager_{split}.jsonl"
+        if not path.exists():
+            raise InvalidInput(f"--probes-only: {path} does not exist. Fix: build it first (--agents manager).")
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        convs = {sid: find_conversation(data, sid) for sid in {r["conversation"] for r in rows}}
+        for r in rows:
+            r["probes"] = probe_questions(convs[r["conversation"]], r["turn"]["key"], r["question"])
+        write_jsonl(path, rows)
+        counts[f"manager_{split}"] = sum(len(r["probes"]) for r in rows)
+    return counts
 
 
 def snapshot_store(bank: list[Any], mem: Memory) -> Store:
@@ -206,6 +246,11 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
 
 def main(args: DataArgs, engine: Any = None, embedder: Any = None) -> dict[str, int]:
     """Build both splits. ``engine``/``embedder``: ready-made components (tests); default: the runtime's."""
+    if args.probes_only:
+        counts = add_probes(args.out, args.data)
+        for name, n in counts.items():
+            print(f"{name:<14} {n:6d} probe questions added -> {args.out / (name + '.jsonl')}")
+        return counts
     agents = [a.strip() for a in args.agents.split(",") if a.strip()]
     if not agents or set(agents) - {"answer", "manager"}:
         raise InvalidInput(f"Unknown --agents {args.agents!r}. Fix: answer, manager or answer,manager.")

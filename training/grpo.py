@@ -51,6 +51,7 @@ from training.common import (
     write_adapter_meta,
     write_run_card,
 )
+from training.rewards import ManagerOutcomeReward
 
 GRPOArgs = RunArgs  # the settings of a training run (training.common.RunArgs)
 SCALE_REWARDS = ("group", "batch", "none")  # TRL's names (GRPOConfig.scale_rewards)
@@ -66,12 +67,13 @@ def dataset_rows(agent: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     if agent == "answer":
         prefix, keep = ANSWER_PREFIX, ("answer", "n_memories")
     else:
-        prefix, keep = MANAGER_PREFIX, ("id", "user", "turn", "facts", "bank", "shown", "question", "answer")
+        # what ManagerOutcomeReward reads; "probes" only in data built since f1-probes
+        prefix, keep = MANAGER_PREFIX, ManagerOutcomeReward.COLUMNS
     return [
         {
             "prompt": [*r["messages"], {"role": "assistant", "content": prefix}],
             "prefix": prefix,
-            **{k: r[k] for k in keep},
+            **{k: r[k] for k in keep if k in r},
         }
         for r in rows
     ]

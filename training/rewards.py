@@ -127,6 +127,9 @@ class ManagerReward:
     accepted_share: bool = False  # times the share of operations the planner accepted
     add_cost: float = 0.0  # minus this x memories ADDed / facts
     reject_cost: float = 0.0  # minus this x the share of operations the planner rejected
+    # plus this x (probe questions the operations made answerable - those they made unanswerable): see
+    # ManagerOutcomeReward.probe_flips
+    probe_gain: float = 0.0
 
 
 class ManagerOutcomeReward:
@@ -156,23 +159,30 @@ class ManagerOutcomeReward:
         # anyway, and with a price on ADDs the manager learned rejected DELETEs (session 13: 9-14 % of
         # its operations). Subtracted, it costs in every example.
         self.reject_cost = reward.reject_cost
+        # An example is linked to one question, so the memories its ADDs push out of the other questions'
+        # retrieval never cost anything: a manager trained so stored every fact, and over a whole
+        # conversation (797 memories) the answers got worse (session 14). The probes price that.
+        self.probe_gain = reward.probe_gain
         # TRL names the logged reward after it
         self.__name__ = (
             f"manager_outcome_{self.metric.__name__}"
             + ("_accepted" if self.accepted_share else "")
             + ("_budget" if self.add_cost else "")
             + ("_strict" if self.reject_cost else "")
+            + ("_probes" if self.probe_gain else "")
         )
         self._templates: dict[str, Any] = {}  # example id -> in-memory store of the bank snapshot
         self._fact_vectors: dict[str, Any] = {}  # example id -> its facts' vectors (the same for every completion)
         self.cache: dict[tuple[str, str], float] = {}  # (example id, completion) -> reward
+        self._question_vectors: dict[str, Any] = {}  # probe question -> its vector
+        self._probes_before: dict[str, set[int]] = {}  # example id -> answerable probes over the bank as it was
 
-    COLUMNS = ("id", "user", "turn", "facts", "bank", "shown", "question", "answer")
+    COLUMNS = ("id", "user", "turn", "facts", "bank", "shown", "question", "answer", "probes")
 
     def __call__(self, completions: list[Any], prefix: list[str] | None = None, **columns: Any) -> list[float]:
         # TRL also passes prompts, trainer_state, ...: read only the example's own columns. ``prefix``:
         # text the prompt already put at the start of the completion (``edgemem.prompts.MANAGER_PREFIX``).
-        rows = [{k: columns[k][i] for k in self.COLUMNS} for i in range(len(completions))]
+        rows = [{k: columns[k][i] for k in self.COLUMNS if k in columns} for i in range(len(completions))]
         prefixes = prefix or [""] * len(completions)
         return [
             self.score(pre + completion_text(c), row) for c, pre, row in zip(completions, prefixes, rows, strict=True)
@@ -186,13 +196,37 @@ class ManagerOutcomeReward:
 
     def _score(self, text: str, ex: dict[str, Any]) -> float:
         from edgemem.answer import AnswerAgent
+
+        edited = self.edit(text, ex)
+        if edited is None:
+            return 0.0
+        store, planned = edited
+        try:
+            answer = AnswerAgent(self.engine, self.embedder, store, self.config).answer(ex["user"], ex["question"])
+            score = self.metric(answer.answer, str(ex["answer"]))
+            if self.accepted_share:
+                score *= sum(op.op != "REJECTED" for op in planned) / len(planned) if planned else 0.0
+            if self.add_cost:
+                score -= self.add_cost * sum(op.op == "ADD" for op in planned) / max(1, len(ex["facts"]))
+            if self.reject_cost and planned:
+                score -= self.reject_cost * sum(op.op == "REJECTED" for op in planned) / len(planned)
+            if self.probe_gain:
+                gained, lost = self.probe_flips(ex, store)
+                score += self.probe_gain * (gained - lost)
+            return score
+        finally:
+            store.close()
+
+    def edit(self, text: str, ex: dict[str, Any]) -> tuple[Any, list[Any]] | None:
+        """A copy of the example's bank with the operations of ``text`` applied by the runtime's planner,
+        and the planned operations; None when ``text`` does not parse. The caller closes the store."""
         from edgemem.manager import ManagerStep, MemoryManager
         from edgemem.store import SearchHit, Store, Turn
 
         try:
             parsed = parse_operations(text, len(ex["shown"]), ex["facts"])
         except ModelOutputError:
-            return 0.0
+            return None
         store = Store(None)
         try:
             self._template(ex).conn.backup(store.conn)
@@ -204,17 +238,43 @@ class ManagerOutcomeReward:
                 self._fact_vectors[ex["id"]] = self.embedder.embed(ex["facts"])
             planned = manager.plan(step, parsed, self._fact_vectors[ex["id"]])
             store.apply_turn(ex["user"], Turn(**ex["turn"]), None, planned, ex["facts"])
-            answer = AnswerAgent(self.engine, self.embedder, store, self.config).answer(ex["user"], ex["question"])
-            score = self.metric(answer.answer, str(ex["answer"]))
-            if self.accepted_share:
-                score *= sum(op.op != "REJECTED" for op in planned) / len(planned) if planned else 0.0
-            if self.add_cost:
-                score -= self.add_cost * sum(op.op == "ADD" for op in planned) / max(1, len(ex["facts"]))
-            if self.reject_cost and planned:
-                score -= self.reject_cost * sum(op.op == "REJECTED" for op in planned) / len(planned)
-            return score
-        finally:
+        except BaseException:
             store.close()
+            raise
+        return store, planned
+
+    def probe_flips(self, ex: dict[str, Any], store: Any) -> tuple[int, int]:
+        """How many of the example's probe questions (``training.data.probe_questions``) the operations
+        made answerable and how many unanswerable. Answerable: a content word of the gold answer is in
+        the memories the answer agent would retrieve for it (``config.answer_k`` per speaker), the rule
+        of ``training.common.answerable`` without an LLM call, so every probe is cheap."""
+        probes = ex.get("probes")
+        if probes is None:
+            raise InvalidInput(
+                f"Example {ex['id']} has no 'probes' column, which this reward reads. "
+                "Fix: python -m training.data --probes-only --out <the data directory>."
+            )
+        if ex["id"] not in self._probes_before:
+            self._probes_before[ex["id"]] = self._answerable(ex, probes, self._template(ex))
+        before, after = self._probes_before[ex["id"]], self._answerable(ex, probes, store)
+        return len(after - before), len(before - after)
+
+    def _answerable(self, ex: dict[str, Any], probes: list[dict[str, str]], store: Any) -> set[int]:
+        from training.common import content_words, words
+
+        new = [p["question"] for p in probes if p["question"] not in self._question_vectors]
+        if new:
+            self._question_vectors.update(zip(new, self.embedder.embed(new), strict=True))
+        speakers = store.speakers(ex["user"])
+        out = set()
+        for i, p in enumerate(probes):
+            vector = self._question_vectors[p["question"]]
+            texts = [
+                h.text for s in speakers for h in store.search(ex["user"], vector, self.config.answer_k, speaker=s)
+            ]
+            if content_words(p["answer"]) & words(" ".join(texts)):
+                out.add(i)
+        return out
 
     def _template(self, ex: dict[str, Any]) -> Any:
         if ex["id"] not in self._templates:
@@ -242,6 +302,7 @@ MANAGER_REWARDS = {
     "f1-accepted": ManagerReward(f1, accepted_share=True),
     "f1-budget": ManagerReward(f1, accepted_share=True, add_cost=0.1),
     "f1-strict": ManagerReward(f1, add_cost=0.1, reject_cost=0.5),
+    "f1-probes": ManagerReward(f1, add_cost=0.1, reject_cost=0.5, probe_gain=0.25),
 }
 
 
