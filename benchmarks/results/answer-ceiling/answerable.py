@@ -92,13 +92,14 @@ for conv_id, short in RUNS.items():
         **part,
         "flags": [int(f) for f in flags],
     }
-# conv-30 over the f1-strict manager's whole-conversation bank (797 memories; session 14): machine-local
-# manifest and bank, skipped where missing
-MANIFEST = Path(__file__).resolve().parents[3] / "exports/grpo-manager-strict70-c26full/manifest.json"
-if MANIFEST.exists():
-    flags = answerable_flags(convs["conv-30"], str(MANIFEST))
-    out["conv-30 over the f1-strict manager's bank"] = {
-        "questions": len(flags),
-        "answerable_share": round(sum(flags) / len(flags), 3),
-    }
+# conv-30 over trained managers' whole-conversation banks (f1-strict: 797 memories, session 14; f1-probes:
+# session 15): machine-local manifests and banks, skipped where missing
+for reward, export in (("f1-strict", "grpo-manager-strict70-c26full"), ("f1-probes", "grpo-manager-probes-c26full")):
+    manifest = Path(__file__).resolve().parents[3] / f"exports/{export}/manifest.json"
+    if manifest.exists():
+        flags = answerable_flags(convs["conv-30"], str(manifest))
+        out[f"conv-30 over the {reward} manager's bank"] = {
+            "questions": len(flags),
+            "answerable_share": round(sum(flags) / len(flags), 3),
+        }
 print(json.dumps(out, indent=1))

@@ -1,0 +1,52 @@
+"""The session-15 README numbers that no harness run prints itself, computed from committed predictions.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/results/session15-derived/session15.py \
+      > benchmarks/results/session15-derived/session15.json
+
+- the f1-probes manager's own effect on all of conv-30: its bank against the untrained manager's and the
+  f1-strict manager's, the same round-2 answer agent answering the same 81 questions;
+- the round-2 answer agent on the whole dev-test conversations run so far (conv-41, conv-42, conv-44, and
+  conv-43 where committed), seed 0, pooled.
+"""
+
+import json
+from pathlib import Path
+
+from benchmarks.pool import pool_rows
+from benchmarks.scoring import paired_delta
+
+RESULTS = Path(__file__).parent.parent
+
+
+def rows(runs: list[str], system: str) -> dict[tuple[str, int], dict]:
+    """(conversation, qid) -> row of ``system`` over the runs (pooled: no question twice, same settings)."""
+    return {(r["conversation"], r["qid"]): r for r in pool_rows([RESULTS / run for run in runs], [system])}
+
+
+def compare(new: list[str], old: list[str], new_system: str = "trained", old_system: str = "trained") -> dict:
+    a, b = rows(new, new_system), rows(old, old_system)
+    assert set(a) == set(b), (new, old)
+    qids = sorted(a)
+    return paired_delta([a[q]["f1"] for q in qids], [b[q]["f1"] for q in qids])
+
+
+out: dict[str, object] = {}
+probes = ["grpo-manager-probes-c26full-conv30"]
+if (RESULTS / probes[0]).exists():
+    out["f1-probes manager + round-2 agent vs untrained pipeline (all of conv-30)"] = compare(
+        probes, probes, old_system="edgemem"
+    )
+    out["f1-probes manager vs untrained manager (all of conv-30, same agent)"] = compare(
+        probes, ["rft2-answer-c26full-conv30"]
+    )
+    out["f1-probes manager vs f1-strict manager (all of conv-30, same agent)"] = compare(
+        probes, ["grpo-manager-strict70-c26full-conv30"]
+    )
+whole = [f"rft2-answer-c26full-{c}" for c in ("conv41", "conv42", "conv43", "conv44")]
+whole = [w for w in whole if (RESULTS / w).exists()]
+for run in whole:
+    out[f"round-2 agent seed 0 vs untrained ({run[-6:]})"] = compare([run], [run], old_system="edgemem")
+out[f"round-2 agent seed 0 vs untrained (pooled: {', '.join(w[-6:] for w in whole)})"] = compare(
+    whole, whole, old_system="edgemem"
+)
+print(json.dumps(out, indent=1))
