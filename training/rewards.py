@@ -294,7 +294,9 @@ class ManagerOutcomeReward:
 # much as a tenth of a correct answer. Under TRL's default group scaling a group whose answers tie is
 # decided by the price alone, at full size: the manager learned to NOOP every fact (session 12). Train
 # with --scale-rewards none (session 13: banks of the untrained manager's size, but rejected DELETEs,
-# which f1-strict prices: 0.5 x the rejected share, so an all-rejected output scores -0.5).
+# which f1-strict prices: 0.5 x the rejected share, so an all-rejected output scores -0.5). f1-probes adds
+# 0.25 per probe question gained or lost: about what answerability is worth to the round-2 answer agent
+# (its F1 on conv-30's answerable questions minus the unanswerable ones: 35.0 - 9.0; session 14).
 ANSWER_REWARDS = {"em": answer_exact_match, "f1": answer_f1, "f1-json": answer_f1_json}
 MANAGER_REWARDS = {
     "em": ManagerReward(exact_match),
