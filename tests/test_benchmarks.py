@@ -296,6 +296,38 @@ def test_near_duplicates(vectors, expected):
     assert near_duplicates(vectors) == expected
 
 
+def test_update_similarities_on_a_bank_file(tmp_path, embedder):
+    """--updates: each UPDATE's old text against its new one (real embedder, bank file on disk); a rewrite
+    of the same fact is near 1, a replacement by another fact on the topic lower."""
+    from benchmarks import operations
+    from edgemem.store import PlannedOp, Store, Turn
+
+    bank = tmp_path / "bank.db"
+    store = Store(str(bank))
+    texts = ["Sam lives in Oslo", "Sam drinks green tea every morning"]
+    vectors = embedder.embed(texts)
+    store.apply_turn(
+        "u",
+        Turn("Sam", "hi", None, "s", "1"),
+        None,
+        [PlannedOp("ADD", None, t, v) for t, v in zip(texts, vectors, strict=True)],
+    )
+    ids = [m.id for m in store.memories("u")]
+    rewrites = ["Sam lives in the city of Oslo", "Sam works on Fridays"]
+    store.apply_turn(
+        "u",
+        Turn("Sam", "hi again", None, "s", "2"),
+        None,
+        [PlannedOp("UPDATE", i, t, v) for i, t, v in zip(ids, rewrites, embedder.embed(rewrites), strict=True)],
+    )
+    same, other = operations.update_similarities(store, embedder)
+    store.close()
+    assert same > 0.8 > other
+    counted = operations.main(["--updates", str(bank)])[str(bank)]
+    assert counted["updates_measured"] == 2 and counted["update_old_new_cosine_below_0.8_share"] == 0.5
+    assert "updates_measured" not in operations.main([str(bank)])[str(bank)]
+
+
 def test_paired_delta_needs_equal_lists():
     from benchmarks.scoring import paired_delta
 

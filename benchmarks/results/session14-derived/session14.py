@@ -77,16 +77,17 @@ if (RESULTS / ppo20).exists():
 UNTRAINED_BANKS = list(json.loads((RESULTS / "session11-manager-operations.json").read_text()))[3:]
 found = [b for b in UNTRAINED_BANKS if Path(b).exists()]
 if found:
-    import sqlite3
-
+    from benchmarks.operations import update_similarities
     from edgemem.embedder import Embedder
+    from edgemem.store import Store
 
     embedder = Embedder(threads=1)
     for bank in found:
-        with sqlite3.connect(bank) as db:
-            pairs = db.execute("SELECT old_text, new_text FROM history WHERE op = 'UPDATE'").fetchall()
-        old, new = embedder.embed([o for o, _ in pairs]), embedder.embed([n for _, n in pairs])
-        sims = [float(x) for x in (old * new).sum(axis=1)]  # unit vectors: the dot product is the cosine
+        store = Store(bank)
+        try:
+            sims = update_similarities(store, embedder)
+        finally:
+            store.close()
         out[f"untrained UPDATEs {Path(bank).name}"] = {
             "updates": len(sims),
             "old_vs_new_cosine_below_guard_0.6": sum(x < 0.6 for x in sims),
