@@ -710,7 +710,7 @@ def test_memory_budget_exit_and_resume(tiny_data, tmp_path):
         (
             "manager",
             "f1-json",
-            "Unknown reward 'f1-json' for the manager agent. Expected one of: em, f1, f1-accepted, f1-budget, f1-strict.",
+            "Unknown reward 'f1-json' for the manager agent. Expected one of: em, f1, f1-accepted, f1-budget, f1-strict, f1-probes.",
         ),
     ],
 )
@@ -935,7 +935,8 @@ def test_reward_scaling_and_price_are_checked(tmp_path):
     with pytest.raises(InvalidInput, match="--scale-rewards 'none' is a GRPO setting"):
         ppo.main(ppo.PPOArgs(agent="answer", scale_rewards="none", **args))
     with pytest.raises(
-        InvalidInput, match="--add-cost 0.02 prices the manager's ADDs under --reward f1-budget or f1-strict only"
+        InvalidInput,
+        match="--add-cost 0.02 prices the manager's ADDs under --reward f1-budget or f1-strict or f1-probes only",
     ):
         grpo.main(grpo.GRPOArgs(agent="manager", reward="f1-accepted", add_cost=0.02, **args))
     with pytest.raises(InvalidInput, match="not the answer agent's 'f1'"):
