@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.locomo import markdown, summarize
+from benchmarks.scoring import paired_delta
 from edgemem.errors import InvalidInput
 
 PER_RUN = ("max_sessions", "data")  # settings that say which questions a run asked, not how it answered
@@ -68,6 +69,27 @@ def pool_rows(runs: list[Path], systems: list[str]) -> list[dict[str, Any]]:
     if missing:
         raise InvalidInput(f"No run holds rows of {', '.join(missing)}. Fix: pass --systems the runs answered.")
     return rows
+
+
+def compare_runs(
+    new: list[Path], old: list[Path], new_system: str = "trained", old_system: str = "trained"
+) -> dict[str, Any]:
+    """``new_system`` in the runs ``new`` against ``old_system`` in the runs ``old``, paired on the same
+    questions (each side pooled by :func:`pool_rows`). Why: a trained manager's effect is its bank
+    against another manager's bank with the *same* answer agent, and those answers come from two runs.
+    """
+    a, b = (
+        {(r["conversation"], r["qid"]): r["f1"] for r in pool_rows(runs, [system])}
+        for runs, system in ((new, new_system), (old, old_system))
+    )
+    if set(a) != set(b):
+        only = sorted(set(a) ^ set(b))[:3]
+        raise InvalidInput(
+            f"{new_system} in {', '.join(map(str, new))} and {old_system} in {', '.join(map(str, old))} answered "
+            f"different questions (e.g. {only}). Fix: compare runs over the same conversations and sessions."
+        )
+    qids = sorted(a)
+    return paired_delta([a[q] for q in qids], [b[q] for q in qids])
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

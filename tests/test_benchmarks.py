@@ -13,7 +13,7 @@ import pytest
 from test_training import TINY
 
 from benchmarks.scoring import bleu1, score
-from edgemem.errors import EdgememError
+from edgemem.errors import EdgememError, InvalidInput
 
 BLEU = [
     # prediction, gold, BLEU-1 by hand (unigram precision x brevity penalty; method1 smoothing)
@@ -422,3 +422,17 @@ def test_pool_refuses(tmp_path, capsys, second, error):
     with pytest.raises(SystemExit, match=error):
         pool.main([str(a), str(b), "--out", str(tmp_path / "pooled")])
     assert not (tmp_path / "pooled").exists()
+
+
+def test_compare_runs_pairs_a_system_of_one_run_with_another_run(tmp_path):
+    """A manager's own effect: the same answer agent ('trained') over two managers' banks, two runs."""
+    from benchmarks.pool import compare_runs
+
+    new = fake_run(tmp_path, "new", "conv-30", {"edgemem": [0.0, 0.0], "trained": [1.0, 0.5]})
+    old = fake_run(tmp_path, "old", "conv-30", {"edgemem": [0.0, 0.0], "trained": [0.5, 0.5]})
+    d = compare_runs([new], [old])
+    assert d["n"] == 2 and d["better"] == 1 and d["worse"] == 0 and d["delta"] == pytest.approx(25.0)
+    assert compare_runs([new], [new], old_system="edgemem")["delta"] == pytest.approx(75.0)
+    short = fake_run(tmp_path, "short", "conv-30", {"trained": [0.5]})
+    with pytest.raises(InvalidInput, match=r"answered different questions \(e.g. \[\('conv-30', 1\)\]\)"):
+        compare_runs([new], [short])

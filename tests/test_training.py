@@ -200,6 +200,14 @@ def test_select_examples():
     assert select_examples(RunArgs(answerable_only=True), rows) == [rows[0], rows[2]]
     with pytest.raises(InvalidInput, match="--answerable-only applies to the answer agent"):
         select_examples(RunArgs(agent="manager", answerable_only=True), rows)
+    # f1-probes reads a column older manager data lacks: refused before any model loads
+    old_data = [{"id": "conv-26/qa0/D1:3"}, {"id": "conv-26/qa1/D1:5", "probes": []}]
+    assert select_examples(RunArgs(agent="manager", reward="f1-strict"), old_data) == old_data
+    assert select_examples(RunArgs(agent="manager", reward="f1-probes", limit=1), old_data[1:]) == old_data[1:]
+    with pytest.raises(
+        InvalidInput, match="1 examples lack .first: conv-26/qa0/D1:3.. Fix: python -m training.data --probes-only"
+    ):
+        select_examples(RunArgs(agent="manager", reward="f1-probes"), old_data)
 
 
 SCHEMA_REWARDS = [  # f1-json: F1 only for output the runtime's answer grammar could have produced
@@ -836,6 +844,38 @@ def test_sft_refuses_targets_of_another_sample_count(tmp_path):
         teacher_targets(SFTArgs(teacher="smollm2-135m"), [{}, {}], tmp_path)
 
 
+ROW = {
+    "messages": [{"role": "user", "content": "[1] 8 May 2023: went to Lisbon\nWhere did she go?"}],
+    "answer": "Lisbon",
+}
+OTHER_BANK = {"messages": [{"role": "user", "content": "[1] 8 May 2023: moved\nWhere did she go?"}], "answer": "Lisbon"}
+
+
+@pytest.mark.parametrize(
+    "target, row, refused",
+    [
+        ({"gold": "Lisbon"}, ROW, False),  # targets of before the fingerprint: the gold answer must match
+        ({"gold": "Berlin"}, ROW, True),  # another question (a different answerable set)
+        ({"gold": "Lisbon", "prompt": "from-row"}, ROW, False),
+        ({"gold": "Lisbon", "prompt": "from-row"}, OTHER_BANK, True),  # same question over another bank
+    ],
+)
+def test_sft_reuses_cached_targets_only_for_their_prompts(tmp_path, target, row, refused):
+    from training.sft import SFTArgs, prompt_digest, teacher_targets
+
+    if target.get("prompt") == "from-row":
+        target = {**target, "prompt": prompt_digest(ROW)}
+    line = {"i": 0, "teacher": "smollm2-135m", "text": '{"memories": [1], "answer": "Lisbon"}', "f1": 1.0, **target}
+    (tmp_path / "targets.jsonl").write_text(json.dumps(line) + "\n")
+    if refused:
+        with pytest.raises(
+            InvalidInput, match="targets.jsonl line 1 answered another prompt .* Fix: pass another --output-dir"
+        ):
+            teacher_targets(SFTArgs(teacher="smollm2-135m"), [row], tmp_path)
+    else:  # reused as they are: no teacher model is loaded
+        assert teacher_targets(SFTArgs(teacher="smollm2-135m"), [row], tmp_path) == [line]
+
+
 @pytest.mark.slow
 def test_sft_smoke(tiny_data, tmp_path):
     """Teacher answers through the real engine (cached: a second run asks the teacher nothing), a LoRA
@@ -936,7 +976,7 @@ def test_reward_scaling_and_price_are_checked(tmp_path):
         ppo.main(ppo.PPOArgs(agent="answer", scale_rewards="none", **args))
     with pytest.raises(
         InvalidInput,
-        match="--add-cost 0.02 prices the manager's ADDs under --reward f1-budget or f1-strict or f1-probes only",
+        match="--add-cost 0.02 prices the manager's ADDs under --reward f1-budget, f1-strict, f1-probes only",
     ):
         grpo.main(grpo.GRPOArgs(agent="manager", reward="f1-accepted", add_cost=0.02, **args))
     with pytest.raises(InvalidInput, match="not the answer agent's 'f1'"):

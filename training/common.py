@@ -224,7 +224,7 @@ def check_reward(reward: str, agent: str = "answer", add_cost: float | None = No
     priced = [name for name, spec in MANAGER_REWARDS.items() if spec.add_cost]
     if add_cost is not None and (agent != "manager" or reward not in priced):
         raise InvalidInput(
-            f"--add-cost {add_cost} prices the manager's ADDs under --reward {' or '.join(priced)} only, "
+            f"--add-cost {add_cost} prices the manager's ADDs under --reward {', '.join(priced)} only, "
             f"not the {agent} agent's {reward!r}. Fix: --agent manager --reward f1-strict, or drop --add-cost."
         )
     if add_cost is not None and add_cost < 0:
@@ -410,12 +410,24 @@ def check_init_adapter(adapter: Path, agent: str, base: str) -> None:
 
 
 def select_examples(args: RunArgs, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The training examples a run uses: ``--answerable-only`` filter, then the first ``--limit``."""
+    """The training examples a run uses: ``--answerable-only`` filter, then the first ``--limit``; checked
+    for the columns the manager's reward reads."""
     if args.answerable_only:
         if args.agent != "answer":
             raise InvalidInput("--answerable-only applies to the answer agent. Fix: drop it or use --agent answer.")
         rows = [r for r in rows if answerable(r)]
-    return rows[: args.limit]
+    rows = rows[: args.limit]
+    if args.agent == "manager":
+        from training.rewards import MANAGER_REWARDS
+
+        lacking = [r.get("id", "?") for r in rows if "probes" not in r]
+        if args.reward in MANAGER_REWARDS and MANAGER_REWARDS[args.reward].probe_gain and lacking:
+            # here, before the model loads, not at the first reward call minutes later
+            raise InvalidInput(
+                f"--reward {args.reward} reads each example's 'probes' column, which {len(lacking)} examples "
+                f"lack (first: {lacking[0]}). Fix: python -m training.data --probes-only --out {args.data}"
+            )
+    return rows
 
 
 def _proc_status_mb(field: str) -> float | None:

@@ -30,6 +30,7 @@ from edgemem.conversation import Conversation, bank_file, find_conversation, ses
 from edgemem.errors import InvalidInput
 from edgemem.models import edgemem_home
 from edgemem.store import Store
+from training.common import load_jsonl
 
 DEFAULT_LOCOMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
 
@@ -97,7 +98,7 @@ def answer_examples(mem: Memory, conv: Conversation, sessions: set[str] | None =
     only the QAs whose evidence lies in these sessions (ids keep their place in the full list)."""
     agent = mem.answer_agent
     out = []
-    for i, qa in enumerate(q for q in conv.qa if q.category != 5):
+    for i, qa in enumerate(scored_qa(conv)):
         if sessions is not None and not all(session_of(e) in sessions for e in qa.evidence):
             continue
         step = agent.step(qa.question, agent.retrieve(mem.user, qa.question))
@@ -121,7 +122,7 @@ def manager_examples(mem: Memory, conv: Conversation, distractors: int = 0, seed
     the memories the manager was shown and its prompt. Turns without facts never reach the manager.
     Then ``distractors`` examples of turns that are no question's evidence (``distractor_examples``)."""
     out = []
-    qas = [q for q in conv.qa if q.category != 5]
+    qas = scored_qa(conv)
     for qi, qa in enumerate(qas):
         for dia_id in qa.evidence:
             example = manager_example(mem, conv, dia_id, qa, f"{conv.sample_id}/qa{qi}/{dia_id}")
@@ -137,19 +138,14 @@ def distractor_examples(mem: Memory, conv: Conversation, n: int, seed: int = 0) 
     learn is to NOOP small talk. A turn with no earlier-answered question is skipped."""
     if n <= 0:
         return []
-    qas = [q for q in conv.qa if q.category != 5]
+    qas = scored_qa(conv)
     evidence = {e for q in qas for e in q.evidence}
-    order = {t.key: i for i, t in enumerate(conv.turns)}
     candidates = []
     for turn in conv.turns:
         row = mem.store.turn_row(mem.user, conv.sample_id, turn.key)
         if turn.key in evidence or row is None or not row[2]:
             continue
-        answered = [
-            qi
-            for qi, q in enumerate(qas)
-            if q.evidence and all(order.get(e, len(order)) < order[turn.key] for e in q.evidence)
-        ]
+        answered = answered_by(conv, turn.key, inclusive=False)
         if answered:
             candidates.append((turn.key, answered))
     rng = random.Random(seed)
@@ -200,15 +196,28 @@ def probe_questions(conv: Conversation, dia_id: str, own: str) -> list[dict[str,
     an example linked to one question never priced the memories it pushed out of the other questions'
     top k, and a manager trained so stored every fact (session 14: 797 memories on all of conv-30, the
     trained answer agent's F1 -6.0 against the untrained manager's bank)."""
-    order = {t.key: i for i, t in enumerate(conv.turns)}
-    here = order.get(dia_id, -1)
+    qas = scored_qa(conv)
     return [
-        {"question": q.question, "answer": str(q.answer)}
-        for q in conv.qa
-        if q.category != 5
-        and q.question != own
-        and q.evidence
-        and all(order.get(e, len(order)) <= here for e in q.evidence)
+        {"question": qas[i].question, "answer": str(qas[i].answer)}
+        for i in answered_by(conv, dia_id, inclusive=True)
+        if qas[i].question != own
+    ]
+
+
+def scored_qa(conv: Conversation) -> list[Any]:
+    """The questions that are scored (Memory-R1 excludes the adversarial category 5)."""
+    return [q for q in conv.qa if q.category != 5]
+
+
+def answered_by(conv: Conversation, dia_id: str, *, inclusive: bool) -> list[int]:
+    """Indices into :func:`scored_qa` of the questions whose evidence all lies before turn ``dia_id``
+    (or at it, ``inclusive``); none for a turn the conversation does not hold."""
+    order = {t.key: i for i, t in enumerate(conv.turns)}
+    end = order.get(dia_id, -1) + (1 if inclusive else 0)
+    return [
+        qi
+        for qi, q in enumerate(scored_qa(conv))
+        if q.evidence and all(order.get(e, len(order)) < end for e in q.evidence)
     ]
 
 
@@ -218,9 +227,7 @@ def add_probes(out: Path, data: Path) -> dict[str, int]:
     counts = {}
     for split in ("train", "val"):
         path = out / f"manager_{split}.jsonl"
-        if not path.exists():
-            raise InvalidInput(f"--probes-only: {path} does not exist. Fix: build it first (--agents manager).")
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        rows = load_jsonl(path)
         convs = {sid: find_conversation(data, sid) for sid in {r["conversation"] for r in rows}}
         for r in rows:
             r["probes"] = probe_questions(convs[r["conversation"]], r["turn"]["key"], r["question"])

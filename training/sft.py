@@ -32,6 +32,7 @@ greedy validation reward on conv-30 prompts when ``--val-every`` is set), ``RUN_
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,11 +122,19 @@ def teacher_targets(args: SFTArgs, rows: list[dict[str, Any]], out: Path) -> lis
             f"{path} holds the best of {done[0].get('samples', 1)} answers per prompt, not of {args.samples}. "
             f"Fix: pass --samples {done[0].get('samples', 1)} or another --output-dir."
         )
+    check_targets_match(done, rows, path)
     if len(done) >= len(rows):
         return done[: len(rows)]
     if args.teacher == "gold":
         done = [
-            {"i": i, "teacher": "gold", "text": gold_reply(r), "f1": 1.0, "gold": r["answer"]}
+            {
+                "i": i,
+                "teacher": "gold",
+                "text": gold_reply(r),
+                "f1": 1.0,
+                "gold": r["answer"],
+                "prompt": prompt_digest(r),
+            }
             for i, r in enumerate(rows)
         ]
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -160,6 +169,7 @@ def teacher_targets(args: SFTArgs, rows: list[dict[str, Any]], out: Path) -> lis
                 "f1": scores[best],
                 "greedy_f1": scores[0],
                 "gold": r["answer"],
+                "prompt": prompt_digest(r),
             }
             f.write(json.dumps(target) + "\n")
             f.flush()
@@ -170,6 +180,25 @@ def teacher_targets(args: SFTArgs, rows: list[dict[str, Any]], out: Path) -> lis
             )
     engine.close()
     return done
+
+
+def prompt_digest(row: dict[str, Any]) -> str:
+    """A short fingerprint of a row's prompt: cached targets name the prompt they answered."""
+    return hashlib.sha256(json.dumps(row["messages"], sort_keys=True).encode()).hexdigest()[:16]
+
+
+def check_targets_match(done: list[dict[str, Any]], rows: list[dict[str, Any]], path: Path) -> None:
+    """Cached targets are reused only for the prompts they answered. Why: the prompts come from a
+    memory bank, and a bank rebuilt elsewhere can differ (another answerable set, other memory
+    numbers), so a target could cite memories the student never sees next to it."""
+    for t in done[: len(rows)]:
+        row = rows[t["i"]]
+        if t.get("gold", row["answer"]) != row["answer"] or t.get("prompt", prompt_digest(row)) != prompt_digest(row):
+            raise InvalidInput(
+                f"{path} line {t['i'] + 1} answered another prompt than row {t['i']} of the data (gold "
+                f"{t.get('gold')!r}, data {row['answer']!r}): the data was rebuilt differently. Fix: pass "
+                "another --output-dir to sample new targets, or the data the targets were sampled from."
+            )
 
 
 def gold_reply(row: dict[str, Any]) -> str:

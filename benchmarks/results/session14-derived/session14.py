@@ -12,7 +12,7 @@
 import json
 from pathlib import Path
 
-from benchmarks.pool import pool_rows
+from benchmarks.pool import compare_runs, pool_rows
 from benchmarks.scoring import paired_delta
 
 RESULTS = Path(__file__).parent.parent
@@ -24,10 +24,7 @@ def rows(runs: list[str], system: str) -> dict[tuple[str, int], dict]:
 
 
 def compare(new: list[str], old: list[str], system: str = "trained") -> dict:
-    a, b = rows(new, system), rows(old, system)
-    assert set(a) == set(b), (new, old)
-    qids = sorted(a)
-    return paired_delta([a[q]["f1"] for q in qids], [b[q]["f1"] for q in qids])
+    return compare_runs([RESULTS / r for r in new], [RESULTS / r for r in old], system, system)
 
 
 EVAL65 = ["{}-conv30-6sessions", "{}-devtest-3sessions"]

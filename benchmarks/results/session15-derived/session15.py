@@ -12,22 +12,13 @@
 import json
 from pathlib import Path
 
-from benchmarks.pool import pool_rows
-from benchmarks.scoring import paired_delta
+from benchmarks.pool import compare_runs
 
 RESULTS = Path(__file__).parent.parent
 
 
-def rows(runs: list[str], system: str) -> dict[tuple[str, int], dict]:
-    """(conversation, qid) -> row of ``system`` over the runs (pooled: no question twice, same settings)."""
-    return {(r["conversation"], r["qid"]): r for r in pool_rows([RESULTS / run for run in runs], [system])}
-
-
 def compare(new: list[str], old: list[str], new_system: str = "trained", old_system: str = "trained") -> dict:
-    a, b = rows(new, new_system), rows(old, old_system)
-    assert set(a) == set(b), (new, old)
-    qids = sorted(a)
-    return paired_delta([a[q]["f1"] for q in qids], [b[q]["f1"] for q in qids])
+    return compare_runs([RESULTS / r for r in new], [RESULTS / r for r in old], new_system, old_system)
 
 
 out: dict[str, object] = {}
