@@ -357,6 +357,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 if mem is not None:
                     mem.close()
     summary = summarize(pred_path, labels(systems, args.protocol), wanted)
+    # a resumed run keeps what earlier runs into this folder measured of the banks it did not touch now
+    # (a system whose rows were all done is not ingested again, and its ingest cost would be lost)
+    previous = json.loads((out / "summary.json").read_text()) if (out / "summary.json").exists() else {}
+    ingest_stats = {**previous.get("ingest", {}), **ingest_stats}
     summary.update(
         {
             "benchmark": "locomo",

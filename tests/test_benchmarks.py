@@ -94,6 +94,9 @@ def test_locomo_harness_end_to_end_and_resume(tmp_path):
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 5 * 4 and sum(r["system"] == "edgemem@streaming" for r in rows) == 4
     assert summary["ingest"]["edgemem/tiny"]["ingested_now"] == 0  # no second ingest
+    # nothing left to answer: the bank's stats of the earlier runs stay in the summary
+    again = locomo.main([*argv, "--systems", "edgemem", "--protocol", "both"])
+    assert again["ingest"]["edgemem/tiny"]["memories"] == summary["ingest"]["edgemem/tiny"]["memories"] >= 1
     assert summary["systems"] == ["edgemem", "edgemem@streaming"] and summary["protocol"] == "both"
     early = [r for r in rows if r["system"] == "edgemem@streaming" and r["qid"] in (1, 3)]  # evidence in D1
     assert all("Lisbon" not in " ".join(r["cited"]) for r in early)  # the later move is not in their bank
