@@ -1,0 +1,72 @@
+"""The session-16 README numbers that no harness run prints itself, computed from committed predictions.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/results/session16-derived/session16.py \
+      > benchmarks/results/session16-derived/session16.json
+
+- the round-2 answer agent rebuilt on a fresh machine from the committed targets, against the original
+  build (all of conv-30): the untrained rows (is the rebuilt bank the same?), the trained rows;
+- all of conv-47 (the fifth dev-test conversation) with the rebuilt seeds 0, 1 and 2;
+- seed 0 over the five whole dev-test conversations: the original build on conv-41/42/43/44 and the
+  rebuilt one on conv-47 (two builds of the same recipe, so ``benchmarks.pool`` would refuse to pool
+  them as one system: their manifests differ; pooled here by hand, and labelled so).
+"""
+
+import json
+from pathlib import Path
+
+from benchmarks.pool import compare_runs, pool_rows
+from benchmarks.scoring import paired_delta
+
+RESULTS = Path(__file__).parent.parent
+
+
+def rows(run: str, system: str) -> dict[tuple[str, int], dict]:
+    return {(r["conversation"], r["qid"]): r for r in pool_rows([RESULTS / run], [system])}
+
+
+def same(a: dict, b: dict, key: str) -> int:
+    assert set(a) == set(b)
+    return sum(a[q][key] == b[q][key] for q in a)
+
+
+out: dict[str, object] = {}
+old, new = "rft2-answer-c26full-conv30", "rft2-answer-c26full-rebuilt-conv30"
+for system in ("edgemem", "trained"):
+    a, b = rows(new, system), rows(old, system)
+    out[f"conv-30 {system}: rebuilt vs original, identical answers"] = same(a, b, "prediction")
+    out[f"conv-30 {system}: rebuilt vs original, identical cited memories"] = same(a, b, "cited")
+out["conv-30: rebuilt agent vs original agent"] = compare_runs([RESULTS / new], [RESULTS / old])
+out["conv-30: rebuilt agent vs untrained"] = compare_runs([RESULTS / new], [RESULTS / new], old_system="edgemem")
+out["conv-30: original agent vs untrained"] = compare_runs([RESULTS / old], [RESULTS / old], old_system="edgemem")
+
+conv47 = {s: f"rft2-answer-c26full{'' if s == 0 else f'-seed{s}'}-rebuilt-conv47" for s in (0, 1, 2)}
+conv47 = {s: run for s, run in conv47.items() if (RESULTS / run).exists()}
+if 0 in conv47:
+    base = rows(conv47[0], "edgemem")
+    qids = sorted(base)
+    trained = {s: rows(run, "trained") for s, run in conv47.items()}
+    for s, t in trained.items():
+        out[f"conv-47 rebuilt seed {s} vs untrained"] = paired_delta(
+            [t[q]["f1"] for q in qids], [base[q]["f1"] for q in qids]
+        )
+    out["conv-47 seeds"] = sorted(trained)
+    out["conv-47 mean of the seeds' deltas"] = sum(
+        out[f"conv-47 rebuilt seed {s} vs untrained"]["delta"]  # type: ignore[index]
+        for s in trained
+    ) / len(trained)
+    seed_mean = [sum(t[q]["f1"] for t in trained.values()) / len(trained) for q in qids]
+    out["conv-47 seed-mean system vs untrained"] = paired_delta(seed_mean, [base[q]["f1"] for q in qids])
+    for system in ("edgemem", "trained"):
+        r = rows(conv47[0], system).values()
+        out[f"conv-47 {system} (seed 0) mean completion tokens"] = round(
+            sum(x["completion_tokens"] for x in r) / len(r), 1
+        )
+
+    five = [f"rft2-answer-c26full-{c}" for c in ("conv41", "conv42", "conv43", "conv44")] + [conv47[0]]
+    t5 = {k: v for run in five for k, v in rows(run, "trained").items()}
+    b5 = {k: v for run in five for k, v in rows(run, "edgemem").items()}
+    qs = sorted(b5)
+    out[
+        "seed 0 vs untrained, five whole dev-test conversations (original build on conv-41..44, rebuilt on conv-47)"
+    ] = paired_delta([t5[q]["f1"] for q in qs], [b5[q]["f1"] for q in qs])
+print(json.dumps(out, indent=1))
