@@ -5,6 +5,8 @@
 
 - the round-2 answer agent rebuilt on a fresh machine from the committed targets, against the original
   build (all of conv-30): the untrained rows (is the rebuilt bank the same?), the trained rows;
+- the same for the rebuilt seeds 1 and 2 (their conv-30 runs hold trained rows only, paired with the
+  untrained rows of the rebuilt seed 0's run);
 - all of conv-47 (the fifth dev-test conversation) with the rebuilt seeds 0, 1 and 2;
 - seed 0 over the five whole dev-test conversations: the original build on conv-41/42/43/44 and the
   rebuilt one on conv-47 (two builds of the same recipe, so ``benchmarks.pool`` would refuse to pool
@@ -38,6 +40,19 @@ for system in ("edgemem", "trained"):
 out["conv-30: rebuilt agent vs original agent"] = compare_runs([RESULTS / new], [RESULTS / old])
 out["conv-30: rebuilt agent vs untrained"] = compare_runs([RESULTS / new], [RESULTS / new], old_system="edgemem")
 out["conv-30: original agent vs untrained"] = compare_runs([RESULTS / old], [RESULTS / old], old_system="edgemem")
+
+for seed in (1, 2):  # the rebuilt seeds 1 and 2 answered conv-30 too (trained rows only)
+    rebuilt, original = f"rft2-answer-c26full-seed{seed}-rebuilt-conv30", f"rft2-answer-c26full-seed{seed}-conv30"
+    if (RESULTS / rebuilt).exists():
+        a, b = rows(rebuilt, "trained"), rows(original, "trained")
+        out[f"conv-30 seed {seed}: rebuilt vs original, identical answers"] = same(a, b, "prediction")
+        out[f"conv-30 seed {seed}: rebuilt vs original agent"] = compare_runs([RESULTS / rebuilt], [RESULTS / original])
+        out[f"conv-30 seed {seed}: rebuilt vs untrained"] = compare_runs(
+            [RESULTS / rebuilt], [RESULTS / new], old_system="edgemem"
+        )
+        out[f"conv-30 seed {seed}: original vs untrained"] = compare_runs(
+            [RESULTS / original], [RESULTS / original], old_system="edgemem"
+        )
 
 conv47 = {s: f"rft2-answer-c26full{'' if s == 0 else f'-seed{s}'}-rebuilt-conv47" for s in (0, 1, 2)}
 conv47 = {s: run for s, run in conv47.items() if (RESULTS / run).exists()}
