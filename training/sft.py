@@ -193,7 +193,7 @@ def check_targets_match(done: list[dict[str, Any]], rows: list[dict[str, Any]], 
     numbers), so a target could cite memories the student never sees next to it."""
     for t in done[: len(rows)]:
         row = rows[t["i"]]
-        if t.get("gold", row["answer"]) != row["answer"] or t.get("prompt", prompt_digest(row)) != prompt_digest(row):
+        if t.get("gold", row["answer"]) != row["answer"] or ("prompt" in t and t["prompt"] != prompt_digest(row)):
             raise InvalidInput(
                 f"{path} line {t['i'] + 1} answered another prompt than row {t['i']} of the data (gold "
                 f"{t.get('gold')!r}, data {row['answer']!r}): the data was rebuilt differently. Fix: pass "
