@@ -3,10 +3,11 @@
     PYTHONPATH=. .venv/bin/python benchmarks/results/session17-derived/session17.py \
       > benchmarks/results/session17-derived/session17.json
 
-Two managers trained for 60 minutes each on the same data (conv-26 evidence + 60 small-talk turns, with
-probes), side by side, both rewarded through the rebuilt round-2 answer agent (session 16):
-- GRPO with f1-probes and no price per ADD (``--add-cost 0``), the next try session 15 named;
-- PPO with f1-probes as session 15's GRPO run had it (ADD price 0.1), the issue's "PPO on the same budget".
+Two managers trained on the same data (conv-26 evidence + 60 small-talk turns, with probes), both
+rewarded through the rebuilt round-2 answer agent (session 16):
+- GRPO with f1-probes and no price per ADD (``--add-cost 0``), the next try session 15 named: 60 minutes;
+- PPO with f1-probes as session 15's GRPO run had it (ADD price 0.1): 30 minutes, 5 steps (a 60-minute run
+  next to the GRPO run was OOM-killed after 9 steps with nothing saved: ``ppo-manager-probes-c26full-oom-run``).
 Each exported as a LoRA next to that answer agent and run over all of conv-30 (81 questions; the runs hold
 trained rows only). Paired with the rebuilt agent's conv-30 run: its "edgemem" rows are the untrained
 pipeline, its "trained" rows the same answer agent over the untrained manager's bank (the manager's own
