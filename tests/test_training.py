@@ -567,6 +567,23 @@ def test_ppo_models_are_checkpointed_and_the_value_model_is_lora():
 
 
 @pytest.mark.slow
+def test_ppo_memory_budget_ends_the_run_with_its_adapter(tiny_data, tmp_path):
+    """A PPO run past --max-rss-gb after its first step stops there, saves the adapter (no checkpoint
+    and exit 75 as GRPO: TRL's PPO cannot resume), and the run log says why."""
+    from training import ppo
+
+    root, _ = tiny_data
+    out = tmp_path / "ppo"
+    adapter = ppo.main(
+        ppo.PPOArgs(agent="answer", data=root / "data", output_dir=out, limit=4, max_steps=3, max_rss_gb=0.001)
+    )
+    assert (adapter / "adapter_config.json").exists() and (adapter / "adapter_model.safetensors").exists()
+    log = json.loads((out / "run_log.json").read_text())
+    assert "memory budget of 0.001 GB reached at step 1" in log["stopped"]
+    assert [s["step"] for s in log["steps"] if "objective/scores" in s] == [1]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("method", ["grpo", "ppo"])
 def test_time_budget_validation_and_curves(tiny_data, method, tmp_path):
     """A zero-minute budget ends the run after its first step with the adapter saved (TRL's PPO loop
@@ -691,7 +708,28 @@ def test_memory_budget_stops_with_a_checkpoint(tmp_path):
     tight.on_train_begin(None, state, control)
     tight.on_step_end(None, state, control)
     assert control.should_training_stop and control.should_save and tight.memory_stop
-    assert "memory budget of 0.001 GB reached at step 7" in json.loads(log.path.read_text())["stopped"]
+    stopped = json.loads(log.path.read_text())["stopped"]
+    assert "memory budget of 0.001 GB reached at step 7" in stopped and "continue with --resume" in stopped
+
+
+def test_memory_budget_raises_for_a_loop_that_cannot_resume(tmp_path):
+    """TRL's PPO ignores the stop flag and cannot resume: at --max-rss-gb the callback raises, so the
+    script saves the adapter (session 17's PPO run was OOM-killed after 9 steps with nothing saved)."""
+    from types import SimpleNamespace
+
+    from training.common import BudgetReached, RunLog, trainer_callback
+
+    log = RunLog(tmp_path / "run_log.json", {})
+    state, control = SimpleNamespace(global_step=3, max_steps=100), SimpleNamespace(should_training_stop=False)
+    roomy = trainer_callback(log, raise_on_stop=True, max_rss_gb=1000.0)
+    roomy.on_train_begin(None, state, control)
+    roomy.on_step_end(None, state, control)  # under the budget: no exception
+    tight = trainer_callback(log, raise_on_stop=True, max_rss_gb=0.001)
+    tight.on_train_begin(None, state, control)
+    with pytest.raises(BudgetReached, match="memory budget of 0.001 GB reached at step 3"):
+        tight.on_step_end(None, state, control)
+    stopped = json.loads(log.path.read_text())["stopped"]
+    assert "adapter saved (no resume)" in stopped and "--resume" not in stopped.replace("(no resume)", "")
 
 
 @pytest.mark.slow
@@ -985,16 +1023,12 @@ def test_reward_scaling_and_price_are_checked(tmp_path):
         grpo.main(grpo.GRPOArgs(agent="manager", reward="f1-budget", add_cost=-0.1, **args))
 
 
-@pytest.mark.parametrize(
-    "flags,refused",
-    [({"max_rss_gb": 10.0}, "--max-rss-gb is a GRPO setting"), ({"val_every": 5}, "--val-every is a GRPO setting")],
-)
-def test_ppo_refuses_grpo_only_settings(tmp_path, flags, refused):
+def test_ppo_refuses_grpo_only_settings(tmp_path):
     """Settings TRL's PPO loop cannot honour are refused, not silently dropped."""
     from training import ppo
 
-    with pytest.raises(InvalidInput, match=refused):
-        ppo.main(ppo.PPOArgs(agent="answer", data=tmp_path, output_dir=tmp_path / "rl", **flags))
+    with pytest.raises(InvalidInput, match="--val-every is a GRPO setting"):
+        ppo.main(ppo.PPOArgs(agent="answer", data=tmp_path, output_dir=tmp_path / "rl", val_every=5))
 
 
 @pytest.mark.parametrize(

@@ -56,8 +56,9 @@ class RunArgs:
     # (session 12's collapse). "none" (Dr. GRPO) keeps the reward's scale: a small price stays small.
     scale_rewards: str = "group"
     max_minutes: float | None = None  # stop (and save the adapter) after this much training time
-    # CPU runs whose memory grows step by step: at this resident size (GB) save a checkpoint and exit
-    # with code 75, so a shell loop continues with --resume in a fresh process (see README)
+    # CPU runs whose memory grows step by step: at this resident size (GB) after a step, GRPO saves a
+    # checkpoint and exits with code 75, so a shell loop continues with --resume in a fresh process (see
+    # README); PPO, which cannot resume, saves its adapter and ends the run there
     max_rss_gb: float | None = None
     keep_checkpoints: int = 2  # the newest N checkpoints are kept; 0 keeps all (to pick one by val_reward)
     val_every: int = 0  # every N optimiser steps, greedy answers on the validation split (0: off)
@@ -364,8 +365,9 @@ def _number(v: Any) -> Any:
 EXIT_RESUME = 75  # EX_TEMPFAIL: stopped at the memory budget, a checkpoint saved; run again with --resume
 
 
-class TimeBudgetReached(Exception):
-    """Raised to leave a training loop that ignores ``should_training_stop`` (TRL's PPO)."""
+class BudgetReached(Exception):
+    """Raised at the time or memory budget to leave a training loop that ignores
+    ``should_training_stop`` (TRL's PPO); the script then saves the adapter as after a last step."""
 
 
 _FILLER = frozenset(
@@ -493,7 +495,8 @@ def trainer_callback(
     time (the script then saves the adapter as after a normal last step): "as many steps as fit".
     With ``max_rss_gb``, ends it (a checkpoint saved) once the process is that large, and sets
     ``memory_stop``: the script then exits with :data:`EXIT_RESUME`.
-    ``raise_on_stop``: raise :class:`TimeBudgetReached` for loops that ignore the stop flag."""
+    ``raise_on_stop``: raise :class:`BudgetReached` at either budget, for loops that ignore the stop
+    flag and cannot resume (TRL's PPO): the script saves the adapter and the run ends there."""
     from transformers import TrainerCallback
 
     class _Log(TrainerCallback):
@@ -528,13 +531,18 @@ def trainer_callback(
                 run_log.write()
                 control.should_training_stop = True
                 if raise_on_stop:
-                    raise TimeBudgetReached(run_log.data["stopped"])
+                    raise BudgetReached(run_log.data["stopped"])
             if max_rss_gb is not None and rss_mb() > 1024 * max_rss_gb and state.global_step < state.max_steps:
+                # a loop that cannot resume stops for good with its adapter, before the OOM killer
+                # would end it with nothing saved (session 17's PPO run: 9 steps lost)
+                then = "adapter saved (no resume)" if raise_on_stop else "checkpoint saved, continue with --resume"
                 run_log.data["stopped"] = (
                     f"memory budget of {max_rss_gb} GB reached at step {state.global_step} "
-                    f"({rss_mb() / 1024:.1f} GB resident); checkpoint saved, continue with --resume"
+                    f"({rss_mb() / 1024:.1f} GB resident); {then}"
                 )
                 run_log.write()
+                if raise_on_stop:
+                    raise BudgetReached(run_log.data["stopped"])
                 self.memory_stop = control.should_save = control.should_training_stop = True
 
     return _Log()

@@ -29,10 +29,10 @@ from typing import Any
 
 from edgemem.errors import InvalidInput
 from training.common import (
+    BudgetReached,
     Preset,
     RunArgs,
     RunLog,
-    TimeBudgetReached,
     check_agent,
     check_output_dir,
     check_reward,
@@ -143,11 +143,10 @@ def main(args: PPOArgs) -> Path:
         )
     if args.init_adapter is not None:
         raise InvalidInput("--init-adapter is supported by GRPO only. Fix: use python -m training.grpo, or drop it.")
-    if args.max_rss_gb is not None or args.val_every:
-        flag = "--max-rss-gb" if args.max_rss_gb is not None else "--val-every"
+    if args.val_every:
         raise InvalidInput(
-            f"{flag} is a GRPO setting (a memory stop needs --resume, validation runs between GRPO steps; TRL's PPO "
-            "loop has neither). Fix: drop it; bound PPO's memory with --micro-batch, validate the export with benchmarks.locomo."
+            "--val-every is a GRPO setting (validation runs between GRPO steps; TRL's PPO loop has no hook for it). "
+            "Fix: drop it; validate the export with benchmarks.locomo."
         )
     if args.scale_rewards != "group":
         raise InvalidInput(
@@ -223,11 +222,12 @@ def main(args: PPOArgs) -> Path:
         value_model=value,
         eval_dataset=dataset.select(range(min(2, n))),
         peft_config=lora_config(preset),
-        callbacks=[trainer_callback(run_log, args.max_minutes, raise_on_stop=True)],
+        # --max-rss-gb: TRL's PPO cannot resume, so at the memory budget the run ends with its adapter
+        callbacks=[trainer_callback(run_log, args.max_minutes, raise_on_stop=True, max_rss_gb=args.max_rss_gb)],
     )
     try:
         trainer.train()
-    except TimeBudgetReached as e:  # TRL's PPO loop ignores should_training_stop
+    except BudgetReached as e:  # TRL's PPO loop ignores should_training_stop
         print(f"stopping: {e}", flush=True)
     adapter = out / "adapter"
     policy_model: Any = trainer.model.policy  # type: ignore[union-attr]
