@@ -71,6 +71,21 @@ def pool_rows(runs: list[Path], systems: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
+def _scores(runs: list[Path], system: str) -> dict[tuple[str, int], float]:
+    """(conversation, question number) -> F1 of ``system`` in ``runs`` (pooled by :func:`pool_rows`)."""
+    return {(r["conversation"], r["qid"]): r["f1"] for r in pool_rows(runs, [system])}
+
+
+def _same_questions(a: dict[Any, float], b: dict[Any, float], what_a: str, what_b: str) -> list[Any]:
+    if set(a) != set(b):
+        only = sorted(set(a) ^ set(b))[:3]
+        raise InvalidInput(
+            f"{what_a} and {what_b} answered different questions (e.g. {only}). "
+            "Fix: compare runs over the same conversations and sessions."
+        )
+    return sorted(a)
+
+
 def compare_runs(
     new: list[Path], old: list[Path], new_system: str = "trained", old_system: str = "trained"
 ) -> dict[str, Any]:
@@ -78,18 +93,36 @@ def compare_runs(
     questions (each side pooled by :func:`pool_rows`). Why: a trained manager's effect is its bank
     against another manager's bank with the *same* answer agent, and those answers come from two runs.
     """
-    a, b = (
-        {(r["conversation"], r["qid"]): r["f1"] for r in pool_rows(runs, [system])}
-        for runs, system in ((new, new_system), (old, old_system))
+    a, b = _scores(new, new_system), _scores(old, old_system)
+    qids = _same_questions(
+        a, b, f"{new_system} in {', '.join(map(str, new))}", f"{old_system} in {', '.join(map(str, old))}"
     )
-    if set(a) != set(b):
-        only = sorted(set(a) ^ set(b))[:3]
-        raise InvalidInput(
-            f"{new_system} in {', '.join(map(str, new))} and {old_system} in {', '.join(map(str, old))} answered "
-            f"different questions (e.g. {only}). Fix: compare runs over the same conversations and sessions."
-        )
-    qids = sorted(a)
     return paired_delta([a[q] for q in qids], [b[q] for q in qids])
+
+
+def compare_seeds(
+    seeds: dict[int, list[Path]], base: list[Path], system: str = "trained", base_system: str = "edgemem"
+) -> dict[str, Any]:
+    """Several training seeds of one recipe (``system`` in each seed's runs) against ``base_system`` in
+    ``base``, on the same questions: each seed's paired difference, the mean of those differences, and
+    the seed-mean system (each question's F1 averaged over the seeds) against the base. Why the last:
+    its interval is over questions with the seed-to-seed noise averaged out, the gain of the recipe
+    rather than of one lucky or unlucky seed."""
+    if not seeds:
+        raise InvalidInput("compare_seeds got no seed runs. Fix: pass {seed: [run folders]} for at least one seed.")
+    b = _scores(base, base_system)
+    per_seed = {seed: _scores(runs, system) for seed, runs in sorted(seeds.items())}
+    what_b = f"{base_system} in {', '.join(map(str, base))}"
+    for seed, a in per_seed.items():
+        qids = _same_questions(a, b, f"seed {seed}'s {system} in {', '.join(map(str, seeds[seed]))}", what_b)
+    out: dict[str, Any] = {
+        f"seed {seed}": paired_delta([a[q] for q in qids], [b[q] for q in qids]) for seed, a in per_seed.items()
+    }
+    out["seeds"] = sorted(per_seed)
+    out["mean of the seeds' deltas"] = sum(out[f"seed {seed}"]["delta"] for seed in per_seed) / len(per_seed)
+    seed_mean = [sum(a[q] for a in per_seed.values()) / len(per_seed) for q in qids]
+    out[f"seed-mean system vs {base_system}"] = paired_delta(seed_mean, [b[q] for q in qids])
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

@@ -439,3 +439,25 @@ def test_compare_runs_pairs_a_system_of_one_run_with_another_run(tmp_path):
     short = fake_run(tmp_path, "short", "conv-30", {"trained": [0.5]})
     with pytest.raises(InvalidInput, match=r"answered different questions \(e.g. \[\('conv-30', 1\)\]\)"):
         compare_runs([new], [short])
+
+
+def test_compare_seeds_pairs_each_seed_and_their_mean_with_the_base(tmp_path):
+    """Three seeds of one recipe against the untrained rows: each seed's delta, the mean of the deltas,
+    and the seed-mean system (per question F1 averaged over seeds), whose interval is over questions."""
+    from benchmarks.pool import compare_seeds
+
+    base = fake_run(tmp_path, "s0", "conv-43", {"edgemem": [0.0, 0.5, 0.5], "trained": [1.0, 0.5, 0.5]})
+    s1 = fake_run(tmp_path, "s1", "conv-43", {"trained": [0.0, 1.0, 0.5]})
+    s2 = fake_run(tmp_path, "s2", "conv-43", {"trained": [0.5, 0.0, 0.5]})
+    d = compare_seeds({0: [base], 1: [s1], 2: [s2]}, [base])
+    assert d["seeds"] == [0, 1, 2]
+    assert [d[f"seed {s}"]["delta"] for s in (0, 1, 2)] == pytest.approx([100 / 3, 50 / 3, 0.0])
+    assert d["mean of the seeds' deltas"] == pytest.approx(50 / 3)
+    mean = d["seed-mean system vs edgemem"]  # per question: 0.5, 0.5, 0.5 against 0.0, 0.5, 0.5
+    assert mean["delta"] == pytest.approx(50 / 3) and mean["better"] == 1 and mean["worse"] == 0
+    assert mean["n"] == 3
+    short = fake_run(tmp_path, "short", "conv-43", {"trained": [0.5]})
+    with pytest.raises(InvalidInput, match=r"seed 1's trained in .*short and edgemem in .* answered different"):
+        compare_seeds({0: [base], 1: [short]}, [base])
+    with pytest.raises(InvalidInput, match="no seed runs"):
+        compare_seeds({}, [base])

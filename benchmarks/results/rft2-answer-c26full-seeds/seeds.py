@@ -13,7 +13,7 @@ mean F1 of the seeds, so its interval is over questions with the seed noise aver
 import json
 from pathlib import Path
 
-from benchmarks.scoring import paired_delta
+from benchmarks.pool import compare_seeds
 
 RESULTS = Path(__file__).parent.parent
 SEEDS = {0: "rft2-answer-c26full", 1: "rft2-answer-c26full-seed1", 2: "rft2-answer-c26full-seed2"}
@@ -24,16 +24,6 @@ def rows(run: Path, system: str) -> dict[tuple[str, int], float]:
     return {(r["conversation"], r["qid"]): r["f1"] for r in map(json.loads, lines) if r["system"] == system}
 
 
-def seed_rows(conversations: tuple[str, ...], system: str) -> dict[int, dict[tuple[str, int], float]]:
-    """seed -> that seed's rows of ``system`` over the conversations (the seeds run on all of them)."""
-    out: dict[int, dict[tuple[str, int], float]] = {}
-    for seed, name in SEEDS.items():
-        runs = [RESULTS / f"{name}-{c}" for c in conversations]
-        if all(run.exists() for run in runs):
-            out[seed] = {k: v for run in runs for k, v in rows(run, system).items()}
-    return out
-
-
 out = {}
 for label, conversations in (
     ("conv30", ("conv30",)),
@@ -41,19 +31,13 @@ for label, conversations in (
     ("conv42", ("conv42",)),
     ("dev-test conv41 + conv42", ("conv41", "conv42")),
 ):
-    bases = seed_rows(conversations, "edgemem")
-    if not bases:
+    # seed -> its runs over the conversations (a seed counts once it ran on all of them)
+    seeds = {seed: [RESULTS / f"{name}-{c}" for c in conversations] for seed, name in SEEDS.items()}
+    seeds = {seed: runs for seed, runs in seeds.items() if all(run.exists() for run in runs)}
+    if 0 not in seeds:
         continue
-    base = bases[0]
-    assert all(b == base for b in bases.values()), "the untrained rows differ between runs"
-    qids = sorted(base)
-    trained = seed_rows(conversations, "trained")
-    result: dict[str, object] = {
-        f"seed {seed}": paired_delta([t[q] for q in qids], [base[q] for q in qids]) for seed, t in trained.items()
-    }
-    result["seeds"] = sorted(trained)
-    result["mean of the seeds' deltas"] = sum(r["delta"] for r in result.values() if isinstance(r, dict)) / len(trained)
-    seed_mean = [sum(t[q] for t in trained.values()) / len(trained) for q in qids]
-    result["seed-mean system vs edgemem"] = paired_delta(seed_mean, [base[q] for q in qids])
-    out[label] = result
+    for runs in seeds.values():
+        for run, base_run in zip(runs, seeds[0], strict=True):
+            assert rows(run, "edgemem") == rows(base_run, "edgemem"), "the untrained rows differ between runs"
+    out[label] = compare_seeds(seeds, seeds[0])
 print(json.dumps(out, indent=2))

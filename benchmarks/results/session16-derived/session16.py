@@ -16,7 +16,7 @@
 import json
 from pathlib import Path
 
-from benchmarks.pool import compare_runs, pool_rows
+from benchmarks.pool import compare_runs, compare_seeds, pool_rows
 from benchmarks.scoring import paired_delta
 
 RESULTS = Path(__file__).parent.parent
@@ -57,20 +57,12 @@ for seed in (1, 2):  # the rebuilt seeds 1 and 2 answered conv-30 too (trained r
 conv47 = {s: f"rft2-answer-c26full{'' if s == 0 else f'-seed{s}'}-rebuilt-conv47" for s in (0, 1, 2)}
 conv47 = {s: run for s, run in conv47.items() if (RESULTS / run).exists()}
 if 0 in conv47:
-    base = rows(conv47[0], "edgemem")
-    qids = sorted(base)
-    trained = {s: rows(run, "trained") for s, run in conv47.items()}
-    for s, t in trained.items():
-        out[f"conv-47 rebuilt seed {s} vs untrained"] = paired_delta(
-            [t[q]["f1"] for q in qids], [base[q]["f1"] for q in qids]
-        )
-    out["conv-47 seeds"] = sorted(trained)
-    out["conv-47 mean of the seeds' deltas"] = sum(
-        out[f"conv-47 rebuilt seed {s} vs untrained"]["delta"]  # type: ignore[index]
-        for s in trained
-    ) / len(trained)
-    seed_mean = [sum(t[q]["f1"] for t in trained.values()) / len(trained) for q in qids]
-    out["conv-47 seed-mean system vs untrained"] = paired_delta(seed_mean, [base[q]["f1"] for q in qids])
+    seeds = compare_seeds({s: [RESULTS / run] for s, run in conv47.items()}, [RESULTS / conv47[0]])
+    for s in seeds["seeds"]:
+        out[f"conv-47 rebuilt seed {s} vs untrained"] = seeds[f"seed {s}"]
+    out["conv-47 seeds"] = seeds["seeds"]
+    out["conv-47 mean of the seeds' deltas"] = seeds["mean of the seeds' deltas"]
+    out["conv-47 seed-mean system vs untrained"] = seeds["seed-mean system vs edgemem"]
     for system in ("edgemem", "trained"):
         r = rows(conv47[0], system).values()
         out[f"conv-47 {system} (seed 0) mean completion tokens"] = round(
