@@ -19,6 +19,9 @@ TRL removed its PPO trainer after 1.12.0; the [train] extra pins trl==1.12.0, wh
    ``<|endoftext|>`` when the tokenizer's pad is its EOS.
 4. The prompts are GRPO's (``training.grpo.dataset_rows``): they end with the JSON start the runtime's
    grammar forces (``ANSWER_PREFIX`` / ``MANAGER_PREFIX``), and the reward scores prefix + response.
+5. TRL's PPO loop ignores the stop flag and cannot resume, so ``--max-minutes`` and ``--max-rss-gb`` end
+   it by an exception after a step, and the adapter is saved as after a last step (a run that the OOM
+   killer ends saves nothing before ``save_steps``).
 """
 
 from __future__ import annotations
