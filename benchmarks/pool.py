@@ -114,7 +114,8 @@ def compare_seeds(
     per_seed = {seed: _scores(runs, system) for seed, runs in sorted(seeds.items())}
     what_b = f"{base_system} in {', '.join(map(str, base))}"
     for seed, a in per_seed.items():
-        qids = _same_questions(a, b, f"seed {seed}'s {system} in {', '.join(map(str, seeds[seed]))}", what_b)
+        _same_questions(a, b, f"seed {seed}'s {system} in {', '.join(map(str, seeds[seed]))}", what_b)
+    qids = sorted(b)
     out: dict[str, Any] = {
         f"seed {seed}": paired_delta([a[q] for q in qids], [b[q] for q in qids]) for seed, a in per_seed.items()
     }

@@ -7,8 +7,8 @@ training examples, "ADD every fact" against "NOOP every fact", each scored by th
       > benchmarks/results/session18-derived/noop_vs_add.json
 
 ``runs/data-mgr-probes`` is session 17's manager data (the command is in the README, session 17). N training
-examples spread evenly over the file (its order is the conversation's) are scored (N=60: ~10 minutes on
-one thread); the answer agent is greedy, so a rerun gives the same numbers.
+examples spread evenly over the file (its order is the conversation's) are scored (one answer per output and
+example); the answer agent is greedy, so a rerun gives the same numbers.
 """
 
 import json

@@ -24,6 +24,12 @@ RESULTS = Path(__file__).parent.parent
 BASE = "rft2-answer-c26full-rebuilt-conv30"  # untrained pipeline + rebuilt agent over the untrained bank
 
 
+def seed_runs(conversation: str) -> dict[int, str]:
+    """The rebuilt round-2 answer agent's runs of seeds 0-2 on ``conversation`` that exist."""
+    runs = {s: f"rft2-answer-c26full{'' if s == 0 else f'-seed{s}'}-rebuilt-{conversation}" for s in (0, 1, 2)}
+    return {s: run for s, run in runs.items() if (RESULTS / run).exists()}
+
+
 def rows(run: str, system: str) -> dict[tuple[str, int], dict]:
     return {(r["conversation"], r["qid"]): r for r in pool_rows([RESULTS / run], [system])}
 
@@ -44,8 +50,7 @@ if (RESULTS / ppo60).exists():
     ):
         out[f"PPO 60 min manager vs {name} manager (same agent)"] = compare_runs(new, [RESULTS / run])
 
-runs = {s: f"rft2-answer-c26full{'' if s == 0 else f'-seed{s}'}-rebuilt-conv43" for s in (0, 1, 2)}
-runs = {s: run for s, run in runs.items() if (RESULTS / run).exists()}
+runs = seed_runs("conv43")
 if 0 in runs:
     seeds = compare_seeds({s: [RESULTS / run] for s, run in runs.items()}, [RESULTS / runs[0]])
     out.update({f"conv-43 rebuilt {key}": value for key, value in seeds.items()})
@@ -60,7 +65,7 @@ if 0 in runs:
     out["conv-43 untrained rows now vs session 15's"] = compare_runs(
         [RESULTS / runs[0]], [RESULTS / "rft2-answer-c26full-conv43"], "edgemem", "edgemem"
     )
-conv30 = {s: f"rft2-answer-c26full{'' if s == 0 else f'-seed{s}'}-rebuilt-conv30" for s in (0, 1, 2)}
+conv30 = seed_runs("conv30")
 out.update(
     {
         f"conv-30 rebuilt {key}": value
