@@ -19,14 +19,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchmarks.machine import machine_info
+from edgemem.machine import machine_info
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def rss_of(model: Path, adapter: Path | None, threads: int) -> dict[str, int]:
     code = (
-        "import json; from benchmarks.machine import rss_bytes; from edgemem.engine import LlamaEngine;"
+        "import json; from edgemem.machine import rss_bytes; from edgemem.engine import LlamaEngine;"
         f"e = LlamaEngine({str(model)!r}, n_ctx=2048, threads={threads}, adapters={{'answer': {str(adapter)!r}}} if {adapter is not None} else None);"
         "e.complete([{'role': 'user', 'content': 'Say hello.'}], max_tokens=16, adapter='answer');"
         "print(json.dumps(rss_bytes()))"
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = p.parse_args(argv)
 
     from edgemem.manifest import load_manifest
-    from export.__main__ import ExportArgs, export
+    from export.pipeline import ExportArgs, export
 
     with tempfile.TemporaryDirectory() as tmp:
         adapter = args.adapter

@@ -32,10 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.machine import machine_info, percentile, rss_bytes
+from edgemem.machine import machine_info, percentile, rss_bytes
 
 RESULTS = Path(__file__).resolve().parent / "results"
-DEFAULT_LOCOMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
 DECODE_PROMPT = [
     {"role": "system", "content": "You are a helpful assistant."},
     {"role": "user", "content": "Write a long, detailed story about a lighthouse keeper and a storm."},
@@ -112,8 +111,8 @@ def bench_decode(model_path: Path, threads: int, tokens: int, reps: int) -> dict
 
 def bench_pipeline(model: str, threads: int, locomo: Path | None, sessions: int, questions: int) -> dict[str, Any]:
     from edgemem import Memory
-    from edgemem.conversation import find_conversation, session_of
     from edgemem.demo import load_demo
+    from edgemem.locomo import find_conversation, select
 
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -125,15 +124,10 @@ def bench_pipeline(model: str, threads: int, locomo: Path | None, sessions: int,
         out["demo"] = _ingest_and_answer(mem, demo.turns, [q["question"] for q in demo.questions], user="demo")
         if locomo is not None and locomo.exists():
             conv = find_conversation(locomo, "conv-30")
-            keep = set(conv.sessions[:sessions])
-            turns = [t for t in conv.turns if session_of(t.key) in keep]
-            qs = [
-                q.question
-                for q in conv.qa
-                if q.category != 5 and q.evidence and all(session_of(e) in keep for e in q.evidence)
-            ]
+            turns, qas = select(conv, sessions)
+            qs = [q.question for q in qas if q.evidence]
             out["locomo_conv30"] = _ingest_and_answer(mem, turns, qs[:questions], user="conv-30")
-            out["locomo_conv30"]["sessions"] = sorted(keep)
+            out["locomo_conv30"]["sessions"] = conv.sessions[:sessions]
         mem.close()
     return out
 
@@ -210,13 +204,12 @@ def bench_calls(model: str, threads: int, locomo: Path, sessions: int) -> dict[s
     """LLM calls, tokens and seconds per turn: edgemem vs the Mem0-v1 call pattern, same turns and
     model, alternating turn by turn (two banks) so both see the same machine load."""
     from edgemem import Memory
-    from edgemem.conversation import find_conversation, session_of
     from edgemem.engine import LlamaEngine
+    from edgemem.locomo import find_conversation, kept_turns
     from edgemem.models import resolve_model
 
     conv = find_conversation(locomo, "conv-30")
-    keep = set(conv.sessions[:sessions])
-    turns = [t for t in conv.turns if session_of(t.key) in keep]
+    turns = kept_turns(conv, sessions)
     engine = LlamaEngine(resolve_model(model), n_ctx=4096, threads=threads)
     ours: list[dict[str, float]] = []
     theirs: list[dict[str, float]] = []
@@ -250,7 +243,7 @@ def bench_calls(model: str, threads: int, locomo: Path, sessions: int) -> dict[s
 
     out: dict[str, Any] = {
         "turns": len(turns),
-        "sessions": sorted(keep),
+        "sessions": conv.sessions[:sessions],
         "edgemem": per_turn(ours),
         "mem0_v1_style": per_turn(theirs),
     }
@@ -343,7 +336,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     p.add_argument("--model", default="qwen2.5-coder-0.5b", help="registry name or .gguf path")
     p.add_argument("--threads", type=int, default=2, help="llama.cpp threads (recorded in the result)")
-    p.add_argument("--locomo", type=Path, default=DEFAULT_LOCOMO, help="LoCoMo JSON (conv-30 is used)")
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="LoCoMo JSON, conv-30 is used (default $EDGEMEM_LOCOMO, else ../shared/data/locomo/locomo_dev.json)",
+    )
     p.add_argument("--sessions", type=int, default=2, help="first N sessions of conv-30 to ingest")
     p.add_argument("--questions", type=int, default=20, help="conv-30 questions to answer (evidence in those sessions)")
     p.add_argument(
@@ -359,6 +357,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = p.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
 
+    from edgemem.locomo import locomo_path, require_locomo
     from edgemem.models import resolve_model, sha256_file
 
     model_path = resolve_model(args.model)
@@ -377,8 +376,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     steps = [
         ("decode", lambda: bench_decode(model_path, args.threads, args.decode_tokens, args.reps)),
-        ("pipeline", lambda: bench_pipeline(args.model, args.threads, args.locomo, args.sessions, args.questions)),
-        ("calls", lambda: bench_calls(args.model, args.threads, args.locomo, args.calls_sessions)),
+        (
+            "pipeline",
+            lambda: bench_pipeline(args.model, args.threads, locomo_path(args.data), args.sessions, args.questions),
+        ),
+        ("calls", lambda: bench_calls(args.model, args.threads, require_locomo(args.data), args.calls_sessions)),
         ("search", lambda: bench_search([int(s) for s in args.sizes.split(",") if s], 200)),
         ("rss", lambda: bench_rss(args.model, args.threads)),
     ]

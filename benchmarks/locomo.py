@@ -36,10 +36,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from benchmarks.machine import machine_info, percentile
 from benchmarks.scoring import CATEGORY_LOCOMO, CATEGORY_MEM0, paired_delta, score
+from edgemem.machine import machine_info, percentile
 
-DEFAULT_LOCOMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
 SYSTEMS = ("none", "rag", "full", "edgemem", "trained", "mem0")
 
 BASELINE_SYSTEM = """You answer questions about a conversation between two people.
@@ -170,7 +169,7 @@ class AsOf:
     would hold; it is rebuilt from the bank's history (``Store.as_of``), not by ingesting again."""
 
     def __init__(self, mem: Any, conv_id: str, turns: list[Any]) -> None:
-        from edgemem.conversation import session_of
+        from edgemem.locomo import session_of
 
         self.mem, self.conv_id = mem, conv_id
         self.session_of = {t.key: session_of(t.key) for t in turns}
@@ -207,10 +206,10 @@ class AsOf:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from tqdm import tqdm
 
-    from edgemem import Memory, MemoryConfig
-    from edgemem.conversation import bank_file, load_locomo, session_of
+    from edgemem import MemoryConfig
     from edgemem.embedder import Embedder
     from edgemem.engine import LlamaEngine
+    from edgemem.locomo import build_bank, load_locomo, require_locomo, select
     from edgemem.models import resolve_model, sha256_file
 
     out: Path = args.out
@@ -221,6 +220,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if unknown:
         raise SystemExit(f"Error: unknown system(s) {unknown}. Expected: {', '.join(SYSTEMS)}.")
     # bad input is refused before anything is written (no empty result folder left behind)
+    args.data = require_locomo(args.data)
     convs = {c.sample_id: c for c in load_locomo(args.data)}
     wanted = [c for c in args.conversations.split(",") if c]
     missing = [c for c in wanted if c not in convs]
@@ -245,14 +245,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with contextlib.ExitStack() as stack, pred_path.open("a", encoding="utf-8") as sink:
         for conv_id in wanted:
             conv = convs[conv_id]
-            turns = conv.turns
-            if args.max_sessions:
-                keep = set(conv.sessions[: args.max_sessions])
-                turns = [t for t in turns if session_of(t.key) in keep]
-            kept = {t.key for t in turns}
-            qas = [
-                q for q in conv.qa if q.category != 5 and (not args.max_sessions or all(e in kept for e in q.evidence))
-            ]
+            turns, qas = select(conv, args.max_sessions)
             qas = qas[: args.max_questions] if args.max_questions else qas
             for label in labels(systems, args.protocol):
                 system, streaming = label.removesuffix(STREAM), label.endswith(STREAM)
@@ -270,18 +263,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         answer_turns_k=args.answer_turns_k,
                     )
                     served = engine if system == "edgemem" else None
-                    mem = Memory(
-                        bank_file(args.banks or out / "banks", conv_id, config, args.max_sessions),
-                        user=conv_id,
-                        config=config,
-                        engine=served,
-                        embedder=embedder,
-                    )
                     ingest_bar = tqdm(
                         total=len(turns), desc=f"{conv_id} {system}: ingest", unit="turn", file=sys.stderr
                     )
                     t0 = time.perf_counter()
-                    res = mem.ingest(turns, on_turn=lambda r, b=ingest_bar: b.update(1))  # type: ignore[misc]
+                    mem, res = build_bank(
+                        args.banks or out / "banks",
+                        conv,
+                        config,
+                        args.max_sessions,
+                        engine=served,
+                        embedder=embedder,
+                        on_turn=lambda r, b=ingest_bar: b.update(1),  # type: ignore[misc]
+                    )
                     ingest_bar.close()
                     per_turn = [r.total_s for r in res.results]
                     ingest_stats[f"{system}/{conv_id}"] = {
@@ -529,7 +523,12 @@ def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], epilog=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--data", type=Path, default=DEFAULT_LOCOMO, help="a file in the standard LoCoMo format")
+    p.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="a file in the standard LoCoMo format (default $EDGEMEM_LOCOMO, else ../shared/data/locomo/locomo_dev.json)",
+    )
     p.add_argument("--conversations", default="conv-30", help="comma list of sample ids")
     p.add_argument("--systems", default="none,rag,full,edgemem,trained", help=f"comma list of {', '.join(SYSTEMS)}")
     p.add_argument("--model", default="qwen2.5-coder-0.5b", help="registry name or .gguf path (all systems use it)")
@@ -561,11 +560,33 @@ def make_parser() -> argparse.ArgumentParser:
         default=None,
         help="folder for everything written (default benchmarks/results/accuracy-<time>)",
     )
+    p.add_argument(
+        "--plots-from",
+        type=Path,
+        default=None,
+        metavar="RUN",
+        help="only draw the plots of a finished run from its summary.json (into RUN, or --out); no model loads",
+    )
     return p
+
+
+def replot(run: Path, out: Path | None = None) -> dict[str, Any]:
+    """The plots of a finished run, drawn again from its ``summary.json`` (plots are not committed)."""
+    path = run / "summary.json"
+    if not path.exists():
+        raise SystemExit(f"Error: {path} does not exist. Fix: pass a folder written by benchmarks.locomo.")
+    summary = json.loads(path.read_text())
+    target = out or run
+    target.mkdir(parents=True, exist_ok=True)
+    plots(summary, target)
+    print(f"plots written to {target}")
+    return summary
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = make_parser().parse_args(argv)
+    if args.plots_from is not None:
+        return replot(args.plots_from, args.out)
     args.out = (
         args.out or Path(__file__).resolve().parent / "results" / f"accuracy-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     )

@@ -36,8 +36,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from benchmarks.machine import rss_bytes
 from edgemem.errors import EdgememError, MissingDependency
+from edgemem.machine import rss_bytes
 
 N_CTX = 16384
 # The server's prompt cache keeps a saved state per prompt. Its size limit counts only llama.cpp's state

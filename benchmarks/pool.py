@@ -1,7 +1,6 @@
 """Pool the predictions of several LoCoMo runs into one paired summary.
 
-    python -m benchmarks.pool runs/X-conv30-6sessions runs/X-devtest-3sessions --out benchmarks/results/X-pooled
-    edgemem bench pool runs/X-conv30-6sessions runs/X-devtest-3sessions --out runs/X-pooled
+    python -m benchmarks.pool runs/X-conv30-6sessions runs/X-devtest-3sessions --out runs/X-pooled
 
 Why: a run on 32 or 33 questions moves by ~3 F1 per answer, so its bootstrap interval is wide. Runs on
 *different* conversations (or different sessions of them) answered by the same systems under the same
@@ -25,7 +24,24 @@ from benchmarks.locomo import markdown, summarize
 from benchmarks.scoring import paired_delta
 from edgemem.errors import InvalidInput
 
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 PER_RUN = ("max_sessions", "data")  # settings that say which questions a run asked, not how it answered
+
+
+def run_dir(name: str, root: Path = EXPERIMENTS) -> Path:
+    """The committed run folder ``name`` inside whichever experiment holds it (``experiments/*/name``), so
+    an analysis script names runs, not where they sit. A run that is not committed gives a path that
+    does not exist (scripts skip what was not run)."""
+    found = sorted(root.glob(f"*/{name}"))
+    if len(found) > 1:
+        raise InvalidInput(f"Run {name!r} is in several experiments: {[str(f) for f in found]}. Fix: rename one.")
+    return found[0] if found else root / "(not committed)" / name
+
+
+def question_rows(runs: list[Path], system: str) -> dict[tuple[str, int], dict[str, Any]]:
+    """The rows of ``system`` in ``runs`` by (conversation, question number): the one predictions reader
+    of the analysis scripts."""
+    return {(r["conversation"], r["qid"]): r for r in pool_rows(runs, [system])}
 
 
 def pool_rows(runs: list[Path], systems: list[str]) -> list[dict[str, Any]]:

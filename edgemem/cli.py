@@ -409,36 +409,6 @@ def mcp(db: str | None, user: str, model: str | None, threads: int | None) -> No
         run_stdio(mem)
 
 
-BENCHMARKS = ("locomo", "latency", "pool")
-
-
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.argument("suite", type=click.Choice(BENCHMARKS))
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-@handle_errors
-def bench(suite: str, args: tuple[str, ...]) -> None:
-    """Run a benchmark: the same as `python -m benchmarks.SUITE ARGS` (source checkout).
-
-    \b
-    edgemem bench locomo --conversations conv-30 --max-sessions 2 --out runs/bench
-    edgemem bench latency --threads 2
-    edgemem bench pool runs/a runs/b --out runs/pooled   # one paired summary of runs on other conversations
-    edgemem bench locomo -h        # the benchmark's own options
-    """
-    import importlib
-
-    # benchmarks/ ships with the repository, not inside the edgemem package: find it next to it
-    root = Path(__file__).resolve().parents[1]
-    if not (root / "benchmarks" / f"{suite}.py").exists():
-        raise InvalidInput(
-            f"the benchmarks are not next to this edgemem ({root} has no benchmarks/{suite}.py). "
-            "Fix: run from a source checkout installed with `pip install -e .`."
-        )
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    importlib.import_module(f"benchmarks.{suite}").main(list(args))
-
-
 @cli.command()
 @json_option
 @handle_errors

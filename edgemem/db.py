@@ -11,13 +11,15 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from .errors import DatabaseCorrupt, DatabaseError, DatabaseLocked, ExtensionUnavailable
+from . import migrations
+from .errors import DatabaseCorrupt, DatabaseError, DatabaseLocked, ExtensionUnavailable, SchemaTooNew
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 DEFAULT_BUSY_TIMEOUT_S = float(os.environ.get("EDGEMEM_BUSY_TIMEOUT", "10"))
@@ -77,8 +79,6 @@ def connect(path: str | os.PathLike[str] | None, *, busy_timeout: float = DEFAUL
     Returns:
         A DB-API connection in autocommit mode; use :func:`transaction` to group writes.
     """
-    from . import migrations  # migrations imports this module
-
     sqlite = sqlite_module()
     target = ":memory:" if path in (None, ":memory:") else str(Path(path).expanduser())
     if target != ":memory:":
@@ -96,7 +96,7 @@ def connect(path: str | os.PathLike[str] | None, *, busy_timeout: float = DEFAUL
                 raise DatabaseError(f"Cannot switch {target} to WAL mode (got {mode}). Fix: use a local disk.")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        migrations.migrate(conn)
+        migrate(conn)
     except sqlite.DatabaseError as e:
         conn.close()
         raise translate(e, target) from e
@@ -156,3 +156,29 @@ def transaction(conn: Any, *, retries: int = 3) -> Iterator[Any]:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise translate(e) from e
+
+
+def migrate(conn: Any) -> list[str]:
+    """Apply pending migrations (``edgemem.migrations``, in order); return the names applied now."""
+    done = migrations.applied(conn)
+    known = [name for name, _ in migrations.MIGRATIONS]
+    unknown = [name for name in done if name not in known]
+    if unknown:
+        raise SchemaTooNew(
+            f"This database was written by a newer edgemem (migrations {unknown}). Fix: upgrade edgemem."
+        )
+    now: list[str] = []
+    for version, (name, fn) in enumerate(migrations.MIGRATIONS, start=1):
+        if name in done:
+            continue
+        with transaction(conn):
+            # Another process may have migrated while we waited for the lock.
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                continue
+            fn(conn)
+            conn.execute(
+                "INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (version, name, datetime.now(timezone.utc).isoformat(timespec="seconds")),
+            )
+        now.append(name)
+    return now

@@ -7,10 +7,7 @@ the new schema. Never edit a migration that has shipped: add a new one.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
-
-from .errors import SchemaTooNew
 
 EMBEDDING_DIM = 384  # all-MiniLM-L6-v2
 
@@ -102,31 +99,3 @@ def applied(conn: Any) -> list[str]:
         "CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
     return [row[0] for row in conn.execute("SELECT name FROM _migrations ORDER BY version")]
-
-
-def migrate(conn: Any) -> list[str]:
-    """Apply pending migrations; return the names applied now."""
-    from .db import transaction
-
-    done = applied(conn)
-    known = [name for name, _ in MIGRATIONS]
-    unknown = [name for name in done if name not in known]
-    if unknown:
-        raise SchemaTooNew(
-            f"This database was written by a newer edgemem (migrations {unknown}). Fix: upgrade edgemem."
-        )
-    now: list[str] = []
-    for version, (name, fn) in enumerate(MIGRATIONS, start=1):
-        if name in done:
-            continue
-        with transaction(conn):
-            # Another process may have migrated while we waited for the lock.
-            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
-                continue
-            fn(conn)
-            conn.execute(
-                "INSERT INTO _migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (version, name, datetime.now(timezone.utc).isoformat(timespec="seconds")),
-            )
-        now.append(name)
-    return now

@@ -7,6 +7,7 @@ deterministic ScriptedEngine plays the LLM.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -14,10 +15,18 @@ from typing import Any
 import pytest
 from fakes import ScriptedEngine
 
+from edgemem.locomo import locomo_path
+
 ROOT = Path(__file__).resolve().parent.parent
 # Assembled models are cached across runs here (the chunked Qwen GGUF is 491 MB to rebuild).
 os.environ.setdefault("EDGEMEM_HOME", str(ROOT / ".cache" / "test-home"))
-LOCOMO = ROOT.parent / "shared" / "data" / "locomo" / "locomo_dev.json"
+# The real LoCoMo file (--data / $EDGEMEM_LOCOMO / ../shared/data/locomo/locomo_dev.json): tests that need it
+# skip with NO_LOCOMO as the reason where it is absent. The harness tests use TINY, a committed
+# four-question conversation in the LoCoMo format (tests/data/locomo_tiny.json).
+LOCOMO = locomo_path()
+NO_LOCOMO = f"the LoCoMo file {LOCOMO} is absent: set EDGEMEM_LOCOMO to a locomo10.json-format file to run this test"
+TINY_PATH = ROOT / "tests" / "data" / "locomo_tiny.json"
+TINY: dict[str, Any] = json.loads(TINY_PATH.read_text())[0]
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ def make_fixed_answer_adapter(out: Path, base: str = "smollm2-135m", steps: int 
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from training.common import hf_model_dir
+    from training.base_model import hf_model_dir
 
     torch.manual_seed(0)
     model_dir = hf_model_dir(base)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_training import TINY
+from conftest import TINY
 
 from benchmarks.scoring import bleu1, score
 from edgemem.errors import EdgememError, InvalidInput
@@ -128,7 +128,7 @@ def test_as_of_boundaries(tmp_path, embedder):
 
     from benchmarks.locomo import AsOf
     from edgemem import Memory
-    from edgemem.conversation import load_locomo
+    from edgemem.locomo import load_locomo
 
     data = tmp_path / "tiny.json"
     data.write_text(json.dumps([TINY]))
@@ -461,3 +461,53 @@ def test_compare_seeds_pairs_each_seed_and_their_mean_with_the_base(tmp_path):
         compare_seeds({0: [base], 1: [short]}, [base])
     with pytest.raises(InvalidInput, match="no seed runs"):
         compare_seeds({}, [base])
+
+
+@pytest.mark.slow
+def test_locomo_benchmark_command_line(tmp_path):
+    """`python -m benchmarks.locomo ...` as a user runs it: results where --out says, and its errors one
+    clear line with a failing exit code, written before anything else (no result folder left behind)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT, TINY_PATH
+
+    args = ["--data", str(TINY_PATH), "--conversations", "tiny", "--systems", "none", "--model", "smollm2-135m"]
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.locomo", *args, "--threads", "1", "--n-ctx", "2048", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["scores"]["none"]["all"]["n"] == 4
+    for bad_args, message in (
+        (["--conversations", "nope", "--data", str(TINY_PATH)], ["['nope'] not in", "Known: tiny"]),
+        (["--data", str(tmp_path / "nope.json")], ["nope.json (from --data) does not exist", "EDGEMEM_LOCOMO"]),
+    ):
+        bad = subprocess.run(
+            [sys.executable, "-m", "benchmarks.locomo", *bad_args, "--out", str(tmp_path / "bad")],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        assert bad.returncode != 0 and all(m in bad.stderr for m in message), bad.stderr
+        assert not (tmp_path / "bad").exists()  # refused before anything was written
+
+
+def test_plots_are_drawn_again_from_a_committed_summary(tmp_path):
+    """Plots are not committed: --plots-from draws a finished run's plots from its summary.json alone."""
+    from conftest import ROOT
+
+    from benchmarks import locomo
+
+    run = ROOT / "benchmarks" / "results" / "accuracy-conv30"
+    summary = locomo.main(["--plots-from", str(run), "--out", str(tmp_path)])
+    assert summary["conversations"] == ["conv-30"]
+    for f in ("f1_per_category.png", "f1_vs_latency.png"):
+        assert (tmp_path / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(SystemExit, match="summary.json does not exist"):
+        locomo.main(["--plots-from", str(tmp_path / "nothing")])

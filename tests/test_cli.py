@@ -189,33 +189,3 @@ def test_first_ctrl_c_stops_after_the_message_second_at_once():
             time.sleep(0.05)
     assert signal.getsignal(signal.SIGINT) is before
     StopAfterMessage().check()  # nothing asked: nothing raised
-
-
-@pytest.mark.slow
-def test_bench_runs_a_benchmark_from_any_directory(tmp_path):
-    """`edgemem bench locomo ...` is `python -m benchmarks.locomo ...`, also outside the checkout."""
-    from test_training import TINY
-
-    data = tmp_path / "tiny.json"
-    data.write_text(json.dumps([TINY]))
-    script = Path(sys.executable).parent / "edgemem"
-    args = ["--data", str(data), "--conversations", "tiny", "--systems", "none", "--model", "smollm2-135m"]
-    result = subprocess.run(
-        [str(script), "bench", "locomo", *args, "--threads", "1", "--n-ctx", "2048", "--out", "out"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr
-    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    assert summary["scores"]["none"]["all"]["n"] == 4
-    # the benchmark's own errors keep their message and a failing exit code
-    bad = subprocess.run(
-        [str(script), "bench", "locomo", "--conversations", "nope", "--data", str(data), "--out", "bad"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-    )
-    assert bad.returncode != 0 and "['nope'] not in" in bad.stderr and "Known: tiny" in bad.stderr
-    assert not (tmp_path / "bad").exists()  # refused before anything was written

@@ -3,13 +3,14 @@
 import json
 
 import pytest
-from conftest import LOCOMO
+from conftest import LOCOMO, NO_LOCOMO
 
-from edgemem.conversation import find_conversation, load_locomo, load_turns, read_jsonl
+from edgemem.conversation import load_turns, read_jsonl
 from edgemem.errors import InvalidInput
+from edgemem.locomo import find_conversation, load_locomo
 
 
-@pytest.mark.skipif(not LOCOMO.exists(), reason="LoCoMo data not present")
+@pytest.mark.skipif(not LOCOMO.exists(), reason=NO_LOCOMO)
 def test_locomo_splits_have_the_paper_counts():
     convs = {c.sample_id: c for c in load_locomo(LOCOMO)}
     assert sum(q.category != 5 for q in convs["conv-26"].qa) == 152  # Memory-R1's training QA
@@ -76,3 +77,37 @@ def test_jsonl(tmp_path):
     path.write_text("{not json\n")
     with pytest.raises(InvalidInput, match=r"chat.jsonl:1 is not valid JSON"):
         list(read_jsonl(path))
+
+
+def test_locomo_path_setting_order(tmp_path, monkeypatch):
+    """--data wins over $EDGEMEM_LOCOMO, which wins over the checkout's fallback; a missing file is one
+    clear error that names where its path came from."""
+    from edgemem import locomo
+
+    given = tmp_path / "given.json"
+    monkeypatch.setenv(locomo.ENV_VAR, str(tmp_path / "env.json"))
+    assert locomo.locomo_path(given) == given
+    assert locomo.locomo_path(None) == tmp_path / "env.json"
+    with pytest.raises(InvalidInput, match=r"env\.json \(from \$EDGEMEM_LOCOMO\) does not exist.*--data FILE"):
+        locomo.require_locomo(None)
+    with pytest.raises(InvalidInput, match=r"given\.json \(from --data\)"):
+        locomo.require_locomo(given)
+    monkeypatch.delenv(locomo.ENV_VAR)
+    assert locomo.locomo_path(None) == locomo.FALLBACK
+    given.write_text("[]")
+    assert locomo.require_locomo(given) == given
+
+
+def test_select_keeps_sessions_and_their_questions():
+    """The part of a conversation a run reads: with --max-sessions, the first sessions' turns and only the
+    questions whose evidence lies there; without, everything (the harness and training share this)."""
+    from conftest import TINY_PATH
+
+    from edgemem.locomo import select
+
+    (conv,) = load_locomo(TINY_PATH)
+    turns, qas = select(conv, 1)
+    assert [t.key for t in turns] == ["D1:1", "D1:2"]
+    assert [q.answer for q in qas] == ["nurse", "graphic designer"]
+    turns, qas = select(conv, None)
+    assert len(turns) == 4 and len(qas) == 4

@@ -3,7 +3,7 @@
 import pytest
 
 from edgemem import migrations
-from edgemem.db import connect, sqlite_module, transaction
+from edgemem.db import connect, migrate, sqlite_module, transaction
 from edgemem.errors import DatabaseCorrupt, DatabaseError, DatabaseLocked, SchemaTooNew
 
 
@@ -55,7 +55,7 @@ def test_fresh_database_schema(tmp_path):
 def test_migrate_is_idempotent(tmp_path):
     connect(tmp_path / "m.db").close()
     conn = connect(tmp_path / "m.db")
-    assert migrations.migrate(conn) == []
+    assert migrate(conn) == []
 
 
 def test_database_from_newer_edgemem(tmp_path):

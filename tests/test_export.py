@@ -15,7 +15,7 @@ from test_training import manager_example
 from edgemem import Memory
 from edgemem.errors import InvalidInput, MissingDependency, ModelCorrupt
 from edgemem.manifest import load_manifest
-from export.__main__ import ExportArgs, export
+from export.pipeline import ExportArgs, export
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def test_missing_converter(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_disk_full_leaves_nothing_behind(fixed_adapter, tmp_path, monkeypatch):
-    import export.__main__ as ex
+    import export.pipeline as ex
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")

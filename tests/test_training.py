@@ -9,15 +9,16 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import LOCOMO
+from conftest import LOCOMO, NO_LOCOMO, TINY
 from fakes import LivesInEngine, RecordingEngine
 
 from edgemem import MemoryConfig
 from edgemem.errors import InvalidInput
 from training import rewards
-from training.common import get_preset, load_jsonl
 from training.data import DataArgs, write_jsonl
 from training.data import main as build_data
+from training.examples import load_jsonl
+from training.presets import get_preset
 
 # -- data builders ----------------------------------------------------------------------------------
 
@@ -26,7 +27,7 @@ from training.data import main as build_data
 def locomo_data(tmp_path_factory, embedder):
     """conv-26 / conv-30, first session each, banks built by the runtime (deterministic fake LLM)."""
     if not LOCOMO.exists():
-        pytest.skip("LoCoMo data not present")
+        pytest.skip(NO_LOCOMO)
     out = tmp_path_factory.mktemp("data")
     engine = RecordingEngine()
     args = DataArgs(data=LOCOMO, max_sessions=1, out=out, banks=out / "banks", model="fake")
@@ -184,14 +185,14 @@ ANSWERABLE = [
 
 @pytest.mark.parametrize("gold,context,expected", ANSWERABLE)
 def test_answerable(gold, context, expected):
-    from training.common import answerable
+    from training.examples import answerable
 
     system = {"role": "system", "content": "Porto Rome the one"}  # the instructions are not context
     assert answerable({"answer": gold, "messages": [system, {"role": "user", "content": context}]}) is expected
 
 
 def test_select_examples():
-    from training.common import RunArgs, select_examples
+    from training.settings import RunArgs, select_examples
 
     rows = [
         {"answer": a, "messages": [{"role": "user", "content": "Lisbon, nurse"}]} for a in ("Lisbon", "Oslo", "nurse")
@@ -417,39 +418,6 @@ def test_cli_error_is_one_line(tmp_path):
 
 # -- trainers: CPU smoke runs on the real stack ------------------------------------------------------------
 
-TINY = {
-    "sample_id": "tiny",
-    "conversation": {
-        "speaker_a": "Maya",
-        "speaker_b": "Leo",
-        "session_1_date_time": "10:15 am on 2 March, 2025",
-        "session_1": [
-            {"speaker": "Maya", "dia_id": "D1:1", "text": "I live in Porto and I work as a graphic designer."},
-            {"speaker": "Leo", "dia_id": "D1:2", "text": "I am a nurse at the city hospital and I love running."},
-        ],
-        "session_2_date_time": "6:40 pm on 20 April, 2025",
-        "session_2": [
-            {
-                "speaker": "Maya",
-                "dia_id": "D2:1",
-                "text": "I moved to Lisbon last week, my new flat is near the river.",
-            },
-            {"speaker": "Leo", "dia_id": "D2:2", "text": "I started training for the Berlin marathon in September."},
-        ],
-    },
-    "qa": [
-        {"question": "Where does Maya live?", "answer": "Lisbon", "evidence": ["D2:1"], "category": 4},
-        {"question": "What is Leo's job?", "answer": "nurse", "evidence": ["D1:2"], "category": 4},
-        {
-            "question": "Which marathon is Leo training for?",
-            "answer": "Berlin marathon",
-            "evidence": ["D2:2"],
-            "category": 4,
-        },
-        {"question": "What is Maya's job?", "answer": "graphic designer", "evidence": ["D1:1"], "category": 4},
-    ],
-}
-
 
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
@@ -478,7 +446,8 @@ def test_rollouts_continue_the_forced_prefix(tiny_data, agent):
     from transformers import AutoTokenizer
 
     from edgemem.prompts import ANSWER_PREFIX, MANAGER_PREFIX
-    from training.common import hf_model_dir, render_prompt
+    from training.base_model import hf_model_dir
+    from training.examples import render_prompt
     from training.grpo import dataset_rows
 
     root, _ = tiny_data
@@ -546,7 +515,8 @@ def test_ppo_models_are_checkpointed_and_the_value_model_is_lora():
     import torch
 
     from training import ppo
-    from training.common import get_preset, hf_model_dir
+    from training.base_model import hf_model_dir
+    from training.presets import get_preset
 
     preset = get_preset("cpu-smoke")
     policy, value = ppo.load_models(hf_model_dir(preset.base_model), preset, 0, checkpointing=True)
@@ -634,7 +604,7 @@ def test_curves_series(steps, expected):
 def test_resumed_run_log_drops_the_steps_it_runs_again(tmp_path):
     """Killed at step 17 with checkpoint-10 on disk: the resumed run repeats steps 11-17, so its log
     keeps steps 0-10 only (no doubled points in the curves)."""
-    from training.common import RunLog, last_checkpoint
+    from training.runlog import RunLog, last_checkpoint
 
     log = RunLog(tmp_path / "run_log.json", {})
     for step in range(18):
@@ -649,7 +619,7 @@ def test_resumed_run_log_drops_the_steps_it_runs_again(tmp_path):
 
 _RELEASE_PROBE = """
 import ctypes, json
-from training.common import release_memory, rss_mb
+from edgemem.machine import release_memory, rss_mb
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
 libc.malloc.argtypes = [ctypes.c_size_t]
@@ -696,7 +666,8 @@ def test_memory_budget_stops_with_a_checkpoint(tmp_path):
     """Past --max-rss-gb the step ends with a checkpoint and the stop flag, the run log says why."""
     from types import SimpleNamespace
 
-    from training.common import RunLog, trainer_callback
+    from training.callbacks import trainer_callback
+    from training.runlog import RunLog
 
     log = RunLog(tmp_path / "run_log.json", {})
     state, control = SimpleNamespace(global_step=7, max_steps=100), SimpleNamespace(should_training_stop=False)
@@ -714,10 +685,11 @@ def test_memory_budget_stops_with_a_checkpoint(tmp_path):
 
 def test_memory_budget_raises_for_a_loop_that_cannot_resume(tmp_path):
     """TRL's PPO ignores the stop flag and cannot resume: at --max-rss-gb the callback raises, so the
-    script saves the adapter (session 17's PPO run was OOM-killed after 9 steps with nothing saved)."""
+    script saves the adapter (a PPO manager run was OOM-killed after 9 steps with nothing saved: experiments/manager-ppo-probes)."""
     from types import SimpleNamespace
 
-    from training.common import BudgetReached, RunLog, trainer_callback
+    from training.callbacks import BudgetReached, trainer_callback
+    from training.runlog import RunLog
 
     log = RunLog(tmp_path / "run_log.json", {})
     state, control = SimpleNamespace(global_step=3, max_steps=100), SimpleNamespace(should_training_stop=False)
@@ -736,7 +708,8 @@ def test_memory_budget_raises_for_a_loop_that_cannot_resume(tmp_path):
 def test_memory_budget_exit_and_resume(tiny_data, tmp_path):
     """A GRPO run over its memory budget saves a checkpoint and exits 75; --resume finishes it."""
     from training import grpo
-    from training.common import EXIT_RESUME, last_checkpoint
+    from training.callbacks import EXIT_RESUME
+    from training.runlog import last_checkpoint
 
     root, _ = tiny_data
     common = {"agent": "answer", "data": root / "data", "output_dir": tmp_path / "run", "limit": 4, "max_steps": 2}
@@ -772,13 +745,13 @@ def test_every_setting_parses_from_its_flag():
     """Each RunArgs field gets a flag of its own type (a float | None once arrived as a string)."""
     from dataclasses import dataclass, fields
 
-    from training.common import RunArgs, settings_parser
+    from training.settings import RunArgs, settings_parser
 
     argv = ["--max-minutes", "1.5", "--threads", "2", "--reward", "f1", "--val-every", "3", "--resume", "--data", "d"]
     args = RunArgs(**vars(settings_parser(RunArgs, "").parse_args(argv)))
     assert args.max_minutes == 1.5 and args.threads == 2 and args.reward == "f1" and args.val_every == 3
     assert args.resume is True and str(args.data) == "d" and args.max_steps is None
-    from export.__main__ import ExportArgs
+    from export.pipeline import ExportArgs
     from training.data import DataArgs
     from training.sft import SFTArgs
 
@@ -840,7 +813,8 @@ def test_sft_tokenizes_prompt_and_reply_apart():
     from transformers import AutoTokenizer
 
     from edgemem.prompts import ANSWER_PREFIX
-    from training.common import hf_model_dir, render_prompt
+    from training.base_model import hf_model_dir
+    from training.examples import render_prompt
     from training.sft import tokenize_example
 
     tok = AutoTokenizer.from_pretrained(hf_model_dir("smollm2-135m"))
@@ -1036,10 +1010,10 @@ def test_ppo_refuses_grpo_only_settings(tmp_path):
     [(None, "cpu-0.5b", 0.05), (0.04, "cpu-0.5b", 0.04), (0.0, "cpu-0.5b", 0.0), (None, "qwen2.5-3b", 0.04)],
 )
 def test_ppo_kl_coefficient(beta, preset, expected):
-    """--beta sets PPO's KL coefficient (it was ignored before session 14); without it the preset's, or TRL's 0.05
+    """--beta sets PPO's KL coefficient (it was once ignored); without it the preset's, or TRL's 0.05
     where the preset has none."""
     from training import ppo
-    from training.common import get_preset
+    from training.presets import get_preset
 
     assert ppo.kl_coef(ppo.PPOArgs(beta=beta), get_preset(preset)) == expected
 

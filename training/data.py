@@ -26,18 +26,18 @@ from pathlib import Path
 from typing import Any
 
 from edgemem import Memory, MemoryConfig
-from edgemem.conversation import Conversation, bank_file, find_conversation, session_of
 from edgemem.errors import InvalidInput
+from edgemem.locomo import Conversation, find_conversation, kept_turns, require_locomo, scored_questions, session_of
+from edgemem.locomo import build_bank as build_locomo_bank
 from edgemem.models import edgemem_home
 from edgemem.store import Store
-from training.common import load_jsonl
-
-DEFAULT_LOCOMO = Path(__file__).resolve().parents[2] / "shared" / "data" / "locomo" / "locomo_dev.json"
+from training.examples import load_jsonl
 
 
 @dataclass
 class DataArgs:
-    data: Path = DEFAULT_LOCOMO  # any file in the LoCoMo format
+    # any file in the LoCoMo format (default $EDGEMEM_LOCOMO, else ../shared/data/locomo/locomo_dev.json)
+    data: Path | None = None
     train: str = "conv-26"  # Memory-R1: conv-26 is the training conversation (152 QA)
     val: str = "conv-30"  # and conv-30 the validation conversation (81 QA)
     model: str = "qwen2.5-coder-0.5b"  # the runtime model that builds the memory banks
@@ -56,7 +56,7 @@ class DataArgs:
     evidence_in_bank: bool = False
     # manager: also N turns per conversation that hold no question's evidence (with facts), each with a
     # question whose evidence came earlier. Evidence turns alone never show the manager a turn where NOOP
-    # is right: storing everything never lowered their reward (session 11).
+    # is right: storing everything never lowered their reward (experiments/manager-grpo-accepted).
     distractors: int = 0
     seed: int = 0  # which distractor turns and questions are drawn
     # only add the manager examples' "probes" column (probe_questions) to the files in --out: no model call
@@ -67,26 +67,18 @@ def build_bank(args: DataArgs, conv: Conversation, engine: Any = None, embedder:
     config = MemoryConfig(
         model=args.model, threads=args.threads, answer_k=args.answer_k, answer_turns_k=args.answer_turns_k
     )
-    root = args.banks or edgemem_home() / "banks"
-    mem = Memory(
-        bank_file(root, conv.sample_id, config, args.max_sessions),
-        user=conv.sample_id,
-        config=config,
-        engine=engine,
-        embedder=embedder,
-    )
-    turns = conv.turns
-    if args.max_sessions is not None:
-        keep = set(conv.sessions[: args.max_sessions])
-        turns = [t for t in turns if session_of(t.key) in keep]
+    total = len(kept_turns(conv, args.max_sessions))
     done = [0]
 
     def progress(r: Any) -> None:
         done[0] += 1
-        if done[0] % 25 == 0 or done[0] == len(turns):
-            print(f"  {conv.sample_id}: {done[0]}/{len(turns)} turns", flush=True)
+        if done[0] % 25 == 0 or done[0] == total:
+            print(f"  {conv.sample_id}: {done[0]}/{total} turns", flush=True)
 
-    result = mem.ingest(turns, on_turn=progress)
+    root = args.banks or edgemem_home() / "banks"
+    mem, result = build_locomo_bank(
+        root, conv, config, args.max_sessions, engine=engine, embedder=embedder, on_turn=progress
+    )
     print(
         f"bank {mem.path}: {result.processed} turns ingested now, {result.skipped} cached, {mem.stats()['memories']} memories"
     )
@@ -98,7 +90,7 @@ def answer_examples(mem: Memory, conv: Conversation, sessions: set[str] | None =
     only the QAs whose evidence lies in these sessions (ids keep their place in the full list)."""
     agent = mem.answer_agent
     out = []
-    for i, qa in enumerate(scored_qa(conv)):
+    for i, qa in enumerate(scored_questions(conv)):
         if sessions is not None and not all(session_of(e) in sessions for e in qa.evidence):
             continue
         step = agent.step(qa.question, agent.retrieve(mem.user, qa.question))
@@ -122,7 +114,7 @@ def manager_examples(mem: Memory, conv: Conversation, distractors: int = 0, seed
     the memories the manager was shown and its prompt. Turns without facts never reach the manager.
     Then ``distractors`` examples of turns that are no question's evidence (``distractor_examples``)."""
     out = []
-    qas = scored_qa(conv)
+    qas = scored_questions(conv)
     for qi, qa in enumerate(qas):
         for dia_id in qa.evidence:
             example = manager_example(mem, conv, dia_id, qa, f"{conv.sample_id}/qa{qi}/{dia_id}")
@@ -138,7 +130,7 @@ def distractor_examples(mem: Memory, conv: Conversation, n: int, seed: int = 0) 
     learn is to NOOP small talk. A turn with no earlier-answered question is skipped."""
     if n <= 0:
         return []
-    qas = scored_qa(conv)
+    qas = scored_questions(conv)
     evidence = {e for q in qas for e in q.evidence}
     candidates = []
     for turn in conv.turns:
@@ -194,9 +186,9 @@ def probe_questions(conv: Conversation, dia_id: str, own: str) -> list[dict[str,
     """The conversation's other questions (category 5 excluded) whose evidence all lies at or before turn
     ``dia_id``: the ones a manager's operations on that turn can help or crowd out of retrieval. Why:
     an example linked to one question never priced the memories it pushed out of the other questions'
-    top k, and a manager trained so stored every fact (session 14: 797 memories on all of conv-30, the
+    top k, and a manager trained so stored every fact (experiments/manager-grpo-strict: 797 memories on all of conv-30, the
     trained answer agent's F1 -6.0 against the untrained manager's bank)."""
-    qas = scored_qa(conv)
+    qas = scored_questions(conv)
     return [
         {"question": qas[i].question, "answer": str(qas[i].answer)}
         for i in answered_by(conv, dia_id, inclusive=True)
@@ -204,27 +196,23 @@ def probe_questions(conv: Conversation, dia_id: str, own: str) -> list[dict[str,
     ]
 
 
-def scored_qa(conv: Conversation) -> list[Any]:
-    """The questions that are scored (Memory-R1 excludes the adversarial category 5)."""
-    return [q for q in conv.qa if q.category != 5]
-
-
 def answered_by(conv: Conversation, dia_id: str, *, inclusive: bool) -> list[int]:
-    """Indices into :func:`scored_qa` of the questions whose evidence all lies before turn ``dia_id``
+    """Indices into :func:`edgemem.locomo.scored_questions` of the questions whose evidence all lies before turn ``dia_id``
     (or at it, ``inclusive``); none for a turn the conversation does not hold."""
     order = {t.key: i for i, t in enumerate(conv.turns)}
     end = order.get(dia_id, -1) + (1 if inclusive else 0)
     return [
         qi
-        for qi, q in enumerate(scored_qa(conv))
+        for qi, q in enumerate(scored_questions(conv))
         if q.evidence and all(order.get(e, len(order)) < end for e in q.evidence)
     ]
 
 
-def add_probes(out: Path, data: Path) -> dict[str, int]:
+def add_probes(out: Path, data: Path | None) -> dict[str, int]:
     """Add the ``probes`` column to the manager files already in ``out`` (built before it existed),
     without a model call: the column depends on the dialogue alone. Returns probes per file."""
     counts = {}
+    data = require_locomo(data)
     for split in ("train", "val"):
         path = out / f"manager_{split}.jsonl"
         rows = load_jsonl(path)
@@ -274,8 +262,9 @@ def main(args: DataArgs, engine: Any = None, embedder: Any = None) -> dict[str, 
         return answer_examples(mem, conv)
 
     counts = {}
+    data = require_locomo(args.data)
     for split, sample_id in (("train", args.train), ("val", args.val)):
-        conv = find_conversation(args.data, sample_id)
+        conv = find_conversation(data, sample_id)
         mem = build_bank(args, conv, engine, embedder)
         for agent in agents:
             rows = builders(agent, mem, conv)
@@ -288,6 +277,6 @@ def main(args: DataArgs, engine: Any = None, embedder: Any = None) -> dict[str, 
 
 
 if __name__ == "__main__":
-    from training.common import run_cli
+    from training.settings import run_cli
 
     run_cli(DataArgs, main, __doc__)

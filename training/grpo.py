@@ -27,33 +27,24 @@ from typing import Any
 
 from edgemem.errors import InvalidInput
 from edgemem.prompts import ANSWER_PREFIX, MANAGER_PREFIX
-from training.common import (
-    EXIT_RESUME,
+from training.base_model import hf_model_dir, require_train_extra
+from training.callbacks import EXIT_RESUME, trainer_callback, validation_callback
+from training.examples import load_jsonl, render_prompt
+from training.presets import get_preset, lora_config, use_bf16
+from training.rewards import ManagerOutcomeReward
+from training.runlog import RunLog, last_checkpoint, write_adapter_meta, write_run_card
+from training.settings import (
     RunArgs,
-    RunLog,
     check_agent,
     check_init_adapter,
     check_output_dir,
     check_reward,
-    get_preset,
-    hf_model_dir,
-    last_checkpoint,
-    load_jsonl,
-    lora_config,
-    render_prompt,
-    require_train_extra,
     run_cli,
     run_settings,
     select_examples,
-    trainer_callback,
-    use_bf16,
-    validation_callback,
-    write_adapter_meta,
-    write_run_card,
 )
-from training.rewards import ManagerOutcomeReward
 
-GRPOArgs = RunArgs  # the settings of a training run (training.common.RunArgs)
+GRPOArgs = RunArgs  # the settings of a training run (training.settings.RunArgs)
 SCALE_REWARDS = ("group", "batch", "none")  # TRL's names (GRPOConfig.scale_rewards)
 
 

@@ -14,7 +14,7 @@ TRL removed its PPO trainer after 1.12.0; the [train] extra pins trl==1.12.0, wh
    same base with its own LoRA (the head itself fully trained). TRL's PPO loop never turns activation
    checkpointing on (the Trainer method that would is not called), so we do, on both models: without
    it the first PPO step at 0.5B went past 13-15 GB, the policy's activations growing ~0.5 GB per layer
-   (sessions 10-11, ``benchmarks/results/ppo-answer-c26full-oom/``).
+   (``experiments/answer-ppo/ppo-answer-c26full-oom/``).
 3. The pad token must differ from EOS (TRL truncates responses at EOS and masks pads), so we use
    ``<|endoftext|>`` when the tokenizer's pad is its EOS.
 4. The prompts are GRPO's (``training.grpo.dataset_rows``): they end with the JSON start the runtime's
@@ -31,31 +31,23 @@ from pathlib import Path
 from typing import Any
 
 from edgemem.errors import InvalidInput
-from training.common import (
-    BudgetReached,
-    Preset,
+from training.base_model import hf_model_dir, require_train_extra
+from training.callbacks import BudgetReached, trainer_callback
+from training.examples import load_jsonl, render_prompt
+from training.grpo import dataset_rows
+from training.presets import Preset, get_preset, lora_config, use_bf16
+from training.runlog import RunLog, write_adapter_meta, write_run_card
+from training.settings import (
     RunArgs,
-    RunLog,
     check_agent,
     check_output_dir,
     check_reward,
-    get_preset,
-    hf_model_dir,
-    load_jsonl,
-    lora_config,
-    render_prompt,
-    require_train_extra,
     run_cli,
     run_settings,
     select_examples,
-    trainer_callback,
-    use_bf16,
-    write_adapter_meta,
-    write_run_card,
 )
-from training.grpo import dataset_rows
 
-PPOArgs = RunArgs  # the settings of a training run (training.common.RunArgs)
+PPOArgs = RunArgs  # the settings of a training run (training.settings.RunArgs)
 
 
 def scorer(args: PPOArgs) -> Callable[[str, dict[str, Any]], float]:

@@ -148,20 +148,21 @@ class ManagerOutcomeReward:
         self.engine, self.embedder, self.config, self.metric = engine, embedder, config, reward.metric
         # times the share of the output's operations the runtime's planner accepted: without it a
         # rejected operation (a guarded DELETE, an unknown id) costs nothing, and GRPO learned to
-        # write them (session 10: rejected operations 3 % -> 15 % in 10 steps)
+        # write them (experiments/manager-grpo-f1: rejected operations 3 % -> 15 % in 10 steps)
         self.accepted_share = reward.accepted_share
         # The training examples are the turns that hold a question's evidence, so storing every fact of
         # such a turn never lowers the outcome, and GRPO learned to ADD everything, small talk included
-        # (session 11: 267 memories vs the untrained 105 on conv-30 s1-6, a superset; session12-bank-compare).
+        # (experiments/manager-grpo-accepted: 267 memories vs the untrained 105 on conv-30 s1-6, a superset;
+        # experiments/manager-grpo-budget/bank-compare).
         # A price per ADD (relative to the turn's facts) makes storing a fact worth it only if it helps.
         self.add_cost = reward.add_cost
         # Multiplied by the accepted share, a rejected operation costs nothing when the answer is wrong
-        # anyway, and with a price on ADDs the manager learned rejected DELETEs (session 13: 9-14 % of
+        # anyway, and with a price on ADDs the manager learned rejected DELETEs (experiments/manager-grpo-distractors: 9-14 % of
         # its operations). Subtracted, it costs in every example.
         self.reject_cost = reward.reject_cost
         # An example is linked to one question, so the memories its ADDs push out of the other questions'
         # retrieval never cost anything: a manager trained so stored every fact, and over a whole
-        # conversation (797 memories) the answers got worse (session 14). The probes price that.
+        # conversation (797 memories) the answers got worse (experiments/manager-grpo-strict). The probes price that.
         self.probe_gain = reward.probe_gain
         # TRL names the logged reward after it
         self.__name__ = (
@@ -247,7 +248,7 @@ class ManagerOutcomeReward:
         """How many of the example's probe questions (``training.data.probe_questions``) the operations
         made answerable and how many unanswerable. Answerable: a content word of the gold answer is in
         the memories the answer agent would retrieve for it (``config.answer_k`` per speaker), the rule
-        of ``training.common.answerable`` without an LLM call, so every probe is cheap."""
+        of ``training.examples.answerable`` without an LLM call, so every probe is cheap."""
         probes = ex.get("probes")
         if probes is None:
             raise InvalidInput(
@@ -260,7 +261,7 @@ class ManagerOutcomeReward:
         return len(after - before), len(before - after)
 
     def _answerable(self, ex: dict[str, Any], probes: list[dict[str, str]], store: Any) -> set[int]:
-        from training.common import content_words, words
+        from edgemem.metrics import content_words, words
 
         new = [p["question"] for p in probes if p["question"] not in self._question_vectors]
         if new:
@@ -292,11 +293,11 @@ class ManagerOutcomeReward:
 # the rewards by --reward name. The manager's scores its frozen answerer's answer (that answerer is
 # grammar-constrained, so "f1-json" would be "f1"). add_cost 0.1: ADDing all of a turn's facts costs as
 # much as a tenth of a correct answer. Under TRL's default group scaling a group whose answers tie is
-# decided by the price alone, at full size: the manager learned to NOOP every fact (session 12). Train
-# with --scale-rewards none (session 13: banks of the untrained manager's size, but rejected DELETEs,
+# decided by the price alone, at full size: the manager learned to NOOP every fact (experiments/manager-grpo-budget). Train
+# with --scale-rewards none (experiments/manager-grpo-distractors: banks of the untrained manager's size, but rejected DELETEs,
 # which f1-strict prices: 0.5 x the rejected share, so an all-rejected output scores -0.5). f1-probes adds
 # 0.25 per probe question gained or lost: about what answerability is worth to the round-2 answer agent
-# (its F1 on conv-30's answerable questions minus the unanswerable ones: 35.0 - 9.0; session 14).
+# (its F1 on conv-30's answerable questions minus the unanswerable ones: 35.0 - 9.0; experiments/answer-ceiling).
 ANSWER_REWARDS = {"em": answer_exact_match, "f1": answer_f1, "f1-json": answer_f1_json}
 MANAGER_REWARDS = {
     "em": ManagerReward(exact_match),
@@ -336,7 +337,7 @@ def frozen_answerer_reward(
 
 
 def run_manager_reward(args: Any) -> ManagerOutcomeReward:
-    """The manager reward of a GRPO or PPO run (``training.common.RunArgs``)."""
+    """The manager reward of a GRPO or PPO run (``training.settings.RunArgs``)."""
     return frozen_answerer_reward(
         args.answerer_model,
         args.answerer_threads,

@@ -40,23 +40,12 @@ from typing import Any
 
 from edgemem.errors import InvalidInput
 from edgemem.prompts import ANSWER_PREFIX, ANSWER_SCHEMA_BASE
-from training.common import (
-    RunLog,
-    answerable,
-    check_output_dir,
-    get_preset,
-    hf_model_dir,
-    load_jsonl,
-    lora_config,
-    render_prompt,
-    require_train_extra,
-    run_cli,
-    run_settings,
-    trainer_callback,
-    use_bf16,
-    write_adapter_meta,
-    write_run_card,
-)
+from training.base_model import hf_model_dir, require_train_extra
+from training.callbacks import trainer_callback
+from training.examples import answerable, load_jsonl, render_prompt
+from training.presets import get_preset, lora_config, use_bf16
+from training.runlog import RunLog, write_adapter_meta, write_run_card
+from training.settings import check_output_dir, run_cli, run_settings
 
 
 @dataclass
@@ -74,7 +63,7 @@ class SFTArgs:
     samples: int = 1
     temperature: float = 0.8
     min_f1: float = 0.5  # keep a teacher answer when its F1 against the gold answer reaches this
-    preset: str = "cpu-0.5b"  # the student: base model, LoRA size, threads, bf16 (training.common.PRESETS)
+    preset: str = "cpu-0.5b"  # the student: base model, LoRA size, threads, bf16 (training.presets.PRESETS)
     output_dir: Path | None = None  # default runs/sft-answer-<preset>
     epochs: float = 2.0
     learning_rate: float = 1e-4
@@ -211,8 +200,8 @@ def gold_reply(row: dict[str, Any]) -> str:
     """
     import re
 
+    from edgemem.metrics import content_words
     from edgemem.prompts import MAX_CITED
-    from training.common import content_words
 
     words = content_words(str(row["answer"]))
     text = "\n".join(m["content"] for m in row["messages"] if m["role"] == "user")
