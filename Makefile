@@ -8,7 +8,7 @@ DEV := $(VENV)/.dev-installed
 # Tests run on one thread each for llama.cpp, onnxruntime and BLAS: a 2-core CI machine stays responsive.
 TEST_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 
-.PHONY: demo test lint bench-latency clean
+.PHONY: demo test lint bench-latency bench-locomo clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,11 +38,18 @@ test: $(DEV)
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 lint: $(DEV)
-	$(VENV)/bin/ruff check edgemem training export benchmarks tests
+	$(VENV)/bin/ruff check edgemem training export benchmarks tests experiments
+	$(VENV)/bin/ruff format --check edgemem training export benchmarks tests experiments
 	$(VENV)/bin/mypy
 
 bench-latency: $(RUNTIME)
 	$(PY) -m benchmarks.latency
+
+# LoCoMo accuracy of every system on the validation conversation. DATA: a file in the LoCoMo format
+# (default $$EDGEMEM_LOCOMO, else ../shared/data/locomo/locomo_dev.json); BLEU-1 needs the dev extra's nltk.
+DATA ?=
+bench-locomo: $(DEV)
+	$(PY) -m benchmarks.locomo --conversations conv-30 $(if $(DATA),--data $(DATA)) --out runs/bench-locomo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

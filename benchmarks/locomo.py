@@ -403,7 +403,7 @@ def judge_label(judge: Any, question: str, gold: str, pred: str) -> int:
     return int("CORRECT" in c.text)
 
 
-def summarize(pred_path: Path, systems: list[str], conversations: list[str]) -> dict[str, Any]:
+def summarize(pred_path: Path, systems: list[str], conversations: list[str], base: str = "edgemem") -> dict[str, Any]:
     rows = [json.loads(line) for line in pred_path.read_text().splitlines()]
     rows = [r for r in rows if r["system"] in systems and r["conversation"] in conversations]
     by: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
@@ -428,7 +428,7 @@ def summarize(pred_path: Path, systems: list[str], conversations: list[str]) -> 
         "conversations": conversations,
         "systems": systems,
         "scores": table,
-        "paired": paired(rows, systems),
+        "paired": paired(rows, systems, base),
         "category_names": {"locomo": CATEGORY_LOCOMO, "mem0_memory_r1_tables": CATEGORY_MEM0},
     }
 
@@ -436,13 +436,14 @@ def summarize(pred_path: Path, systems: list[str], conversations: list[str]) -> 
 def paired(rows: list[dict[str, Any]], systems: list[str], base: str = "edgemem") -> dict[str, Any]:
     """F1 of every other edgemem variant (trained, streaming) and of the peer (Mem0) against the
     untrained ``base`` on the questions both answered: difference, 95 % bootstrap interval, questions
-    better / worse."""
+    better / worse. With another ``base`` (e.g. ``rag``), every other system is paired with it."""
     f1s: dict[str, dict[tuple[str, int], float]] = defaultdict(dict)
     for r in rows:
         f1s[r["system"]][(r["conversation"], r["qid"])] = r["f1"]
     out = {}
     for system in systems:
-        if system == base or not system.startswith(("edgemem", "trained", "mem0")) or base not in f1s:
+        variant = system.startswith(("edgemem", "trained", "mem0"))
+        if system == base or base not in f1s or (base == "edgemem" and not variant):
             continue
         both = sorted(set(f1s[system]) & set(f1s[base]))
         if both:

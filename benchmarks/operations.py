@@ -1,6 +1,6 @@
 """The Memory Manager's operations in bank files: manager output validity, comparable across banks.
 
-    python -m benchmarks.operations ~/.cache/edgemem/banks/conv-30-*.db --out benchmarks/results/ops.json
+    python -m benchmarks.operations ~/.cache/edgemem/banks/conv-30-*.db --out runs/ops.json
 
 Counts each bank's history by operation (ADD / UPDATE / DELETE / NOOP / REJECTED). REJECTED is what
 the runtime refused from the manager's output (an unknown id, a deletion guard, an unparseable

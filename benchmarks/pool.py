@@ -146,9 +146,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(prog="python -m benchmarks.pool", description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", type=Path, help="--out folders of benchmarks.locomo runs")
     p.add_argument("--out", type=Path, required=True, help="folder for the pooled predictions and summary")
-    p.add_argument("--systems", default="edgemem,trained", help="comma list; the first is the paired baseline")
+    p.add_argument("--systems", default="edgemem,trained", help="comma list of the systems to pool")
+    p.add_argument(
+        "--base",
+        default="edgemem",
+        help="the system the others are paired with (default: the untrained pipeline, paired with its variants; "
+        "another, e.g. rag, is paired with every system)",
+    )
     args = p.parse_args(argv)
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
+    if args.base not in systems:
+        raise SystemExit(f"Error: --base {args.base} is not among --systems {args.systems}. Fix: add it to --systems.")
     try:
         rows = pool_rows(args.runs, systems)
     except InvalidInput as e:
@@ -157,7 +165,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     pred = args.out / "predictions.jsonl"
     pred.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     conversations = sorted({r["conversation"] for r in rows})
-    summary = {**summarize(pred, systems, conversations), "runs": [str(r) for r in args.runs]}
+    summary = {**summarize(pred, systems, conversations, args.base), "runs": [str(r) for r in args.runs]}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
     (args.out / "summary.md").write_text(
         f"Pooled from {', '.join(str(r) for r in args.runs)} by `python -m benchmarks.pool`.\n\n" + markdown(summary)

@@ -405,6 +405,23 @@ def test_pool_two_conversations(tmp_path):
     assert "by `python -m benchmarks.pool`" in (tmp_path / "pooled" / "summary.md").read_text()
 
 
+def test_pool_pairs_every_system_with_another_base(tmp_path):
+    """--base rag pairs every other system (the untrained pipeline too) with plain RAG; without it only the
+    edgemem variants are paired, with the untrained pipeline; a base that is not pooled is refused."""
+    from benchmarks import pool
+
+    a = fake_run(tmp_path, "a", "conv-41", {"rag": [1.0, 0.5], "edgemem": [0.0, 0.5], "none": [0.0, 0.0]})
+    b = fake_run(tmp_path, "b", "conv-42", {"rag": [0.5], "edgemem": [0.5], "none": [0.0]})
+    s = pool.main([str(a), str(b), "--systems", "none,rag,edgemem", "--base", "rag", "--out", str(tmp_path / "p")])
+    assert set(s["paired"]) == {"edgemem vs rag", "none vs rag"}
+    p = s["paired"]["edgemem vs rag"]
+    assert p["n"] == 3 and p["worse"] == 1 and p["better"] == 0 and p["delta"] == pytest.approx(-100 / 3)
+    default = pool.main([str(a), str(b), "--systems", "none,rag,edgemem", "--out", str(tmp_path / "d")])
+    assert default["paired"] == {}
+    with pytest.raises(SystemExit, match="--base mem0 is not among --systems"):
+        pool.main([str(a), str(b), "--systems", "rag,edgemem", "--base", "mem0", "--out", str(tmp_path / "x")])
+
+
 POOL_ERRORS = [
     # second run, what the error names
     ({"conv": "conv-30"}, "question 0 of conv-30 is in both .* Fix: pool runs over different conversations"),
@@ -511,3 +528,16 @@ def test_plots_are_drawn_again_from_a_committed_summary(tmp_path):
         assert (tmp_path / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(SystemExit, match="summary.json does not exist"):
         locomo.main(["--plots-from", str(tmp_path / "nothing")])
+
+
+def test_committed_predictions_rescore_bit_identically():
+    """The metric never drifts: every committed prediction (benchmarks/results and experiments/), scored
+    again by today's scoring code, gets exactly the F1, BLEU-1 and exact match it was stored with."""
+    from conftest import ROOT
+
+    files = sorted((ROOT / "benchmarks" / "results").glob("*/predictions.jsonl"))
+    files += sorted((ROOT / "experiments").glob("*/*/predictions.jsonl"))
+    assert len(files) >= 50
+    rows = [json.loads(line) for f in files for line in f.read_text().splitlines()]
+    changed = [r for r in rows if score(r["prediction"], r["gold"]) != {k: r[k] for k in ("f1", "bleu1", "em")}]
+    assert len(rows) > 10_000 and not changed, changed[:3]

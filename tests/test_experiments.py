@@ -36,3 +36,20 @@ def test_analysis_script_reproduces_its_committed_json(script):
     assert result.returncode == 0, result.stderr
     committed = json.loads((script.parent / "derived.json").read_text())
     assert json.loads(result.stdout) == committed
+
+
+def test_links_in_the_docs_point_at_committed_files():
+    """Every relative link of the README, docs/ and experiments/ names a file or folder that exists, and
+    every benchmarks/results entry is cited by the README or docs/benchmarks.md (it keeps nothing else)."""
+    import re
+
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "experiments").glob("**/*.md"))]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" not in target and not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert not broken, broken
+    cited = (ROOT / "README.md").read_text() + (ROOT / "docs" / "benchmarks.md").read_text()
+    uncited = [p.name for p in (ROOT / "benchmarks" / "results").iterdir() if p.name not in cited]
+    assert not uncited, uncited

@@ -4,7 +4,7 @@
     python -m training.grpo --agent answer --preset cpu-smoke --data runs/data-smoke
     python -m training.grpo --agent manager --preset cpu-smoke --data runs/data-smoke --answerer-model smollm2-135m
 
-    # the paper's recipe, one GPU (see README for 8 GPUs with accelerate + DeepSpeed ZeRO-2)
+    # the paper's recipe, one GPU (docs/training.md: 8 GPUs with accelerate + DeepSpeed ZeRO-2)
     python -m training.grpo --agent answer --preset qwen2.5-3b --data runs/data
 
 Design choices:

@@ -77,7 +77,7 @@ PRESETS: dict[str, Preset] = {
         save_steps=10,
         threads=2,
         # without it a step's activations (8 sequences x ~900 tokens, no checkpointing) peaked near
-        # 20 GB for this 0.5B model: see the run logs' peak_rss_mb and the README
+        # 20 GB for this 0.5B model: see the run logs' peak_rss_mb and experiments/grpo-memory-gradient-checkpointing
         gradient_checkpointing=True,
         notes="Qwen2.5-Coder-0.5B-Instruct from the packaged GGUF, CPU, ~1-2 h.",
     ),

@@ -52,7 +52,7 @@ class RunArgs:
     max_minutes: float | None = None  # stop (and save the adapter) after this much training time
     # CPU runs whose memory grows step by step: at this resident size (GB) after a step, GRPO saves a
     # checkpoint and exits with code 75, so a shell loop continues with --resume in a fresh process (see
-    # README); PPO, which cannot resume, saves its adapter and ends the run there
+    # docs/training.md); PPO, which cannot resume, saves its adapter and ends the run there
     max_rss_gb: float | None = None
     keep_checkpoints: int = 2  # the newest N checkpoints are kept; 0 keeps all (to pick one by val_reward)
     val_every: int = 0  # every N optimiser steps, greedy answers on the validation split (0: off)
