@@ -9,6 +9,8 @@ Systems (each answers every non-adversarial question of each conversation):
   none     the model alone, no memory;
   rag      raw-turn RAG: every turn embedded as "[session time] speaker: text" (image captions kept),
            the top --rag-k turns by cosine put in the prompt in dialogue order (LoCoMo-RAG baseline);
+  rag-hybrid  the same over the same turns, ranked by edgemem's hybrid search instead (vectors and
+           keywords fused by reciprocal rank): what better search alone gives, same prompt and k;
   full     the whole conversation, truncated from the start to fit the model's window;
   edgemem  the runtime untrained (Memory-R1 "BASE"): ingest through the Memory Manager, answer with
            the Answer Agent; the bank is cached per conversation, model and settings, and resumable;
@@ -39,7 +41,7 @@ from typing import Any
 from benchmarks.scoring import CATEGORY_LOCOMO, CATEGORY_MEM0, paired_delta, score
 from edgemem.machine import machine_info, percentile
 
-SYSTEMS = ("none", "rag", "full", "edgemem", "trained", "mem0")
+SYSTEMS = ("none", "rag", "rag-hybrid", "full", "edgemem", "trained", "mem0")
 
 BASELINE_SYSTEM = """You answer questions about a conversation between two people.
 Use the conversation excerpts when given; each line starts with the date and time of its session.
@@ -80,6 +82,27 @@ class Baselines:
     def __init__(self, engine: Any, embedder: Any, rag_k: int) -> None:
         self.engine, self.embedder, self.rag_k = engine, embedder, rag_k
         self._vectors: dict[str, Any] = {}
+        self._stores: dict[str, Any] = {}
+
+    def hybrid_top(self, conv: Any, turns: list[Any], question: str) -> list[int]:
+        """Indices of the top ``rag_k`` turns by the runtime's hybrid search (``Store.search_turns`` with
+        the question's words) over an in-memory store of exactly the lines RAG embeds."""
+        from edgemem.store import Store, Turn
+
+        key = f"{conv.sample_id}:{len(turns)}"
+        if key not in self._stores:
+            store = Store(None)
+            lines = [turn_line(t) for t in turns]
+            for i, (line, vector) in enumerate(zip(lines, self._turn_vectors(key, turns), strict=True)):
+                store.apply_turn("rag", Turn("", line, None, "rag", str(i)), vector, [])
+            self._stores[key] = store
+        hits = self._stores[key].search_turns("rag", self.embedder.embed_one(question), self.rag_k, text=question)
+        return sorted(h.id - 1 for h in hits)  # row ids are 1.. in insertion (dialogue) order
+
+    def _turn_vectors(self, key: str, turns: list[Any]) -> Any:
+        if key not in self._vectors:
+            self._vectors[key] = self.embedder.embed([turn_line(t) for t in turns])
+        return self._vectors[key]
 
     def answer(
         self, system: str, conv: Any, turns: list[Any], question: str, context: list[str] | None = None
@@ -87,15 +110,16 @@ class Baselines:
         """Answer with the baseline prompt; ``context`` given (the Mem0 peer's memories) is used as is."""
         t0 = time.perf_counter()
         context = list(context or [])
+        keys: list[str] | None = None  # the dialogue ids in the context (evidence recall), where known
         if system == "rag":
             import numpy as np
 
-            key = f"{conv.sample_id}:{len(turns)}"
-            if key not in self._vectors:
-                self._vectors[key] = self.embedder.embed([turn_line(t) for t in turns])
-            sims = self._vectors[key] @ self.embedder.embed_one(question)
+            sims = self._turn_vectors(f"{conv.sample_id}:{len(turns)}", turns) @ self.embedder.embed_one(question)
             top = sorted(np.argsort(-sims)[: self.rag_k])
-            context = [turn_line(turns[i]) for i in top]
+            context, keys = [turn_line(turns[i]) for i in top], [turns[i].key for i in top]
+        elif system == "rag-hybrid":
+            top = self.hybrid_top(conv, turns, question)
+            context, keys = [turn_line(turns[i]) for i in top], [turns[i].key for i in top]
         elif system == "full":
             budget = self.engine.n_ctx - 400
             lines = [turn_line(t) for t in turns]
@@ -104,6 +128,7 @@ class Baselines:
             context = lines
         c = self.engine.complete(baseline_messages(question, context), max_tokens=32, prefix_key=f"baseline-{system}")
         return short(c.text), {
+            **({"context_keys": keys} if keys is not None else {}),
             "latency_s": time.perf_counter() - t0,
             "prompt_tokens": c.prompt_tokens,
             "completion_tokens": c.completion_tokens,
@@ -121,10 +146,12 @@ def system_settings(args: argparse.Namespace, label: str, model_sha: str) -> dic
     settings: dict[str, Any] = {"model_sha256": model_sha, "n_ctx": args.n_ctx, "data": str(args.data)}
     settings.update(max_sessions=args.max_sessions, judge=args.judge)
     if system in ("edgemem", "trained"):
-        settings.update(answer_k=args.answer_k, answer_turns_k=args.answer_turns_k)
+        settings.update(answer_k=args.answer_k, answer_turns_k=args.answer_turns_k, search=args.search)
+        if args.answer_context != "per-speaker":  # runs made before the budgeted context keep their settings
+            settings.update(answer_context=args.answer_context, answer_budget_tokens=args.answer_budget)
     if system == "trained":
         settings["manifest_sha256"] = sha256_file(Path(args.manifest))
-    if system in ("rag", "mem0"):  # Mem0's answers read its top rag_k memories per speaker
+    if system in ("rag", "rag-hybrid", "mem0"):  # Mem0's answers read its top rag_k memories per speaker
         settings["rag_k"] = args.rag_k
     return settings
 
@@ -261,6 +288,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         n_ctx=args.n_ctx,
                         answer_k=args.answer_k,
                         answer_turns_k=args.answer_turns_k,
+                        search=args.search,
+                        answer_context=args.answer_context,
+                        answer_budget_tokens=args.answer_budget,
                     )
                     served = engine if system == "edgemem" else None
                     ingest_bar = tqdm(
@@ -323,6 +353,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                 "prompt_tokens": a.prompt_tokens,
                                 "completion_tokens": a.completion_tokens,
                                 "cited": [c.text for c in a.cited],
+                                # the streaming protocol's snapshot banks do not keep where a fact came from
+                                **({} if as_of is not None else {"context_keys": context_keys(mem.store, a.context)}),
                             },
                         )
                     elif system == "mem0":
@@ -342,6 +374,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         **score(pred, qa.answer),
                         **extra,
                     }
+                    if "context_keys" in row:
+                        row["evidence_recall"] = evidence_recall(qa.evidence, row["context_keys"])
                     if judge is not None:
                         row["judge"] = judge_label(judge, qa.question, qa.answer, pred)
                     sink.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -380,6 +414,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     plots(summary, out)
     print(markdown(summary))
     return summary
+
+
+def context_keys(store: Any, hits: list[Any]) -> list[str]:
+    """The dialogue ids a context holds: a raw turn's own, and for a fact the turn it was extracted from."""
+    sources = store.source_turns([h.id for h in hits if h.kind == "memory"])
+    turn_ids = {h.id for h in hits if h.kind == "turn"} | {t for t in sources.values() if t is not None}
+    return sorted(set(store.turn_keys(sorted(turn_ids)).values()))
+
+
+def evidence_recall(evidence: list[str], keys: list[str]) -> float | None:
+    """The share of a question's gold evidence turns that its context holds (as turns or as facts taken
+    from them); None for a question without evidence.
+
+    >>> evidence_recall(["D1:2", "D3:4"], ["D1:2", "D2:1"]), evidence_recall([], ["D1:1"])
+    (0.5, None)
+    """
+    if not evidence:
+        return None
+    held = set(keys)
+    return sum(e in held for e in evidence) / len(evidence)
 
 
 def mem0_cost(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -423,6 +477,10 @@ def summarize(pred_path: Path, systems: list[str], conversations: list[str], bas
         }
         if all("judge" in r for r in rs):
             entry["judge"] = 100 * statistics.fmean(r["judge"] for r in rs)
+        recalls = [r["evidence_recall"] for r in rs if r.get("evidence_recall") is not None]
+        if recalls:  # rows that record their context: the share of evidence turns in it, and the share complete
+            entry["evidence_recall"] = statistics.fmean(recalls)
+            entry["evidence_complete"] = statistics.fmean(x == 1.0 for x in recalls)
         table.setdefault(system, {})[str(cat)] = entry
     return {
         "conversations": conversations,
@@ -456,12 +514,14 @@ def markdown(s: dict[str, Any]) -> str:
     head = " | ".join(f"cat {c} {CATEGORY_LOCOMO[int(c)]} ({CATEGORY_MEM0[int(c)]})" for c in cats)
     # the local judge's column appears only when a run was judged (--judge)
     judged = any("judge" in t.get("all", {}) for t in s["scores"].values())
+    recalled = any("evidence_recall" in t.get("all", {}) for t in s["scores"].values())
     lines = [
         f"LoCoMo {', '.join(s['conversations'])}: F1 / BLEU-1 per category (LoCoMo name, Mem0/Memory-R1 table name)",
         "",
         f"| system | n | overall F1 | overall BLEU-1 | {head} | answer p50 s |"
-        + (" judge % (local) |" if judged else ""),
-        "|---" * (5 + len(cats) + judged) + "|",
+        + (" judge % (local) |" if judged else "")
+        + (" evidence in context % |" if recalled else ""),
+        "|---" * (5 + len(cats) + judged + recalled) + "|",
     ]
     for system in s["systems"]:
         t = s["scores"].get(system)
@@ -474,6 +534,7 @@ def markdown(s: dict[str, Any]) -> str:
             + " | ".join(cells)
             + f" | {a['latency_p50_s']:.2f} |"
             + ((f" {a['judge']:.1f} |" if "judge" in a else " - |") if judged else "")
+            + ((f" {100 * a['evidence_recall']:.0f} |" if "evidence_recall" in a else " - |") if recalled else "")
         )
     for name, p in s.get("paired", {}).items():
         lines.append(
@@ -531,7 +592,9 @@ def make_parser() -> argparse.ArgumentParser:
         help="a file in the standard LoCoMo format (default $EDGEMEM_LOCOMO, else ../shared/data/locomo/locomo_dev.json)",
     )
     p.add_argument("--conversations", default="conv-30", help="comma list of sample ids")
-    p.add_argument("--systems", default="none,rag,full,edgemem,trained", help=f"comma list of {', '.join(SYSTEMS)}")
+    p.add_argument(
+        "--systems", default="none,rag,rag-hybrid,full,edgemem,trained", help=f"comma list of {', '.join(SYSTEMS)}"
+    )
     p.add_argument("--model", default="qwen2.5-coder-0.5b", help="registry name or .gguf path (all systems use it)")
     p.add_argument("--manifest", default=None, help="export manifest of trained agents (system 'trained')")
     p.add_argument("--threads", type=int, default=2)
@@ -546,6 +609,20 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--rag-k", type=int, default=10)
     p.add_argument("--answer-k", type=int, default=30, help="edgemem: memories per speaker (Memory-R1: 30)")
     p.add_argument("--answer-turns-k", type=int, default=0, help="edgemem: raw turns shown next to the memories")
+    p.add_argument(
+        "--search",
+        choices=("hybrid", "dense"),
+        default="hybrid",
+        help="edgemem: how the answer agent finds memories and turns (hybrid: vectors + keywords fused; dense: vectors)",
+    )
+    p.add_argument(
+        "--answer-context",
+        choices=("per-speaker", "budget"),
+        default="per-speaker",
+        help="edgemem: per-speaker (--answer-k memories per speaker + --answer-turns-k turns, Memory-R1) or budget "
+        "(facts and turns ranked together, cut at --answer-budget tokens, in dialogue order)",
+    )
+    p.add_argument("--answer-budget", type=int, default=600, help="edgemem: tokens of the budgeted context")
     p.add_argument(
         "--banks",
         type=Path,

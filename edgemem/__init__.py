@@ -2,6 +2,7 @@
 
 from .answer import Answer
 from .config import MemoryConfig
+from .context import Context, ContextItem
 from .errors import EdgememError
 from .manager import TurnResult
 from .memory import IngestResult, Memory
@@ -11,6 +12,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Answer",
+    "Context",
+    "ContextItem",
     "EdgememError",
     "HistoryEntry",
     "IngestResult",

@@ -10,6 +10,7 @@ from typing import Any
 
 from . import prompts
 from .config import MemoryConfig
+from .context import build_context
 from .embedder import Embedder
 from .engine import Engine
 from .errors import InvalidInput, ModelOutputError
@@ -85,15 +86,21 @@ class AnswerAgent:
         self.engine, self.embedder, self.store, self.config = engine, embedder, store, config
 
     def retrieve(self, user: str, question: str, k: int | None = None) -> list[tuple[str, list[SearchHit]]]:
-        """Top ``k`` memories per speaker (plus raw turns when configured), each group in dialogue order."""
+        """Top ``k`` memories per speaker (plus raw turns when configured), each group in dialogue order; or,
+        with ``answer_context="budget"``, one group: the budgeted context of facts and turns."""
         k = self.config.answer_k if k is None else k
         qv = self.embedder.embed_one(question)
+        text = question if self.config.search == "hybrid" else None
+        if self.config.answer_context == "budget":
+            c = build_context(self.store, user, question, qv, self.config.answer_budget_tokens, hybrid=text is not None)
+            hits = [SearchHit(i.id, i.speaker, i.text, i.time, i.score, i.kind) for i in c.items]
+            return [("the conversation (facts and messages, oldest first)", hits)]
         groups = []
         for speaker in self.store.speakers(user):
-            hits = self.store.search(user, qv, k, speaker=speaker)
+            hits = self.store.search(user, qv, k, speaker=speaker, text=text)
             groups.append((speaker, sorted(hits, key=lambda h: h.id)))
         if self.config.answer_turns_k > 0:
-            turns = self.store.search_turns(user, qv, self.config.answer_turns_k)
+            turns = self.store.search_turns(user, qv, self.config.answer_turns_k, text=text)
             groups.append(("the conversation (raw messages)", sorted(turns, key=lambda h: h.id)))
         return groups
 

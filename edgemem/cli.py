@@ -52,9 +52,20 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def open_memory(db: str | None, user: str, model: str | None, threads: int | None, **settings: Any) -> Memory:
+def open_memory(
+    db: str | None, user: str, model: str | None, threads: int | None, *, existing: bool = False, **settings: Any
+) -> Memory:
+    """The store at ``db``. ``existing``: a command that only reads (or changes what is stored) refuses a
+    path where no store exists, and creates nothing there: an empty new store would read as "my
+    memories are gone" when the path has a typo."""
+    path = Path(db or default_db()).expanduser()
+    if existing and not path.exists():
+        raise InvalidInput(
+            f"No edgemem store at {path}: nothing to read. Fix: check --db (the default is $EDGEMEM_HOME/memory.db); "
+            "`edgemem add` or `edgemem ingest` creates a store."
+        )
     config = MemoryConfig(model=model, threads=threads, **settings)
-    return Memory(db or default_db(), user=user, config=config)
+    return Memory(path, user=user, config=config)
 
 
 def emit(data: Any, as_json: bool, text: Callable[[], None]) -> None:
@@ -210,7 +221,7 @@ def ask(
     question: str, k: int | None, db: str | None, user: str, model: str | None, threads: int | None, as_json: bool
 ) -> None:
     """Answer a question from the memories."""
-    with open_memory(db, user, model, threads) as mem:
+    with open_memory(db, user, model, threads, existing=True) as mem:
         a = mem.answer(question, k=k)
 
         def text() -> None:
@@ -239,7 +250,7 @@ def search(
     as_json: bool,
 ) -> None:
     """Find the memories most similar to QUERY (no LLM)."""
-    with open_memory(db, user, model, threads) as mem:
+    with open_memory(db, user, model, threads, existing=True) as mem:
         hits = mem.search(query, k, speaker=speaker)
 
         def text() -> None:
@@ -265,7 +276,7 @@ def memories(
     as_json: bool,
 ) -> None:
     """List stored memories."""
-    with open_memory(db, user, model, threads) as mem:
+    with open_memory(db, user, model, threads, existing=True) as mem:
         items = mem.memories(speaker=speaker, include_deleted=include_deleted)
 
         def text() -> None:
@@ -285,7 +296,7 @@ def history(
     memory_id: int | None, limit: int, db: str | None, user: str, model: str | None, threads: int | None, as_json: bool
 ) -> None:
     """Show the log of memory operations."""
-    with open_memory(db, user, model, threads) as mem:
+    with open_memory(db, user, model, threads, existing=True) as mem:
         rows = mem.history(memory_id, limit=limit)
 
         def text() -> None:
@@ -307,7 +318,7 @@ def history(
 @handle_errors
 def forget(memory_id: int, db: str | None, user: str, model: str | None, threads: int | None, as_json: bool) -> None:
     """Delete a memory (restorable with `edgemem restore`)."""
-    with open_memory(db, user, model, threads) as mem:
+    with open_memory(db, user, model, threads, existing=True) as mem:
         item = mem.forget(memory_id)
         emit(asdict(item), as_json, lambda: click.echo(f"Forgot #{item.id}: {item.text}"))
 
@@ -319,7 +330,7 @@ def forget(memory_id: int, db: str | None, user: str, model: str | None, threads
 @handle_errors
 def restore(memory_id: int, db: str | None, user: str, model: str | None, threads: int | None, as_json: bool) -> None:
     """Bring back a deleted or forgotten memory."""
-    with open_memory(db, user, model, threads) as mem:
+    with open_memory(db, user, model, threads, existing=True) as mem:
         item = mem.restore(memory_id)
         emit(asdict(item), as_json, lambda: click.echo(f"Restored #{item.id}: {item.text}"))
 
@@ -332,7 +343,7 @@ def reset(yes: bool, db: str | None, user: str, model: str | None, threads: int 
     """Remove all memories, messages and history of a user."""
     if not yes:
         click.confirm(f"Remove everything stored for user {user!r}?", abort=True)
-    with open_memory(db, user, model, threads) as mem:
+    with open_memory(db, user, model, threads, existing=True) as mem:
         click.echo(f"Removed {mem.reset()} memories of {user!r}.")
 
 
@@ -349,7 +360,7 @@ def reset(yes: bool, db: str | None, user: str, model: str | None, threads: int 
 @handle_errors
 def export_memories(out_file: str, db: str | None, user: str, model: str | None, threads: int | None) -> None:
     """Write a user's messages, memories and history as JSON (your data, portable)."""
-    with open_memory(db, user, model, threads) as mem:
+    with open_memory(db, user, model, threads, existing=True) as mem:
         text = json.dumps(mem.export_memories(), ensure_ascii=False, indent=2)
     if out_file == "-":
         click.echo(text)

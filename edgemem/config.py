@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .errors import InvalidInput
+
+SEARCH_MODES = ("hybrid", "dense")
+ANSWER_CONTEXTS = ("per-speaker", "budget")
+
 
 @dataclass
 class MemoryConfig:
@@ -29,6 +34,29 @@ class MemoryConfig:
     answer_k: int = 30
     answer_turns_k: int = 0  # raw dialogue turns added to the answer context (0 = memories only)
     answer_max_tokens: int = 96
+    # How memories and raw turns are found for answers and ``Memory.search``: "hybrid" fuses the vector
+    # ranking with a keyword (BM25) ranking of the question's words by reciprocal rank fusion, so a name
+    # or a date the embedder misses is still found; "dense" is the vector ranking alone (Memory-R1). The
+    # manager's related-memory lookup stays dense: it decides what a bank holds, and cached banks keep
+    # their meaning.
+    search: str = "hybrid"
+    # What the answer agent reads: "per-speaker" (Memory-R1: the top answer_k memories of each speaker,
+    # then answer_turns_k raw turns) or "budget" (Memory.context: facts and raw turns ranked together,
+    # cut at answer_budget_tokens, in dialogue order; answer_k / answer_turns_k are then unused).
+    answer_context: str = "per-speaker"
+    answer_budget_tokens: int = 600
+    # Relative time in an extracted fact ("yesterday", "last week", "next month") replaced by the date it
+    # meant at the message's time before the fact is stored (edgemem/dates.py), so no model does date
+    # arithmetic. Off until measured on LoCoMo's temporal questions: it changes what ingest writes.
+    resolve_dates: bool = False
+
+    def __post_init__(self) -> None:
+        if self.search not in SEARCH_MODES:
+            raise InvalidInput(f"Unknown search {self.search!r}. Fix: one of {', '.join(SEARCH_MODES)}.")
+        if self.answer_context not in ANSWER_CONTEXTS:
+            raise InvalidInput(
+                f"Unknown answer_context {self.answer_context!r}. Fix: one of {', '.join(ANSWER_CONTEXTS)}."
+            )
 
     def bank_settings(self) -> dict[str, Any]:
         """The settings that decide what ingest writes (not how answers are read): two configs with
@@ -42,4 +70,6 @@ class MemoryConfig:
             "max_deletes_per_turn": self.max_deletes_per_turn,
             "relatedness_guard": self.relatedness_guard,
             "max_message_tokens": self.max_message_tokens,
+            # only when on, so the banks built before the setting existed keep their cache names
+            **({"resolve_dates": True} if self.resolve_dates else {}),
         }

@@ -17,6 +17,7 @@ import numpy as np
 
 from . import prompts
 from .config import MemoryConfig
+from .dates import resolve_relative_dates
 from .embedder import Embedder
 from .engine import Completion, Engine
 from .errors import ModelOutputError
@@ -158,6 +159,8 @@ class MemoryManager:
             facts = []
             planned.append(PlannedOp("REJECTED", None, None, None, f"extraction: {e}"))
             result.warnings.append(str(e))
+        if self.config.resolve_dates:  # "yesterday" said on 8 May 2023 is stored as "on 7 May 2023"
+            facts = [resolve_relative_dates(f, turn.time) for f in facts]
         result.facts = facts
         vectors = self.embedder.embed([turn.text, *facts])
         turn_vector, fact_vectors = vectors[0], vectors[1:]

@@ -1,7 +1,7 @@
 """``edgemem mcp``: a Model Context Protocol server over stdio (the official ``mcp`` SDK), so an
 MCP-capable desktop assistant can use edgemem with one line of configuration.
 
-Tools: remember (store a message), recall (similarity search), answer (Answer Agent), forget
+Tools: remember (store a message), recall (the budgeted context of facts and messages), answer (Answer Agent), forget
 (delete one memory; restorable from history).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from .context import DEFAULT_BUDGET_TOKENS, MAX_BUDGET_TOKENS
 from .errors import MissingDependency
 from .memory import Memory
 
@@ -31,9 +32,11 @@ def build_server(memory: Memory) -> Any:
         return {"facts": r.facts, "operations": [dataclasses.asdict(o) for o in r.operations]}
 
     @server.tool()
-    def recall(query: str, k: int = 5) -> list[dict[str, Any]]:
-        """The stored memories most similar to the query."""
-        return [dataclasses.asdict(h) for h in memory.search(query, max(1, min(k, 50)))]
+    def recall(query: str, budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> dict[str, Any]:
+        """What is remembered about the query: stored facts and past messages, most relevant first up to
+        budget_tokens, in dialogue order with their dates; "text" is the block to read."""
+        c = memory.context(query, budget_tokens=max(1, min(budget_tokens, MAX_BUDGET_TOKENS)))
+        return {"text": c.text, "tokens": c.tokens, "items": [dataclasses.asdict(i) for i in c.items]}
 
     @server.tool()
     def answer(question: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from .answer import Answer, AnswerAgent
 from .config import MemoryConfig
+from .context import DEFAULT_BUDGET_TOKENS, Context, build_context
 from .embedder import Embedder
 from .engine import Engine, LlamaEngine
 from .errors import InvalidInput
@@ -235,12 +236,32 @@ class Memory:
     def search(
         self, query: str, k: int = 10, *, speaker: str | None = None, user: str | None = None
     ) -> list[SearchHit]:
-        """The ``k`` memories most similar to ``query`` (no LLM involved)."""
+        """The ``k`` memories that best match ``query`` (no LLM involved): hybrid (vectors and keywords
+        fused) or dense, as ``config.search`` says; each hit's ``score`` is its cosine similarity."""
         if not isinstance(query, str) or not query.strip():
             raise InvalidInput("The search query is empty. Fix: pass some text to search for.")
         if k < 1:
             raise InvalidInput(f"k must be at least 1, got {k}.")
-        return self.store.search(_check_user(user or self.user), self.embedder.embed_one(query), k, speaker=speaker)
+        text = query if self.config.search == "hybrid" else None
+        vector = self.embedder.embed_one(query)
+        return self.store.search(_check_user(user or self.user), vector, k, speaker=speaker, text=text)
+
+    def context(self, question: str, *, budget_tokens: int = DEFAULT_BUDGET_TOKENS, user: str | None = None) -> Context:
+        """The facts and raw messages that best match ``question``, ranked together, cut at
+        ``budget_tokens`` (estimated: ~4 characters a token) and rendered in dialogue order with their
+        dates: the context a host assistant gives its own model. No LLM involved."""
+        if not isinstance(question, str) or not question.strip():
+            raise InvalidInput("The question is empty. Fix: pass the question the context is for.")
+        question = question.strip()
+        vector = self.embedder.embed_one(question)
+        return build_context(
+            self.store,
+            _check_user(user or self.user),
+            question,
+            vector,
+            budget_tokens,
+            hybrid=self.config.search == "hybrid",
+        )
 
     def answer(
         self,

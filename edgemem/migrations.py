@@ -99,3 +99,46 @@ def applied(conn: Any) -> list[str]:
         "CREATE TABLE IF NOT EXISTS _migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
     )
     return [row[0] for row in conn.execute("SELECT name FROM _migrations ORDER BY version")]
+
+
+# How keyword search reads text: Unicode words folded to lower case without diacritics. No stemming: the
+# porter stemmer turns names into other words ("Ines" -> "in"), and names and dates are what keyword
+# search is for; the embedder already matches word forms.
+FTS_TOKENIZE = "unicode61 remove_diacritics 2"
+
+
+@migration
+def m003_keyword_index(conn: Any) -> None:
+    # Keyword (FTS5, BM25) indexes of live memories and raw turns, next to their vectors, for hybrid
+    # search: a name or a date the embedder misses is still found. Each row's rowid is the memory's or
+    # turn's id; the indexed text is "speaker: text". Triggers keep them in step with every write of
+    # the base tables, inside the same transaction (a soft-deleted memory leaves the index, a restored
+    # one comes back), and the index is filled from the rows already stored.
+    conn.execute(
+        f"CREATE VIRTUAL TABLE memory_fts USING fts5(text, user UNINDEXED, speaker UNINDEXED, tokenize='{FTS_TOKENIZE}')"
+    )
+    conn.execute(f"CREATE VIRTUAL TABLE turn_fts USING fts5(text, user UNINDEXED, tokenize='{FTS_TOKENIZE}')")
+    conn.execute(
+        "CREATE TRIGGER memories_fts_insert AFTER INSERT ON memories WHEN new.deleted = 0 BEGIN "
+        "INSERT INTO memory_fts (rowid, text, user, speaker) VALUES (new.id, new.speaker || ': ' || new.text, new.user, new.speaker); END"
+    )
+    conn.execute(
+        "CREATE TRIGGER memories_fts_update AFTER UPDATE OF text, speaker, deleted, user ON memories BEGIN "
+        "DELETE FROM memory_fts WHERE rowid = old.id; "
+        "INSERT INTO memory_fts (rowid, text, user, speaker) SELECT new.id, new.speaker || ': ' || new.text, new.user, new.speaker "
+        "WHERE new.deleted = 0; END"
+    )
+    conn.execute(
+        "CREATE TRIGGER memories_fts_delete AFTER DELETE ON memories BEGIN DELETE FROM memory_fts WHERE rowid = old.id; END"
+    )
+    conn.execute(
+        "CREATE TRIGGER turns_fts_insert AFTER INSERT ON turns BEGIN "
+        "INSERT INTO turn_fts (rowid, text, user) VALUES (new.id, new.speaker || ': ' || new.text, new.user); END"
+    )
+    conn.execute(
+        "CREATE TRIGGER turns_fts_delete AFTER DELETE ON turns BEGIN DELETE FROM turn_fts WHERE rowid = old.id; END"
+    )
+    conn.execute(
+        "INSERT INTO memory_fts (rowid, text, user, speaker) SELECT id, speaker || ': ' || text, user, speaker FROM memories WHERE deleted = 0"
+    )
+    conn.execute("INSERT INTO turn_fts (rowid, text, user) SELECT id, speaker || ': ' || text, user FROM turns")

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from .context import DEFAULT_BUDGET_TOKENS
 from .errors import (
     DatabaseLocked,
     EdgememError,
@@ -126,6 +127,12 @@ def create_app(memory: Memory, token: str | None = None) -> Any:
     def search(user: str, q: str, k: int = 10, speaker: str | None = None) -> dict[str, Any]:
         """Memories most similar to q (no LLM: does not queue)."""
         return out(memory.search(q, max(1, min(k, 200)), speaker=speaker, user=user))
+
+    @app.get("/v1/users/{user}/context", dependencies=auth)
+    def context(user: str, q: str, budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> dict[str, Any]:
+        """The facts and raw messages that best match q, cut at budget_tokens, in dialogue order, with the
+        rendered block a host's own model can read (no LLM: does not queue)."""
+        return out(memory.context(q, budget_tokens=budget_tokens, user=user))
 
     @app.post("/v1/users/{user}/answer", dependencies=auth)
     def answer(user: str, body: Question) -> dict[str, Any]:

@@ -8,11 +8,12 @@ an interrupted ingest never leaves a half-applied turn, and "the turn row exists
 from __future__ import annotations
 
 import json
+import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -88,6 +89,54 @@ class PlannedOp:
 
 
 _MEM_COLS = "id, user, speaker, text, time, created_at, updated_at, deleted"
+
+# Reciprocal rank fusion: a hit's fused score is the sum over the rankings that hold it of 1 / (RRF_K + rank).
+# 60 is the constant of the method's paper and the common default; it keeps one ranking's top hit from
+# outweighing agreement between the two.
+RRF_K = 60
+K = TypeVar("K", bound=Hashable)
+# Each ranking is drawn this many times deeper than k (at least MIN_POOL), so a hit that only one of them
+# ranks high can still enter the top k.
+POOL_FACTOR, MIN_POOL = 3, 30
+# Words that carry no topic: left out of keyword queries (BM25 would give them little weight anyway,
+# but they make every row a match and the query slower).
+_STOPWORDS = frozenset(
+    """a about after again all am an and any are as at be been before being between both but by can could
+    did do does doing down during each few for from further had has have having he her here hers herself him
+    himself his how i if in into is it its itself just me more most my myself no nor not now of off on once
+    only or other our ours out over own same she should so some such than that the their theirs them then
+    there these they this those through to too under until up very was we were what when where which while
+    who whom why will with would you your yours""".split()
+)
+MAX_QUERY_TERMS = 32
+
+
+def keyword_query(text: str) -> str | None:
+    """An FTS5 query for the words of ``text``: each word quoted (so quotes, AND / OR / NOT, NEAR, ``*``,
+    ``-``, ``:``, ``^`` and parentheses in user text are plain words, never operators) and joined by OR,
+    stop words left out, at most ``MAX_QUERY_TERMS`` words. None when no word is left.
+
+    >>> keyword_query('Where did "Leo" run (the Berlin marathon)? NOT* -x')
+    '"leo" OR "run" OR "berlin" OR "marathon" OR "x"'
+    """
+    words: list[str] = []
+    for w in re.findall(r"\w+", str(text).lower()):
+        if w not in _STOPWORDS and w not in words:
+            words.append(w)
+    return " OR ".join(f'"{w}"' for w in words[:MAX_QUERY_TERMS]) or None
+
+
+def fuse(*rankings: Sequence[K]) -> list[K]:
+    """Keys ordered by reciprocal rank fusion of the rankings (ties: the earlier ranking's order).
+
+    >>> fuse([1, 2, 3], [3, 4])
+    [3, 1, 2, 4]
+    """
+    scores: dict[K, float] = {}
+    for ranking in rankings:
+        for rank, i in enumerate(ranking, start=1):
+            scores[i] = scores.get(i, 0.0) + 1.0 / (RRF_K + rank)
+    return sorted(scores, key=lambda i: -scores[i])
 
 
 def _item(row: Sequence[Any]) -> MemoryItem:
@@ -206,6 +255,23 @@ class Store:
         )
         return {int(r[0]): np.frombuffer(r[1], dtype="<f4") for r in rows}
 
+    def source_turns(self, memory_ids: Sequence[int]) -> dict[int, int | None]:
+        """The turn each memory was extracted from (None: imported or restored without one), by id."""
+        if not memory_ids:
+            return {}
+        marks = ",".join("?" * len(memory_ids))
+        rows = self._q(f"SELECT id, source_turn FROM memories WHERE id IN ({marks})", list(memory_ids))
+        return {int(r[0]): (None if r[1] is None else int(r[1])) for r in rows}
+
+    def turn_keys(self, turn_ids: Sequence[int]) -> dict[int, str]:
+        """The dialogue key (a LoCoMo dia_id, a message number) of each turn, by row id."""
+        if not turn_ids:
+            return {}
+        marks = ",".join("?" * len(turn_ids))
+        return {
+            int(r[0]): str(r[1]) for r in self._q(f"SELECT id, key FROM turns WHERE id IN ({marks})", list(turn_ids))
+        }
+
     def turn_row(self, user: str, source: str, key: str) -> tuple[int, Turn, list[str]] | None:
         """(row id, turn, extracted facts) of a stored turn."""
         rows = self._q(
@@ -276,30 +342,86 @@ class Store:
         )
         return [HistoryEntry(*r) for r in rows]
 
-    def search(self, user: str, vector: np.ndarray, k: int, speaker: str | None = None) -> list[SearchHit]:
-        """The ``k`` live memories of ``user`` (optionally one speaker's) nearest to ``vector``."""
+    def search(
+        self, user: str, vector: np.ndarray, k: int, speaker: str | None = None, *, text: str | None = None
+    ) -> list[SearchHit]:
+        """The ``k`` live memories of ``user`` (optionally one speaker's) nearest to ``vector``; with
+        ``text``, hybrid: the vector ranking fused with the keyword (BM25) ranking of ``text``. Each hit's
+        ``score`` is its cosine similarity to ``vector`` either way."""
+        return self._search("memory", user, vector, k, speaker, text)
+
+    def search_turns(self, user: str, vector: np.ndarray, k: int, *, text: str | None = None) -> list[SearchHit]:
+        """The ``k`` raw turns of ``user`` nearest to ``vector`` (hybrid with ``text``, as :meth:`search`)."""
+        return self._search("turn", user, vector, k, None, text)
+
+    def _search(
+        self, kind: str, user: str, vector: np.ndarray, k: int, speaker: str | None, text: str | None
+    ) -> list[SearchHit]:
         if k <= 0:
             return []
-        sql = (
-            "SELECT m.id, m.speaker, m.text, m.time, v.distance FROM memory_vectors v JOIN memories m ON m.id = v.memory_id "
-            "WHERE v.embedding MATCH ? AND v.k = ? AND v.user = ?"
-        )
+        pool = k if text is None else max(k * POOL_FACTOR, MIN_POOL)
+        dense = self._dense(kind, user, vector, pool, speaker)
+        if text is None:
+            return dense[:k]
+        keyword = self._keyword(kind, user, text, pool, speaker)
+        by_id = {h.id: h for h in dense}
+        order = fuse([h.id for h in dense], keyword)[:k]
+        missing = [i for i in order if i not in by_id]
+        by_id.update({h.id: h for h in self._rows(kind, user, missing, vector)})
+        return [by_id[i] for i in order if i in by_id]
+
+    def _dense(self, kind: str, user: str, vector: np.ndarray, k: int, speaker: str | None) -> list[SearchHit]:
+        if kind == "memory":
+            sql = (
+                "SELECT m.id, m.speaker, m.text, m.time, v.distance FROM memory_vectors v JOIN memories m ON m.id = v.memory_id "
+                "WHERE v.embedding MATCH ? AND v.k = ? AND v.user = ?"
+            )
+        else:
+            sql = (
+                "SELECT t.id, t.speaker, t.text, t.time, v.distance FROM turn_vectors v JOIN turns t ON t.id = v.turn_id "
+                "WHERE v.embedding MATCH ? AND v.k = ? AND v.user = ?"
+            )
         params: list[Any] = [encode(vector), k, user]
         if speaker is not None:
             sql += " AND v.speaker = ?"
             params.append(speaker)
         rows = self._q(sql + " ORDER BY v.distance", params)
-        return [SearchHit(r[0], r[1], r[2], r[3], 1.0 - float(r[4])) for r in rows]
+        return [SearchHit(r[0], r[1], r[2], r[3], 1.0 - float(r[4]), kind) for r in rows]
 
-    def search_turns(self, user: str, vector: np.ndarray, k: int) -> list[SearchHit]:
-        if k <= 0:
+    def _keyword(self, kind: str, user: str, text: str, n: int, speaker: str | None) -> list[int]:
+        """Ids of ``user``'s live memories (or turns) matching the words of ``text``, best BM25 first."""
+        query = keyword_query(text)
+        if query is None:
             return []
-        rows = self._q(
-            "SELECT t.id, t.speaker, t.text, t.time, v.distance FROM turn_vectors v JOIN turns t ON t.id = v.turn_id "
-            "WHERE v.embedding MATCH ? AND v.k = ? AND v.user = ? ORDER BY v.distance",
-            (encode(vector), k, user),
-        )
-        return [SearchHit(r[0], r[1], r[2], r[3], 1.0 - float(r[4]), "turn") for r in rows]
+        table = "memory_fts" if kind == "memory" else "turn_fts"
+        sql = f"SELECT rowid FROM {table} WHERE {table} MATCH ? AND user = ?"
+        params: list[Any] = [query, user]
+        if speaker is not None:
+            sql += " AND speaker = ?"
+            params.append(speaker)
+        return [int(r[0]) for r in self._q(sql + " ORDER BY rank LIMIT ?", [*params, n])]
+
+    def _rows(self, kind: str, user: str, ids: Sequence[int], vector: np.ndarray) -> list[SearchHit]:
+        """Hits for ids the keyword ranking found, scored by their stored vectors' cosine to ``vector``."""
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        if kind == "memory":
+            rows = self._q(
+                f"SELECT m.id, m.speaker, m.text, m.time, v.embedding FROM memories m JOIN memory_vectors v "
+                f"ON v.memory_id = m.id WHERE m.user = ? AND m.deleted = 0 AND m.id IN ({marks})",
+                [user, *ids],
+            )
+        else:
+            rows = self._q(
+                f"SELECT t.id, t.speaker, t.text, t.time, v.embedding FROM turns t JOIN turn_vectors v "
+                f"ON v.turn_id = t.id WHERE t.user = ? AND t.id IN ({marks})",
+                [user, *ids],
+            )
+        q = np.asarray(vector, dtype="<f4")
+        return [
+            SearchHit(r[0], r[1], r[2], r[3], float(np.dot(np.frombuffer(r[4], dtype="<f4"), q)), kind) for r in rows
+        ]
 
     # -- writes --------------------------------------------------------------------------------------
 

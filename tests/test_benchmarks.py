@@ -541,3 +541,46 @@ def test_committed_predictions_rescore_bit_identically():
     rows = [json.loads(line) for f in files for line in f.read_text().splitlines()]
     changed = [r for r in rows if score(r["prediction"], r["gold"]) != {k: r[k] for k in ("f1", "bleu1", "em")}]
     assert len(rows) > 10_000 and not changed, changed[:3]
+
+
+def test_rag_hybrid_ranks_raw_turns_with_the_runtime_search(embedder):
+    """rag-hybrid reads the same turn lines as rag, ranked by Store.search_turns with the question's
+    words: a question naming a turn's rare word gets that turn, in dialogue order with the others."""
+    from conftest import TINY_PATH
+
+    from benchmarks.locomo import Baselines
+    from edgemem.locomo import load_locomo
+
+    (conv,) = load_locomo(TINY_PATH)
+    b = Baselines(None, embedder, rag_k=2)
+    top = b.hybrid_top(conv, conv.turns, "Which marathon is Leo training for?")
+    assert len(top) == 2 and top == sorted(top) and 3 in top  # D2:2, the Berlin marathon turn
+    b.rag_k = 1
+    assert b.hybrid_top(conv, conv.turns, "Porto graphic designer") == [0]  # D1:1
+
+
+@pytest.mark.slow
+def test_harness_records_evidence_recall_for_rag_hybrid_and_the_budgeted_context(tmp_path):
+    """rag, rag-hybrid and edgemem with the budgeted context on the real stack: every row records the
+    dialogue ids its context held and the share of its evidence among them; the summary averages them."""
+    from conftest import TINY_PATH
+
+    from benchmarks import locomo
+
+    argv = ["--data", str(TINY_PATH), "--conversations", "tiny", "--model", "smollm2-135m", "--threads", "1"]
+    argv += ["--n-ctx", "4096", "--rag-k", "2", "--out", str(tmp_path / "out")]
+    s = locomo.main(
+        [*argv, "--systems", "rag,rag-hybrid,edgemem", "--answer-context", "budget", "--answer-budget", "80"]
+    )
+    rows = [json.loads(line) for line in (tmp_path / "out" / "predictions.jsonl").read_text().splitlines()]
+    assert {r["system"] for r in rows} == {"rag", "rag-hybrid", "edgemem"}
+    for r in rows:
+        assert 0.0 <= r["evidence_recall"] <= 1.0 and all(k.startswith("D") for k in r["context_keys"])
+    rag_hybrid = [r for r in rows if r["system"] == "rag-hybrid"]
+    assert all(len(r["context_keys"]) == 2 for r in rag_hybrid)
+    assert s["scores"]["rag-hybrid"]["all"]["evidence_recall"] == pytest.approx(
+        sum(r["evidence_recall"] for r in rag_hybrid) / 4
+    )
+    assert "evidence in context %" in (tmp_path / "out" / "summary.md").read_text()
+    settings = json.loads((tmp_path / "out" / "settings.json").read_text())
+    assert settings["edgemem"]["answer_context"] == "budget" and settings["edgemem"]["search"] == "hybrid"

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 from edgemem.cli import cli
 from edgemem.db import connect, sqlite_module
+from edgemem.store import Store
 
 EDGEMEM = [sys.executable, "-m", "edgemem.cli"]
 
@@ -57,6 +58,7 @@ def test_errors_are_one_clean_line(tmp_path, args, code, message):
     notdb = tmp_path / "notes.txt"
     notdb.write_text("hello, not a database")
     paths = {"notdb": notdb, "db": tmp_path / "m.db", "missing": tmp_path / "missing.gguf"}
+    Store(str(paths["db"])).close()  # an existing (empty) store: read commands refuse a missing one
     result = run(*(a.format(**paths) for a in args))
     assert result.returncode == code, result.stderr
     assert message in result.stderr and "Traceback" not in result.stderr
@@ -64,8 +66,29 @@ def test_errors_are_one_clean_line(tmp_path, args, code, message):
     assert notdb.read_text() == "hello, not a database"
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["memories"],
+        ["search", "Lisbon"],
+        ["history"],
+        ["ask", "Where?"],
+        ["forget", "1"],
+        ["export-memories", "--out", "x.json"],
+    ],
+)
+def test_read_commands_on_a_missing_store_say_so_and_create_nothing(tmp_path, args):
+    """A typo in --db must not look like "my memories are gone": no directory, no empty store is made."""
+    db = tmp_path / "typo" / "dir" / "x.db"
+    result = run(*args, "--db", str(db))
+    assert result.returncode == 2 and "No edgemem store at" in result.stderr and str(db) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "typo").exists()
+
+
 def test_locked_database_is_reported(tmp_path):
     db = tmp_path / "m.db"
+    Store(str(db)).close()
     assert run("memories", "--db", str(db)).returncode == 0
     holder = sqlite_module().connect(str(db), isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")

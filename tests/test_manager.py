@@ -162,3 +162,19 @@ def test_long_message_is_truncated_with_warning(make_memory):
     assert any("truncated" in str(w.message) for w in caught)
     assert "truncated" in r.warnings[0]
     assert len(mem.store.last_turn("u", "").text.split()) <= 50
+
+
+def test_relative_dates_in_facts_are_resolved_before_they_are_stored(make_memory):
+    """With resolve_dates on, the fact the manager sees and the memory stored carry the absolute date; the
+    setting is part of what shapes a bank (and absent when off, so earlier banks keep their names)."""
+    from edgemem import MemoryConfig
+
+    eng = ScriptedEngine()
+    mem = make_memory(eng, resolve_dates=True)
+    eng.enqueue(facts("Sam went hiking yesterday"), ops({"event": "ADD", "text": "Sam went hiking on 7 May 2023"}))
+    r = mem.add("I went hiking yesterday!", speaker="Sam", time="1:56 pm on 8 May, 2023")
+    assert r.facts == ["Sam went hiking on 7 May 2023"]
+    assert "1. Sam went hiking on 7 May 2023" in eng.history[-1]["messages"][1]["content"]
+    assert [m.text for m in mem.memories()] == ["Sam went hiking on 7 May 2023"]
+    assert MemoryConfig(resolve_dates=True).bank_settings()["resolve_dates"] is True
+    assert "resolve_dates" not in MemoryConfig().bank_settings()

@@ -62,6 +62,10 @@ def test_users_are_isolated(client):
     assert client.post(f"/v1/users/alice/memories/{bob_id}/restore", headers=AUTH).status_code == 404
     hits = client.get("/v1/users/alice/search", params={"q": "coffee"}, headers=AUTH).json()["result"]
     assert all("alice" in h["text"] for h in hits)
+    ctx = client.get("/v1/users/alice/context", params={"q": "tea", "budget_tokens": 200}, headers=AUTH).json()
+    assert "tea" in ctx["result"]["text"] and "bob" not in ctx["result"]["text"] and ctx["result"]["tokens"] <= 200
+    bad = client.get("/v1/users/alice/context", params={"q": "tea", "budget_tokens": 0}, headers=AUTH)
+    assert bad.status_code == 400 and "budget_tokens" in bad.text
     assert client.get("/v1/users/bob/memories", headers=AUTH).json()["result"][0]["deleted"] is False
     a = client.post("/v1/users/alice/answer", json={"question": "What does alice love?"}, headers=AUTH).json()
     assert a["result"]["answer"] and "queue_s" in a
@@ -195,6 +199,8 @@ def test_mcp_stdio_session(tmp_path):
     assert not out["remember"].is_error and not out["answer"].is_error and not out["recall"].is_error
     text = json.dumps([c.model_dump() for c in out["answer"].content])
     assert "answer" in text
+    recalled = json.dumps([c.model_dump() for c in out["recall"].content])
+    assert "Lisbon" in recalled and "tokens" in recalled  # the budgeted context: facts and the message
 
 
 def test_export_import_roundtrip(client, tmp_path):

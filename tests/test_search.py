@@ -1,0 +1,148 @@
+"""Hybrid search: the keyword (FTS5) index kept in step with every write, filled for stores written
+before it, fused with the vector ranking, and safe against any user text.
+Run: .venv/bin/pytest tests/test_search.py"""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgemem import migrations, store
+from edgemem.db import _load_vec, sqlite_module
+from edgemem.store import PlannedOp, Store, Turn, keyword_query
+
+
+def unit(seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=384).astype(np.float32)
+    return v / np.linalg.norm(v)
+
+
+def keyword_ids(s: Store, user: str, text: str, kind: str = "memory") -> list[int]:
+    return s._keyword(kind, user, text, 50, None)
+
+
+def test_doctests():
+    assert doctest.testmod(store).failed == 0
+
+
+def test_a_store_written_before_the_keyword_index_is_filled_when_opened(tmp_path):
+    """A database at schema m002 (as every store written before hybrid search): opening it applies
+    m003, which indexes the live memories and every turn already stored, and not the deleted ones."""
+    path = tmp_path / "old.db"
+    sqlite = sqlite_module()
+    conn = sqlite.connect(str(path), isolation_level=None)
+    _load_vec(conn)
+    for _name, fn in migrations.MIGRATIONS[:2]:
+        fn(conn)
+    migrations.applied(conn)
+    conn.executemany("INSERT INTO _migrations VALUES (?, ?, 'then')", [(1, "m001_initial"), (2, "m002_turn_facts")])
+    conn.execute(
+        "INSERT INTO turns (user, source, key, speaker, text, created_at) VALUES ('u', 's', '1', 'Ines', 'I moved to Porto', 't')"
+    )
+    conn.execute(
+        "INSERT INTO memories (user, speaker, text, created_at, updated_at) VALUES ('u', 'Ines', 'Ines lives in Porto', 't', 't')"
+    )
+    conn.execute(
+        "INSERT INTO memories (user, speaker, text, created_at, updated_at, deleted) VALUES ('u', 'Ines', 'Ines lived in Faro', 't', 't', 1)"
+    )
+    conn.close()
+    s = Store(str(path))
+    try:
+        assert keyword_ids(s, "u", "Porto") == [1]
+        assert keyword_ids(s, "u", "Faro") == []  # soft-deleted before: not indexed
+        assert keyword_ids(s, "u", "Porto", "turn") == [1]
+        assert keyword_ids(s, "u", "ines") == [1]  # the speaker is indexed with the text
+    finally:
+        s.close()
+
+
+def test_every_write_keeps_the_keyword_index_in_step(tmp_path):
+    s = Store(str(tmp_path / "m.db"))
+    t = s.apply_turn(
+        "u",
+        Turn("Sam", "I live in Oslo", None, "s", "1"),
+        unit(0),
+        [PlannedOp("ADD", text="Sam lives in Oslo", vector=unit(1))],
+    )
+    (m,) = s.memories("u")
+    assert keyword_ids(s, "u", "Oslo") == [m.id] and keyword_ids(s, "u", "Oslo", "turn") == [t]
+    s.apply_turn(
+        "u",
+        Turn("Sam", "moved", None, "s", "2"),
+        None,
+        [PlannedOp("UPDATE", m.id, "Sam lives in Bergen", unit(2))],
+    )
+    assert keyword_ids(s, "u", "Oslo") == [] and keyword_ids(s, "u", "Bergen") == [m.id]
+    s.forget("u", m.id)
+    assert keyword_ids(s, "u", "Bergen") == []
+    s.restore("u", m.id, unit(2))
+    assert keyword_ids(s, "u", "Bergen") == [m.id]
+    s.apply_turn("u", Turn("Sam", "x", None, "s", "3"), None, [PlannedOp("DELETE", m.id)])
+    assert keyword_ids(s, "u", "Bergen") == []
+    s.reset("u")
+    assert keyword_ids(s, "u", "Oslo", "turn") == [] and s._q("SELECT COUNT(*) FROM memory_fts")[0][0] == 0
+    s.close()
+
+
+def test_hybrid_search_brings_a_keyword_match_into_the_top_k(tmp_path):
+    """Dense alone ranks the memory whose vector is nearest first; the one naming the query's rare word is
+    fused in ahead of it; each hit keeps its cosine similarity as its score."""
+    s = Store(str(tmp_path / "m.db"))
+    texts = ["Sam likes tea", "Sam met Zorbik at the harbour", "Sam owns a boat", "Sam plays chess"]
+    vectors = np.stack([unit(1), unit(2), unit(3), unit(4)])
+    s.add_memories("u", "Sam", texts, vectors)
+    s.add_memories("v", "Ann", ["Ann met Zorbik too"], unit(2)[None, :])  # another user's match: never seen
+    query = unit(1)  # nearest to "Sam likes tea"
+    assert [h.text for h in s.search("u", query, 1)] == ["Sam likes tea"]
+    hybrid = s.search("u", query, 2, text="Who is Zorbik?")
+    assert [h.text for h in hybrid] == ["Sam met Zorbik at the harbour", "Sam likes tea"]
+    assert hybrid[0].score == pytest.approx(float(unit(2) @ query), abs=1e-5)
+    assert [h.text for h in s.search("u", query, 5, speaker="Ann", text="Zorbik")] == []
+    assert s.search("u", query, 0, text="Zorbik") == []
+    # a query with no word left (only stop words or punctuation) is the dense search
+    assert [h.id for h in s.search("u", query, 3, text="what is the ???")] == [h.id for h in s.search("u", query, 3)]
+    s.close()
+
+
+FTS_SYNTAX = [
+    'Leo "Berlin',  # unbalanced quote
+    "Berlin AND NOT Leo OR",  # operators, a dangling OR
+    "NEAR(Leo Berlin, 2)",
+    "Ber* -Leo ^start col:value",
+    "((Leo)",  # unbalanced parentheses
+    "'; DROP TABLE memories; --",
+    "",
+    "   ",
+    "*",
+    "x" * 10_000,
+]
+
+
+@pytest.mark.parametrize("text", FTS_SYNTAX)
+def test_fts_syntax_in_user_text_is_plain_words(tmp_path, text):
+    s = Store(str(tmp_path / "m.db"))
+    s.add_memories("u", "Leo", ["Leo runs in Berlin", "Leo and Ann"], np.stack([unit(1), unit(2)]))
+    hits = s.search("u", unit(3), 5, text=text)
+    assert {h.text for h in hits} <= {"Leo runs in Berlin", "Leo and Ann"}
+    q = keyword_query(text)
+    assert q is None or all(part.startswith('"') and part.endswith('"') for part in q.split(" OR "))
+    assert len(s.memories("u")) == 2  # nothing changed
+    s.close()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_is_a_valid_keyword_query(text):
+    """Whatever the user types, the FTS5 query parses and matches only words of the text."""
+    conn = sqlite_module().connect(":memory:")
+    conn.execute("CREATE VIRTUAL TABLE f USING fts5(text, tokenize='unicode61 remove_diacritics 2')")
+    conn.execute("INSERT INTO f VALUES ('leo runs in berlin')")
+    q = keyword_query(text)
+    if q is not None:
+        rows = list(conn.execute("SELECT rowid FROM f WHERE f MATCH ?", (q,)))
+        assert rows in ([], [(1,)])
+    conn.close()
