@@ -142,3 +142,36 @@ def m003_keyword_index(conn: Any) -> None:
         "INSERT INTO memory_fts (rowid, text, user, speaker) SELECT id, speaker || ': ' || text, user, speaker FROM memories WHERE deleted = 0"
     )
     conn.execute("INSERT INTO turn_fts (rowid, text, user) SELECT id, speaker || ': ' || text, user FROM turns")
+
+
+@migration
+def m004_hidden_turns(conn: Any) -> None:
+    # A raw turn whose memory was deleted (by the manager) or forgotten (by the user) leaves search and
+    # answers with it: otherwise the forgotten fact keeps being answered from the message it came from.
+    # Soft, like the memory: one row per (turn, memory that hides it); restoring the memory removes its
+    # row, and the turn is back once no deleted memory hides it. Triggers keep this in step with every
+    # write of memories.deleted; the turns of memories deleted before this migration are hidden now.
+    conn.execute(
+        "CREATE TABLE hidden_turns (turn_id INTEGER NOT NULL, memory_id INTEGER NOT NULL, PRIMARY KEY (turn_id, memory_id))"
+    )
+    conn.execute("CREATE INDEX hidden_turns_memory ON hidden_turns (memory_id)")
+    conn.execute(
+        "CREATE TRIGGER memories_hide_turn AFTER UPDATE OF deleted ON memories "
+        "WHEN new.deleted = 1 AND new.source_turn IS NOT NULL BEGIN "
+        "INSERT OR IGNORE INTO hidden_turns (turn_id, memory_id) VALUES (new.source_turn, new.id); END"
+    )
+    conn.execute(
+        "CREATE TRIGGER memories_show_turn AFTER UPDATE OF deleted ON memories WHEN new.deleted = 0 BEGIN "
+        "DELETE FROM hidden_turns WHERE memory_id = new.id; END"
+    )
+    conn.execute(
+        "CREATE TRIGGER memories_drop_hidden AFTER DELETE ON memories BEGIN "
+        "DELETE FROM hidden_turns WHERE memory_id = old.id; END"
+    )
+    conn.execute(
+        "CREATE TRIGGER turns_drop_hidden AFTER DELETE ON turns BEGIN DELETE FROM hidden_turns WHERE turn_id = old.id; END"
+    )
+    conn.execute(
+        "INSERT OR IGNORE INTO hidden_turns (turn_id, memory_id) "
+        "SELECT source_turn, id FROM memories WHERE deleted = 1 AND source_turn IS NOT NULL"
+    )

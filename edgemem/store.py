@@ -371,16 +371,22 @@ class Store:
         return [by_id[i] for i in order if i in by_id]
 
     def _dense(self, kind: str, user: str, vector: np.ndarray, k: int, speaker: str | None) -> list[SearchHit]:
-        if kind == "memory":
-            sql = (
-                "SELECT m.id, m.speaker, m.text, m.time, v.distance FROM memory_vectors v JOIN memories m ON m.id = v.memory_id "
-                "WHERE v.embedding MATCH ? AND v.k = ? AND v.user = ?"
-            )
-        else:
-            sql = (
+        if kind == "turn":  # hidden turns (of deleted or forgotten memories) are filtered after the kNN
+            hidden = self._q(
+                "SELECT COUNT(DISTINCT h.turn_id) FROM hidden_turns h JOIN turns t ON t.id = h.turn_id WHERE t.user = ?",
+                (user,),
+            )[0][0]
+            rows = self._q(
                 "SELECT t.id, t.speaker, t.text, t.time, v.distance FROM turn_vectors v JOIN turns t ON t.id = v.turn_id "
-                "WHERE v.embedding MATCH ? AND v.k = ? AND v.user = ?"
+                "WHERE v.embedding MATCH ? AND v.k = ? AND v.user = ? "
+                "AND NOT EXISTS (SELECT 1 FROM hidden_turns h WHERE h.turn_id = t.id) ORDER BY v.distance",
+                (encode(vector), k + int(hidden), user),
             )
+            return [SearchHit(r[0], r[1], r[2], r[3], 1.0 - float(r[4]), kind) for r in rows[:k]]
+        sql = (
+            "SELECT m.id, m.speaker, m.text, m.time, v.distance FROM memory_vectors v JOIN memories m ON m.id = v.memory_id "
+            "WHERE v.embedding MATCH ? AND v.k = ? AND v.user = ?"
+        )
         params: list[Any] = [encode(vector), k, user]
         if speaker is not None:
             sql += " AND v.speaker = ?"
@@ -395,6 +401,8 @@ class Store:
             return []
         table = "memory_fts" if kind == "memory" else "turn_fts"
         sql = f"SELECT rowid FROM {table} WHERE {table} MATCH ? AND user = ?"
+        if kind == "turn":
+            sql += " AND rowid NOT IN (SELECT turn_id FROM hidden_turns)"
         params: list[Any] = [query, user]
         if speaker is not None:
             sql += " AND speaker = ?"
@@ -415,7 +423,8 @@ class Store:
         else:
             rows = self._q(
                 f"SELECT t.id, t.speaker, t.text, t.time, v.embedding FROM turns t JOIN turn_vectors v "
-                f"ON v.turn_id = t.id WHERE t.user = ? AND t.id IN ({marks})",
+                f"ON v.turn_id = t.id WHERE t.user = ? AND t.id IN ({marks}) "
+                "AND NOT EXISTS (SELECT 1 FROM hidden_turns h WHERE h.turn_id = t.id)",
                 [user, *ids],
             )
         q = np.asarray(vector, dtype="<f4")

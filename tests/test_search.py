@@ -146,3 +146,54 @@ def test_any_text_is_a_valid_keyword_query(text):
         rows = list(conn.execute("SELECT rowid FROM f WHERE f MATCH ?", (q,)))
         assert rows in ([], [(1,)])
     conn.close()
+
+
+def test_a_forgotten_or_deleted_memory_takes_its_source_turn_out_of_search(tmp_path):
+    """Forgetting "Sam is allergic to cats" must not leave "I'm allergic to cats" answerable from the raw
+    turn; restoring the memory brings the turn back (both kinds of search, both removals)."""
+    s = Store(str(tmp_path / "m.db"))
+    t1 = s.apply_turn(
+        "u",
+        Turn("Sam", "I'm allergic to cats", None, "s", "1"),
+        unit(1),
+        [PlannedOp("ADD", text="Sam is allergic to cats", vector=unit(2))],
+    )
+    t2 = s.apply_turn("u", Turn("Sam", "I like tea", None, "s", "2"), unit(3), [])
+    (m,) = s.memories("u")
+
+    def turns(text=None):
+        return {h.id for h in s.search_turns("u", unit(1), 5, text=text)}
+
+    assert turns() == turns("allergic cats") | {t2} == {t1, t2}
+    s.forget("u", m.id)
+    assert turns() == {t2} and t1 not in turns("allergic cats")
+    s.restore("u", m.id, unit(2))
+    assert turns() == {t1, t2}
+    s.apply_turn("u", Turn("Sam", "not anymore", None, "s", "3"), None, [PlannedOp("DELETE", m.id)])
+    assert t1 not in turns() and t1 not in turns("allergic")
+    s.close()
+
+
+def test_turns_of_memories_deleted_before_the_migration_are_hidden(tmp_path):
+    path = tmp_path / "old.db"
+    sqlite = sqlite_module()
+    conn = sqlite.connect(str(path), isolation_level=None)
+    _load_vec(conn)
+    for _name, fn in migrations.MIGRATIONS[:3]:
+        fn(conn)
+    migrations.applied(conn)
+    conn.executemany(
+        "INSERT INTO _migrations VALUES (?, ?, 'then')",
+        [(i + 1, n) for i, (n, _) in enumerate(migrations.MIGRATIONS[:3])],
+    )
+    conn.execute(
+        "INSERT INTO turns (user, source, key, speaker, text, created_at) VALUES ('u', 's', '1', 'Sam', 'I live in Oslo', 't')"
+    )
+    conn.execute(
+        "INSERT INTO memories (user, speaker, text, created_at, updated_at, deleted, source_turn) "
+        "VALUES ('u', 'Sam', 'Sam lives in Oslo', 't', 't', 1, 1)"
+    )
+    conn.close()
+    s = Store(str(path))
+    assert keyword_ids(s, "u", "Oslo", "turn") == []
+    s.close()
