@@ -93,7 +93,17 @@ class AnswerAgent:
         text = question if self.config.search == "hybrid" else None
         if self.config.answer_context == "budget":
             c = build_context(self.store, user, question, qv, self.config.answer_budget_tokens, hybrid=text is not None)
-            hits = [SearchHit(i.id, i.speaker, i.text, i.time, i.score, i.kind) for i in c.items]
+            hits = [
+                SearchHit(
+                    i.id,
+                    i.speaker,
+                    i.text if i.kind != "version" else f"(until {i.until}) {i.text}",
+                    i.time,
+                    i.score,
+                    i.kind,
+                )
+                for i in c.items
+            ]
             return [("the conversation (facts and messages, oldest first)", hits)]
         groups = []
         for speaker in self.store.speakers(user):

@@ -175,3 +175,49 @@ def m004_hidden_turns(conn: Any) -> None:
         "INSERT OR IGNORE INTO hidden_turns (turn_id, memory_id) "
         "SELECT source_turn, id FROM memories WHERE deleted = 1 AND source_turn IS NOT NULL"
     )
+
+
+@migration
+def m005_memory_versions(conn: Any) -> None:
+    # What an UPDATE overwrote stays findable as a superseded version, with the dialogue time it stopped
+    # being current ("until"): questions about the latest state get the latest fact, questions about the
+    # past still find the old one. Its vector moves to version_vectors; a keyword index as for memories.
+    # Versions of a deleted memory are not searched. Versions of UPDATEs made before this migration are
+    # rebuilt from the history (their old text; keyword search only: their vectors were overwritten).
+    conn.execute(
+        """CREATE TABLE memory_versions (
+            id INTEGER PRIMARY KEY,
+            memory_id INTEGER NOT NULL REFERENCES memories (id),
+            user TEXT NOT NULL,
+            speaker TEXT NOT NULL,
+            text TEXT NOT NULL,
+            time TEXT,
+            until TEXT,
+            until_turn INTEGER,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    conn.execute("CREATE INDEX memory_versions_memory ON memory_versions (memory_id)")
+    conn.execute(
+        f"""CREATE VIRTUAL TABLE version_vectors USING vec0 (
+            version_id INTEGER PRIMARY KEY,
+            user TEXT PARTITION KEY,
+            embedding FLOAT[{EMBEDDING_DIM}] distance_metric=cosine,
+            chunk_size=128
+        )"""
+    )
+    conn.execute(f"CREATE VIRTUAL TABLE version_fts USING fts5(text, user UNINDEXED, tokenize='{FTS_TOKENIZE}')")
+    conn.execute(
+        "CREATE TRIGGER versions_fts_insert AFTER INSERT ON memory_versions BEGIN "
+        "INSERT INTO version_fts (rowid, text, user) VALUES (new.id, new.speaker || ': ' || new.text, new.user); END"
+    )
+    conn.execute(
+        "CREATE TRIGGER versions_fts_delete AFTER DELETE ON memory_versions BEGIN "
+        "DELETE FROM version_fts WHERE rowid = old.id; DELETE FROM version_vectors WHERE version_id = old.id; END"
+    )
+    conn.execute(
+        "INSERT INTO memory_versions (memory_id, user, speaker, text, time, until, until_turn, created_at) "
+        "SELECT h.memory_id, h.user, m.speaker, h.old_text, NULL, t.time, h.turn_id, h.created_at FROM history h "
+        "JOIN memories m ON m.id = h.memory_id LEFT JOIN turns t ON t.id = h.turn_id "
+        "WHERE h.op = 'UPDATE' AND h.old_text IS NOT NULL ORDER BY h.id"
+    )

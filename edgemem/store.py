@@ -48,7 +48,8 @@ class SearchHit:
     text: str
     time: str | None
     score: float
-    kind: str = "memory"  # or "turn"
+    kind: str = "memory"  # "turn" (a raw message) or "version" (a memory's text before an UPDATE)
+    until: str | None = None  # a version: the dialogue time it was superseded
 
 
 @dataclass(frozen=True)
@@ -263,6 +264,14 @@ class Store:
         rows = self._q(f"SELECT id, source_turn FROM memories WHERE id IN ({marks})", list(memory_ids))
         return {int(r[0]): (None if r[1] is None else int(r[1])) for r in rows}
 
+    def version_turns(self, version_ids: Sequence[int]) -> dict[int, int | None]:
+        """The turn that superseded each version (None: unknown), by version id."""
+        if not version_ids:
+            return {}
+        marks = ",".join("?" * len(version_ids))
+        rows = self._q(f"SELECT id, until_turn FROM memory_versions WHERE id IN ({marks})", list(version_ids))
+        return {int(r[0]): (None if r[1] is None else int(r[1])) for r in rows}
+
     def turn_keys(self, turn_ids: Sequence[int]) -> dict[int, str]:
         """The dialogue key (a LoCoMo dia_id, a message number) of each turn, by row id."""
         if not turn_ids:
@@ -354,6 +363,11 @@ class Store:
         """The ``k`` raw turns of ``user`` nearest to ``vector`` (hybrid with ``text``, as :meth:`search`)."""
         return self._search("turn", user, vector, k, None, text)
 
+    def search_versions(self, user: str, vector: np.ndarray, k: int, *, text: str | None = None) -> list[SearchHit]:
+        """The ``k`` superseded versions (a live memory's text before an UPDATE) nearest to ``vector``,
+        hybrid with ``text``; ``until`` says when each stopped being current."""
+        return self._search("version", user, vector, k, None, text)
+
     def _search(
         self, kind: str, user: str, vector: np.ndarray, k: int, speaker: str | None, text: str | None
     ) -> list[SearchHit]:
@@ -383,6 +397,14 @@ class Store:
                 (encode(vector), k + int(hidden), user),
             )
             return [SearchHit(r[0], r[1], r[2], r[3], 1.0 - float(r[4]), kind) for r in rows[:k]]
+        if kind == "version":  # versions of deleted memories are filtered after the kNN, as hidden turns are
+            rows = self._q(
+                "SELECT x.id, x.speaker, x.text, x.time, v.distance, x.until FROM version_vectors v "
+                "JOIN memory_versions x ON x.id = v.version_id JOIN memories m ON m.id = x.memory_id "
+                "WHERE v.embedding MATCH ? AND v.k = ? AND v.user = ? AND m.deleted = 0 ORDER BY v.distance",
+                (encode(vector), 2 * k, user),
+            )
+            return [SearchHit(r[0], r[1], r[2], r[3], 1.0 - float(r[4]), kind, r[5]) for r in rows[:k]]
         sql = (
             "SELECT m.id, m.speaker, m.text, m.time, v.distance FROM memory_vectors v JOIN memories m ON m.id = v.memory_id "
             "WHERE v.embedding MATCH ? AND v.k = ? AND v.user = ?"
@@ -399,10 +421,15 @@ class Store:
         query = keyword_query(text)
         if query is None:
             return []
-        table = "memory_fts" if kind == "memory" else "turn_fts"
+        table = {"memory": "memory_fts", "turn": "turn_fts", "version": "version_fts"}[kind]
         sql = f"SELECT rowid FROM {table} WHERE {table} MATCH ? AND user = ?"
         if kind == "turn":
             sql += " AND rowid NOT IN (SELECT turn_id FROM hidden_turns)"
+        if kind == "version":
+            sql += (
+                " AND rowid IN (SELECT x.id FROM memory_versions x JOIN memories m ON m.id = x.memory_id "
+                "WHERE m.deleted = 0)"
+            )
         params: list[Any] = [query, user]
         if speaker is not None:
             sql += " AND speaker = ?"
@@ -420,6 +447,26 @@ class Store:
                 f"ON v.memory_id = m.id WHERE m.user = ? AND m.deleted = 0 AND m.id IN ({marks})",
                 [user, *ids],
             )
+        elif kind == "version":  # a version rebuilt from history has no vector: scored 0 (found by keywords)
+            rows = self._q(
+                f"SELECT x.id, x.speaker, x.text, x.time, v.embedding, x.until FROM memory_versions x "
+                f"JOIN memories m ON m.id = x.memory_id LEFT JOIN version_vectors v ON v.version_id = x.id "
+                f"WHERE x.user = ? AND m.deleted = 0 AND x.id IN ({marks})",
+                [user, *ids],
+            )
+            q = np.asarray(vector, dtype="<f4")
+            return [
+                SearchHit(
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    0.0 if r[4] is None else float(np.dot(np.frombuffer(r[4], dtype="<f4"), q)),
+                    kind,
+                    r[5],
+                )
+                for r in rows
+            ]
         else:
             rows = self._q(
                 f"SELECT t.id, t.speaker, t.text, t.time, v.embedding FROM turns t JOIN turn_vectors v "
@@ -474,15 +521,16 @@ class Store:
 
     def _apply(self, c: Any, user: str, speaker: str, time: str | None, turn_id: int | None, op: PlannedOp) -> None:
         ts = now()
-        old = None
+        old = old_time = None
         if op.memory_id is not None and op.op in ("UPDATE", "DELETE", "NOOP"):
             row = c.execute(
-                "SELECT text, speaker FROM memories WHERE id = ? AND user = ? AND deleted = 0", (op.memory_id, user)
+                "SELECT text, speaker, time FROM memories WHERE id = ? AND user = ? AND deleted = 0",
+                (op.memory_id, user),
             ).fetchone()
             if row is None:  # the planner only hands us live ids; be safe anyway
                 op = PlannedOp("REJECTED", op.memory_id, op.text, None, f"{op.op} of missing memory {op.memory_id}")
             else:
-                old, speaker = row[0], row[1]
+                old, speaker, old_time = row[0], row[1], row[2]
         memory_id = op.memory_id
         if op.op == "ADD":
             assert op.text is not None and op.vector is not None
@@ -497,6 +545,17 @@ class Store:
             )
         elif op.op == "UPDATE":
             assert op.text is not None and op.vector is not None
+            # the overwritten text stays findable as a superseded version, current until this turn's time
+            cur = c.execute(
+                "INSERT INTO memory_versions (memory_id, user, speaker, text, time, until, until_turn, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (memory_id, user, speaker, old, old_time, time, turn_id, ts),
+            )
+            c.execute(
+                "INSERT INTO version_vectors (version_id, user, embedding) "
+                "SELECT ?, ?, embedding FROM memory_vectors WHERE memory_id = ?",
+                (int(cur.lastrowid), user, memory_id),
+            )
             c.execute(
                 "UPDATE memories SET text = ?, time = COALESCE(?, time), updated_at = ? WHERE id = ?",
                 (op.text, time, ts, memory_id),
@@ -684,6 +743,7 @@ class Store:
             c.execute("DELETE FROM memory_vectors WHERE user = ?", (user,))
             c.execute("DELETE FROM turn_vectors WHERE user = ?", (user,))
             c.execute("DELETE FROM history WHERE user = ?", (user,))
+            c.execute("DELETE FROM memory_versions WHERE user = ?", (user,))
             c.execute("DELETE FROM memories WHERE user = ?", (user,))
             c.execute("DELETE FROM turns WHERE user = ?", (user,))
             return int(n)

@@ -88,3 +88,60 @@ def test_long_questions_operators_and_an_empty_user(mem):
     empty = mem.context("Where does Maya live?", user="nobody")
     assert empty.items == [] and empty.text == "" and empty.tokens == 0
     assert mem.store.count("u") == before  # reading changed nothing
+
+
+def test_an_update_keeps_the_old_text_findable_as_a_superseded_version(mem):
+    """The demo's case: "Leo started training for the Berlin marathon" overwritten by "Leo's marathon
+    training is going well". The latest state is the memory; the old one stays in the context, marked with
+    the time it stopped being current; forgetting the memory takes its versions too."""
+    (marathon,) = [m for m in mem.memories() if "Berlin" in m.text]
+    new = "Leo's marathon training is going well."
+    mem.store.apply_turn(
+        "u",
+        Turn("Leo", "My marathon training is going well!", "5 June 2025", "s", "9"),
+        mem.embedder.embed_one("My marathon training is going well!"),
+        [PlannedOp("UPDATE", marathon.id, new, mem.embedder.embed_one(new))],
+        [new],
+    )
+    assert [m.text for m in mem.memories() if m.id == marathon.id] == [new]
+    (v,) = mem.store.search_versions("u", mem.embedder.embed_one("Berlin marathon"), 5, text="Berlin marathon")
+    assert v.text == "Leo is training for the Berlin marathon." and v.until == "5 June 2025" and v.score > 0.3
+    c = mem.context("Which marathon is Leo training for?", budget_tokens=200)
+    (line,) = [i.line for i in c.items if i.kind == "version"]
+    assert line == "- [21 April 2025] until 5 June 2025: Leo is training for the Berlin marathon."
+    assert any(i.kind == "memory" and i.text == new for i in c.items)
+    mem.forget(marathon.id)
+    assert mem.store.search_versions("u", mem.embedder.embed_one("Berlin marathon"), 5, text="Berlin") == []
+
+
+def test_versions_are_rebuilt_from_history_for_stores_written_before_them(tmp_path, embedder):
+    """A store whose UPDATEs predate versions: migration m005 rebuilds them from the history's old text
+    (found by keywords; their vectors were overwritten then)."""
+    from edgemem import migrations
+    from edgemem.db import _load_vec, sqlite_module
+    from edgemem.store import Store
+
+    path = tmp_path / "old.db"
+    conn = sqlite_module().connect(str(path), isolation_level=None)
+    _load_vec(conn)
+    for _name, fn in migrations.MIGRATIONS[:4]:
+        fn(conn)
+    migrations.applied(conn)
+    conn.executemany(
+        "INSERT INTO _migrations VALUES (?, ?, 't')", [(i + 1, n) for i, (n, _) in enumerate(migrations.MIGRATIONS[:4])]
+    )
+    conn.execute(
+        "INSERT INTO turns (user, source, key, speaker, text, time, created_at) VALUES ('u', 's', '2', 'Leo', 'going well', '5 June 2025', 't')"
+    )
+    conn.execute(
+        "INSERT INTO memories (user, speaker, text, created_at, updated_at) VALUES ('u', 'Leo', 'Leo training is going well', 't', 't')"
+    )
+    conn.execute(
+        "INSERT INTO history (user, memory_id, op, old_text, new_text, turn_id, created_at) "
+        "VALUES ('u', 1, 'UPDATE', 'Leo trains for the Berlin marathon', 'Leo training is going well', 1, 't')"
+    )
+    conn.close()
+    s = Store(str(path))
+    (v,) = s.search_versions("u", embedder.embed_one("Berlin"), 3, text="Berlin marathon")
+    assert v.text == "Leo trains for the Berlin marathon" and v.until == "5 June 2025" and v.score == 0.0
+    s.close()
