@@ -58,6 +58,17 @@ class MemoryConfig:
                 f"Unknown answer_context {self.answer_context!r}. Fix: one of {', '.join(ANSWER_CONTEXTS)}."
             )
 
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> MemoryConfig:
+        """A named configuration (``PRESETS``), with ``overrides`` on top.
+
+        >>> MemoryConfig.preset("memory-r1").answer_k, MemoryConfig.preset("memory-r1").search
+        (30, 'dense')
+        """
+        if name not in PRESETS:
+            raise InvalidInput(f"Unknown preset {name!r}. Fix: one of {', '.join(PRESETS)}.")
+        return cls(**{**PRESETS[name], **overrides})
+
     def bank_settings(self) -> dict[str, Any]:
         """The settings that decide what ingest writes (not how answers are read): two configs with
         equal bank settings build the same bank, so a cached bank serves any answer settings."""
@@ -73,3 +84,11 @@ class MemoryConfig:
             # only when on, so the banks built before the setting existed keep their cache names
             **({"resolve_dates": True} if self.resolve_dates else {}),
         }
+
+
+# Named configurations. "memory-r1": the paper's answer context (the top 30 memories of each speaker, no
+# raw turns, vector search), kept for comparison with the paper; "default": MemoryConfig's own defaults.
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "memory-r1": {"answer_k": 30, "answer_turns_k": 0, "search": "dense", "answer_context": "per-speaker"},
+}

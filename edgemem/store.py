@@ -258,28 +258,23 @@ class Store:
 
     def source_turns(self, memory_ids: Sequence[int]) -> dict[int, int | None]:
         """The turn each memory was extracted from (None: imported or restored without one), by id."""
-        if not memory_ids:
-            return {}
-        marks = ",".join("?" * len(memory_ids))
-        rows = self._q(f"SELECT id, source_turn FROM memories WHERE id IN ({marks})", list(memory_ids))
-        return {int(r[0]): (None if r[1] is None else int(r[1])) for r in rows}
+        return self._column("memories", "source_turn", memory_ids)
 
     def version_turns(self, version_ids: Sequence[int]) -> dict[int, int | None]:
         """The turn that superseded each version (None: unknown), by version id."""
-        if not version_ids:
-            return {}
-        marks = ",".join("?" * len(version_ids))
-        rows = self._q(f"SELECT id, until_turn FROM memory_versions WHERE id IN ({marks})", list(version_ids))
-        return {int(r[0]): (None if r[1] is None else int(r[1])) for r in rows}
+        return self._column("memory_versions", "until_turn", version_ids)
 
     def turn_keys(self, turn_ids: Sequence[int]) -> dict[int, str]:
         """The dialogue key (a LoCoMo dia_id, a message number) of each turn, by row id."""
-        if not turn_ids:
+        return {i: str(k) for i, k in self._column("turns", "key", turn_ids).items()}
+
+    def _column(self, table: str, column: str, ids: Sequence[int]) -> dict[int, Any]:
+        """One column of the rows ``ids`` of ``table`` (fixed names, never user text), by id."""
+        if not ids:
             return {}
-        marks = ",".join("?" * len(turn_ids))
-        return {
-            int(r[0]): str(r[1]) for r in self._q(f"SELECT id, key FROM turns WHERE id IN ({marks})", list(turn_ids))
-        }
+        marks = ",".join("?" * len(ids))
+        rows = self._q(f"SELECT id, {column} FROM {table} WHERE id IN ({marks})", list(ids))
+        return {int(r[0]): (int(r[1]) if isinstance(r[1], int) else r[1]) for r in rows}
 
     def turn_row(self, user: str, source: str, key: str) -> tuple[int, Turn, list[str]] | None:
         """(row id, turn, extracted facts) of a stored turn."""

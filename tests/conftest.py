@@ -82,3 +82,19 @@ def make_memory(tmp_path, embedder):
     yield make
     for m in opened:
         m.store.close()
+
+
+def old_store(path: Path, migrated: int) -> Any:
+    """A raw connection to a new database file with only the first ``migrated`` migrations applied and
+    recorded: a store as an earlier edgemem wrote it (the caller adds rows, closes, then opens it)."""
+    from edgemem import migrations
+    from edgemem.db import _load_vec, sqlite_module
+
+    conn = sqlite_module().connect(str(path), isolation_level=None)
+    _load_vec(conn)
+    for _name, fn in migrations.MIGRATIONS[:migrated]:
+        fn(conn)
+    migrations.applied(conn)
+    names = [(i + 1, name) for i, (name, _) in enumerate(migrations.MIGRATIONS[:migrated])]
+    conn.executemany("INSERT INTO _migrations VALUES (?, ?, 'then')", names)
+    return conn

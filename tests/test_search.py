@@ -8,11 +8,12 @@ import doctest
 
 import numpy as np
 import pytest
+from conftest import old_store
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgemem import migrations, store
-from edgemem.db import _load_vec, sqlite_module
+from edgemem import store
+from edgemem.db import sqlite_module
 from edgemem.store import PlannedOp, Store, Turn, keyword_query
 
 
@@ -33,13 +34,7 @@ def test_a_store_written_before_the_keyword_index_is_filled_when_opened(tmp_path
     """A database at schema m002 (as every store written before hybrid search): opening it applies
     m003, which indexes the live memories and every turn already stored, and not the deleted ones."""
     path = tmp_path / "old.db"
-    sqlite = sqlite_module()
-    conn = sqlite.connect(str(path), isolation_level=None)
-    _load_vec(conn)
-    for _name, fn in migrations.MIGRATIONS[:2]:
-        fn(conn)
-    migrations.applied(conn)
-    conn.executemany("INSERT INTO _migrations VALUES (?, ?, 'then')", [(1, "m001_initial"), (2, "m002_turn_facts")])
+    conn = old_store(path, 2)
     conn.execute(
         "INSERT INTO turns (user, source, key, speaker, text, created_at) VALUES ('u', 's', '1', 'Ines', 'I moved to Porto', 't')"
     )
@@ -176,16 +171,7 @@ def test_a_forgotten_or_deleted_memory_takes_its_source_turn_out_of_search(tmp_p
 
 def test_turns_of_memories_deleted_before_the_migration_are_hidden(tmp_path):
     path = tmp_path / "old.db"
-    sqlite = sqlite_module()
-    conn = sqlite.connect(str(path), isolation_level=None)
-    _load_vec(conn)
-    for _name, fn in migrations.MIGRATIONS[:3]:
-        fn(conn)
-    migrations.applied(conn)
-    conn.executemany(
-        "INSERT INTO _migrations VALUES (?, ?, 'then')",
-        [(i + 1, n) for i, (n, _) in enumerate(migrations.MIGRATIONS[:3])],
-    )
+    conn = old_store(path, 3)
     conn.execute(
         "INSERT INTO turns (user, source, key, speaker, text, created_at) VALUES ('u', 's', '1', 'Sam', 'I live in Oslo', 't')"
     )
