@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.scoring import CATEGORY_LOCOMO, CATEGORY_MEM0, paired_delta, score
+from edgemem.config import MemoryConfig
 from edgemem.machine import machine_info, percentile
 
 SYSTEMS = ("none", "rag", "rag-hybrid", "full", "edgemem", "trained", "mem0")
@@ -233,7 +234,6 @@ class AsOf:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from tqdm import tqdm
 
-    from edgemem import MemoryConfig
     from edgemem.embedder import Embedder
     from edgemem.engine import LlamaEngine
     from edgemem.locomo import build_bank, load_locomo, require_locomo, select
@@ -607,22 +607,36 @@ def make_parser() -> argparse.ArgumentParser:
         "sessions are ingested (streaming), or both",
     )
     p.add_argument("--rag-k", type=int, default=10)
-    p.add_argument("--answer-k", type=int, default=30, help="edgemem: memories per speaker (Memory-R1: 30)")
-    p.add_argument("--answer-turns-k", type=int, default=0, help="edgemem: raw turns shown next to the memories")
+    # the edgemem system's defaults are the runtime's (MemoryConfig); Memory-R1's: --answer-k 30 --answer-turns-k 0
+    defaults = MemoryConfig()
+    p.add_argument(
+        "--answer-k", type=int, default=defaults.answer_k, help="edgemem: memories per speaker (Memory-R1: 30)"
+    )
+    p.add_argument(
+        "--answer-turns-k",
+        type=int,
+        default=defaults.answer_turns_k,
+        help="edgemem: raw turns shown next to the memories",
+    )
     p.add_argument(
         "--search",
         choices=("hybrid", "dense"),
-        default="hybrid",
+        default=defaults.search,
         help="edgemem: how the answer agent finds memories and turns (hybrid: vectors + keywords fused; dense: vectors)",
     )
     p.add_argument(
         "--answer-context",
         choices=("per-speaker", "budget"),
-        default="per-speaker",
+        default=defaults.answer_context,
         help="edgemem: per-speaker (--answer-k memories per speaker + --answer-turns-k turns, Memory-R1) or budget "
         "(facts and turns ranked together, cut at --answer-budget tokens, in dialogue order)",
     )
-    p.add_argument("--answer-budget", type=int, default=600, help="edgemem: tokens of the budgeted context")
+    p.add_argument(
+        "--answer-budget",
+        type=int,
+        default=defaults.answer_budget_tokens,
+        help="edgemem: tokens of the budgeted context",
+    )
     p.add_argument(
         "--banks",
         type=Path,

@@ -46,6 +46,9 @@ class DataArgs:
     # The answer prompts are rendered with these (the deployed answer settings must match them)
     answer_k: int = MemoryConfig.answer_k  # memories per speaker (Memory-R1: 30)
     answer_turns_k: int = MemoryConfig.answer_turns_k  # raw dialogue turns next to them
+    # how the answer prompts find them (the runtime's default; the committed answer-agent targets were
+    # rendered with "dense", so rebuilding that agent from them needs --search dense)
+    search: str = MemoryConfig.search
     out: Path = Path("runs/data")
     banks: Path | None = None  # where bank databases are cached (default $EDGEMEM_HOME/banks)
     # which training sets to write: "answer", "manager" or both. The manager's costs one LLM call per
@@ -65,7 +68,11 @@ class DataArgs:
 
 def build_bank(args: DataArgs, conv: Conversation, engine: Any = None, embedder: Any = None) -> Memory:
     config = MemoryConfig(
-        model=args.model, threads=args.threads, answer_k=args.answer_k, answer_turns_k=args.answer_turns_k
+        model=args.model,
+        threads=args.threads,
+        answer_k=args.answer_k,
+        answer_turns_k=args.answer_turns_k,
+        search=args.search,
     )
     total = len(kept_turns(conv, args.max_sessions))
     done = [0]
