@@ -231,7 +231,10 @@ def test_export_import_roundtrip(client, tmp_path):
 
 
 def test_export_import_cli(tmp_path):
+    from edgemem.store import Store
+
     db, out = tmp_path / "m.db", tmp_path / "mine.json"
+    Store(str(db)).close()  # an empty store: exporting from a path with no store is refused
     assert (
         subprocess.run(
             [*EDGEMEM, "export-memories", "--db", str(db), "--out", str(out)], capture_output=True, timeout=120
