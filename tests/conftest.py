@@ -21,12 +21,51 @@ ROOT = Path(__file__).resolve().parent.parent
 # Assembled models are cached across runs here (the chunked Qwen GGUF is 491 MB to rebuild).
 os.environ.setdefault("EDGEMEM_HOME", str(ROOT / ".cache" / "test-home"))
 # The real LoCoMo file (--data / $EDGEMEM_LOCOMO / ../shared/data/locomo/locomo_dev.json): tests that need it
-# skip with NO_LOCOMO as the reason where it is absent. The harness tests use TINY, a committed
-# four-question conversation in the LoCoMo format (tests/data/locomo_tiny.json).
+# skip with NO_LOCOMO as the reason where it is absent. The harness tests use TINY, a made-up
+# four-question conversation in the LoCoMo format, written to a temporary file by the ``tiny_path`` fixture
+# (no copy of LoCoMo data is kept in the repository).
 LOCOMO = locomo_path()
 NO_LOCOMO = f"the LoCoMo file {LOCOMO} is absent: set EDGEMEM_LOCOMO to a locomo10.json-format file to run this test"
-TINY_PATH = ROOT / "tests" / "data" / "locomo_tiny.json"
-TINY: dict[str, Any] = json.loads(TINY_PATH.read_text())[0]
+TINY: dict[str, Any] = {
+    "sample_id": "tiny",
+    "conversation": {
+        "speaker_a": "Maya",
+        "speaker_b": "Leo",
+        "session_1_date_time": "10:15 am on 2 March, 2025",
+        "session_1": [
+            {"speaker": "Maya", "dia_id": "D1:1", "text": "I live in Porto and I work as a graphic designer."},
+            {"speaker": "Leo", "dia_id": "D1:2", "text": "I am a nurse at the city hospital and I love running."},
+        ],
+        "session_2_date_time": "6:40 pm on 20 April, 2025",
+        "session_2": [
+            {
+                "speaker": "Maya",
+                "dia_id": "D2:1",
+                "text": "I moved to Lisbon last week, my new flat is near the river.",
+            },
+            {"speaker": "Leo", "dia_id": "D2:2", "text": "I started training for the Berlin marathon in September."},
+        ],
+    },
+    "qa": [
+        {"question": "Where does Maya live?", "answer": "Lisbon", "evidence": ["D2:1"], "category": 4},
+        {"question": "What is Leo's job?", "answer": "nurse", "evidence": ["D1:2"], "category": 4},
+        {
+            "question": "Which marathon is Leo training for?",
+            "answer": "Berlin marathon",
+            "evidence": ["D2:2"],
+            "category": 4,
+        },
+        {"question": "What is Maya's job?", "answer": "graphic designer", "evidence": ["D1:1"], "category": 4},
+    ],
+}
+
+
+@pytest.fixture
+def tiny_path(tmp_path) -> Path:
+    """TINY as a LoCoMo-format file."""
+    path = tmp_path / "locomo_tiny.json"
+    path.write_text(json.dumps([TINY]))
+    return path
 
 
 @pytest.fixture(scope="session")

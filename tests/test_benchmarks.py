@@ -481,15 +481,15 @@ def test_compare_seeds_pairs_each_seed_and_their_mean_with_the_base(tmp_path):
 
 
 @pytest.mark.slow
-def test_locomo_benchmark_command_line(tmp_path):
+def test_locomo_benchmark_command_line(tmp_path, tiny_path):
     """`python -m benchmarks.locomo ...` as a user runs it: results where --out says, and its errors one
     clear line with a failing exit code, written before anything else (no result folder left behind)."""
     import subprocess
     import sys
 
-    from conftest import ROOT, TINY_PATH
+    from conftest import ROOT
 
-    args = ["--data", str(TINY_PATH), "--conversations", "tiny", "--systems", "none", "--model", "smollm2-135m"]
+    args = ["--data", str(tiny_path), "--conversations", "tiny", "--systems", "none", "--model", "smollm2-135m"]
     out = tmp_path / "out"
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.locomo", *args, "--threads", "1", "--n-ctx", "2048", "--out", str(out)],
@@ -502,7 +502,7 @@ def test_locomo_benchmark_command_line(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["scores"]["none"]["all"]["n"] == 4
     for bad_args, message in (
-        (["--conversations", "nope", "--data", str(TINY_PATH)], ["['nope'] not in", "Known: tiny"]),
+        (["--conversations", "nope", "--data", str(tiny_path)], ["['nope'] not in", "Known: tiny"]),
         (["--data", str(tmp_path / "nope.json")], ["nope.json (from --data) does not exist", "EDGEMEM_LOCOMO"]),
     ):
         bad = subprocess.run(
@@ -543,15 +543,13 @@ def test_committed_predictions_rescore_bit_identically():
     assert len(rows) > 10_000 and not changed, changed[:3]
 
 
-def test_rag_hybrid_ranks_raw_turns_with_the_runtime_search(embedder):
+def test_rag_hybrid_ranks_raw_turns_with_the_runtime_search(embedder, tiny_path):
     """rag-hybrid reads the same turn lines as rag, ranked by Store.search_turns with the question's
     words: a question naming a turn's rare word gets that turn, in dialogue order with the others."""
-    from conftest import TINY_PATH
-
     from benchmarks.locomo import Baselines
     from edgemem.locomo import load_locomo
 
-    (conv,) = load_locomo(TINY_PATH)
+    (conv,) = load_locomo(tiny_path)
     b = Baselines(None, embedder, rag_k=2)
     top = b.hybrid_top(conv, conv.turns, "Which marathon is Leo training for?")
     assert len(top) == 2 and top == sorted(top) and 3 in top  # D2:2, the Berlin marathon turn
@@ -560,14 +558,12 @@ def test_rag_hybrid_ranks_raw_turns_with_the_runtime_search(embedder):
 
 
 @pytest.mark.slow
-def test_harness_records_evidence_recall_for_rag_hybrid_and_the_budgeted_context(tmp_path):
+def test_harness_records_evidence_recall_for_rag_hybrid_and_the_budgeted_context(tmp_path, tiny_path):
     """rag, rag-hybrid and edgemem with the budgeted context on the real stack: every row records the
     dialogue ids its context held and the share of its evidence among them; the summary averages them."""
-    from conftest import TINY_PATH
-
     from benchmarks import locomo
 
-    argv = ["--data", str(TINY_PATH), "--conversations", "tiny", "--model", "smollm2-135m", "--threads", "1"]
+    argv = ["--data", str(tiny_path), "--conversations", "tiny", "--model", "smollm2-135m", "--threads", "1"]
     argv += ["--n-ctx", "4096", "--rag-k", "2", "--out", str(tmp_path / "out")]
     s = locomo.main(
         [*argv, "--systems", "rag,rag-hybrid,edgemem", "--answer-context", "budget", "--answer-budget", "80"]

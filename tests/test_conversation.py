@@ -98,14 +98,12 @@ def test_locomo_path_setting_order(tmp_path, monkeypatch):
     assert locomo.require_locomo(given) == given
 
 
-def test_select_keeps_sessions_and_their_questions():
+def test_select_keeps_sessions_and_their_questions(tiny_path):
     """The part of a conversation a run reads: with --max-sessions, the first sessions' turns and only the
     questions whose evidence lies there; without, everything (the harness and training share this)."""
-    from conftest import TINY_PATH
-
     from edgemem.locomo import select
 
-    (conv,) = load_locomo(TINY_PATH)
+    (conv,) = load_locomo(tiny_path)
     turns, qas = select(conv, 1)
     assert [t.key for t in turns] == ["D1:1", "D1:2"]
     assert [q.answer for q in qas] == ["nurse", "graphic designer"]
