@@ -13,7 +13,8 @@ absolute numbers, are what to compare across runs):
 3. answer latency over the demo questions and conv-30 questions on the ingested sessions;
    and LLM calls / tokens / seconds per turn against a Mem0-v1-style pipeline (extraction plus one
    update call per fact) on the same model and turns;
-4. memory search at 1k/10k/100k stored memories (sqlite-vec, one user partition);
+4. search at 1k/10k/100k stored items of one user, real text (benchmarks/search_scale.py: dense and
+   hybrid, memories and turns, recall@10 against exact search);
 5. resident memory with both agents ready vs the model alone (separate processes).
 """
 
@@ -30,8 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from benchmarks.search_scale import bench_search
 from edgemem.machine import machine_info, percentile, rss_bytes
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -256,49 +256,6 @@ def bench_calls(model: str, threads: int, locomo: Path, sessions: int) -> dict[s
 # -- 4. search ------------------------------------------------------------------------------------------
 
 
-def bench_search(sizes: list[int], queries: int) -> list[dict[str, Any]]:
-    from edgemem.embedder import Embedder
-    from edgemem.store import Store
-
-    embedder = Embedder(threads=1)
-    rng = np.random.default_rng(0)
-    out = []
-    for size in sizes:
-        with tempfile.TemporaryDirectory() as tmp:
-            store = Store(str(Path(tmp) / "s.db"))
-            vecs = rng.normal(size=(size, 384)).astype(np.float32)
-            vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-            t = time.perf_counter()
-            for i in range(0, size, 10_000):
-                store.add_memories(
-                    "u", "S", [f"memory {j}" for j in range(i, min(i + 10_000, size))], vecs[i : i + 10_000]
-                )
-            build_s = time.perf_counter() - t
-            store_ms, full_ms = [], []
-            for q in range(queries):
-                qv = vecs[q % size] + rng.normal(scale=0.01, size=384).astype(np.float32)
-                t = time.perf_counter()
-                store.search("u", qv, 10)
-                store_ms.append((time.perf_counter() - t) * 1000)
-                t = time.perf_counter()
-                store.search("u", embedder.embed_one(f"what about memory {q}?"), 10)
-                full_ms.append((time.perf_counter() - t) * 1000)
-            disk = sum(p.stat().st_size for p in Path(tmp).iterdir())
-            store.close()
-        out.append(
-            {
-                "memories": size,
-                "build_s": build_s,
-                "k": 10,
-                "search_ms": summary(store_ms),
-                "embed_and_search_ms": summary(full_ms),
-                "disk_bytes": disk,
-                "disk_bytes_per_1k": disk / size * 1000,
-            }
-        )
-    return out
-
-
 # -- 5. RSS, each in its own process ------------------------------------------------------------------
 
 
@@ -348,6 +305,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--calls-sessions", type=int, default=1, help="conv-30 sessions for the calls/tokens comparison with Mem0 v1"
     )
     p.add_argument("--sizes", default="1000,10000,100000", help="store sizes for the search benchmark")
+    p.add_argument("--search-data", type=Path, default=None, help="LongMemEval file whose sentences fill the store")
+    p.add_argument("--search-cache", type=Path, default=None, help="keep the search corpus vectors here (.npz)")
     p.add_argument("--decode-tokens", type=int, default=128)
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--skip", default="", help="comma list of sections to skip: decode,pipeline,calls,search,rss")
@@ -381,7 +340,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             lambda: bench_pipeline(args.model, args.threads, locomo_path(args.data), args.sessions, args.questions),
         ),
         ("calls", lambda: bench_calls(args.model, args.threads, require_locomo(args.data), args.calls_sessions)),
-        ("search", lambda: bench_search([int(s) for s in args.sizes.split(",") if s], 200)),
+        (
+            "search",
+            lambda: bench_search([int(s) for s in args.sizes.split(",") if s], args.search_data, args.search_cache),
+        ),
         ("rss", lambda: bench_rss(args.model, args.threads)),
     ]
     # Decoding reads every weight once per token: memory bandwidth / model size bounds tok/s.
@@ -473,9 +435,12 @@ def report(r: dict[str, Any]) -> str:
                 None,
             )
         row("Mem0-v1 style / edgemem: prompt tokens", c["ratio_prompt_tokens"], "-", None)
-    for s in r.get("search", []):
-        p95 = s["search_ms"]["p95"]
-        row(f"search p95 ms at {s['memories']} memories", p95, f"<= {t['search_p95_ms']}", p95 <= t["search_p95_ms"])
+    for s in r.get("search", [])[1:]:  # the first entry describes the corpus
+        for part in ("dense_memories", "dense_turns", "hybrid_memories", "hybrid_turns"):
+            p95 = s[f"{part}_ms"]["p95"]
+            ok = p95 <= t["search_p95_ms"]
+            row(f"{part.replace('_', ' ')} search p95 ms at {s['items']} items", p95, f"<= {t['search_p95_ms']}", ok)
+        row(f"dense recall@10 at {s['items']} items", s["dense_recall_at_10"], "-", None)
     if "rss" in r:
         row(
             "peak RSS both agents / model alone",

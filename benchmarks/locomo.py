@@ -150,6 +150,8 @@ def system_settings(args: argparse.Namespace, label: str, model_sha: str) -> dic
         settings.update(answer_k=args.answer_k, answer_turns_k=args.answer_turns_k, search=args.search)
         if args.answer_context != "per-speaker":  # runs made before the budgeted context keep their settings
             settings.update(answer_context=args.answer_context, answer_budget_tokens=args.answer_budget)
+        if args.resolve_dates:  # only when on, so earlier runs keep their settings
+            settings["resolve_dates"] = True
     if system == "trained":
         settings["manifest_sha256"] = sha256_file(Path(args.manifest))
     if system in ("rag", "rag-hybrid", "mem0"):  # Mem0's answers read its top rag_k memories per speaker
@@ -291,6 +293,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         search=args.search,
                         answer_context=args.answer_context,
                         answer_budget_tokens=args.answer_budget,
+                        resolve_dates=args.resolve_dates,
                     )
                     served = engine if system == "edgemem" else None
                     ingest_bar = tqdm(
@@ -636,6 +639,12 @@ def make_parser() -> argparse.ArgumentParser:
         type=int,
         default=defaults.answer_budget_tokens,
         help="edgemem: tokens of the budgeted context",
+    )
+    p.add_argument(
+        "--resolve-dates",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.resolve_dates,
+        help="edgemem: resolve relative time in facts against the message's date when stored (a new bank)",
     )
     p.add_argument(
         "--banks",

@@ -201,10 +201,14 @@ class Memory:
         return self.store.forget(_check_user(user or self.user), int(memory_id))
 
     def restore(self, memory_id: int, *, user: str | None = None) -> MemoryItem:
-        """Undo a DELETE or FORGET."""
+        """Undo a DELETE or FORGET, with the copies of the fact that were deleted with it."""
         user = _check_user(user or self.user)
         item = self.store.get(user, int(memory_id))
-        return self.store.restore(user, item.id, self.embedder.embed_one(item.text))
+        copies = self.store.forgotten_copies(user, item.id) if item.deleted else []
+        vectors = self.embedder.embed([item.text, *(m.text for m in copies)])
+        return self.store.restore(
+            user, item.id, vectors[0], {m.id: v for m, v in zip(copies, vectors[1:], strict=True)}
+        )
 
     def reset(self, *, user: str | None = None) -> int:
         """Remove all of a user's memories, turns and history. Returns the number of memories removed."""

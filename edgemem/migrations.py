@@ -221,3 +221,24 @@ def m005_memory_versions(conn: Any) -> None:
         "JOIN memories m ON m.id = h.memory_id LEFT JOIN turns t ON t.id = h.turn_id "
         "WHERE h.op = 'UPDATE' AND h.old_text IS NOT NULL ORDER BY h.id"
     )
+
+
+@migration
+def m006_vector_log(conn: Any) -> None:
+    # Which stored vectors changed, in commit order: the in-process vector index of each process
+    # (edgemem/vector_index.py) reads the rows after the last one it saw and reloads those items' vectors,
+    # so it follows every write, another process's included. Triggers on the base tables write it in the
+    # same transaction as the vector itself (a vec0 table cannot carry triggers). Nothing to backfill: an
+    # index loads everything on first use.
+    conn.execute(
+        "CREATE TABLE vector_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, "
+        "user TEXT NOT NULL, item_id INTEGER NOT NULL)"
+    )
+    for table, kind in (("turns", "turn"), ("memories", "memory"), ("memory_versions", "version")):
+        log = f"INSERT INTO vector_log (kind, user, item_id) VALUES ('{kind}', %s.user, %s.id)"
+        conn.execute(f"CREATE TRIGGER {table}_log_insert AFTER INSERT ON {table} BEGIN {log % ('new', 'new')}; END")
+        conn.execute(f"CREATE TRIGGER {table}_log_delete AFTER DELETE ON {table} BEGIN {log % ('old', 'old')}; END")
+    conn.execute(
+        "CREATE TRIGGER memories_log_update AFTER UPDATE OF text, speaker, deleted, user ON memories BEGIN "
+        "INSERT INTO vector_log (kind, user, item_id) VALUES ('memory', new.user, new.id); END"
+    )

@@ -19,6 +19,9 @@ import numpy as np
 
 from .db import connect, encode, sqlite_module, transaction, translate
 from .errors import InvalidInput, UnknownMemory
+from .metrics import content_words
+from .migrations import EMBEDDING_DIM
+from .vector_index import VectorIndex
 
 
 def now() -> str:
@@ -99,6 +102,17 @@ K = TypeVar("K", bound=Hashable)
 # Each ranking is drawn this many times deeper than k (at least MIN_POOL), so a hit that only one of them
 # ranks high can still enter the top k.
 POOL_FACTOR, MIN_POOL = 3, 30
+
+# The vector table and id column of each kind of searchable item.
+VECTOR_TABLES = {
+    "memory": ("memory_vectors", "memory_id"),
+    "turn": ("turn_vectors", "turn_id"),
+    "version": ("version_vectors", "version_id"),
+}
+MAX_INDEXES = 16  # vector indexes kept in memory (kind x user), ~1.6 KB per stored item each
+RELOAD_ABOVE = 2000  # changed items past which an index reloads whole (a point lookup in vec0 is ~0.25 ms)
+UNKNOWN_SPEAKER = -2  # a group no item has
+COPY_OF = "copy of memory "  # history detail of a memory deleted as a copy of another
 # Words that carry no topic: left out of keyword queries (BM25 would give them little weight anyway,
 # but they make every row a match and the query slower).
 _STOPWORDS = frozenset(
@@ -152,6 +166,9 @@ class Store:
         self.conn = connect(path)
         self.lock = threading.RLock()
         self._sqlite = sqlite_module()
+        # (kind, user) -> (vector index, the last vector_log seq it has seen); least recently used first
+        self._indexes: dict[tuple[str, str], tuple[VectorIndex, int]] = {}
+        self._speakers: dict[str, int] = {}  # speaker -> group number in the memory indexes
 
     def close(self) -> None:
         with self.lock:
@@ -375,41 +392,74 @@ class Store:
         keyword = self._keyword(kind, user, text, pool, speaker)
         by_id = {h.id: h for h in dense}
         order = fuse([h.id for h in dense], keyword)[:k]
-        missing = [i for i in order if i not in by_id]
-        by_id.update({h.id: h for h in self._rows(kind, user, missing, vector)})
+        missing = [i for i in order if i not in by_id]  # found by keywords only: scored from the index
+        scores = self._index(kind, user).scores(missing, vector)
+        by_id.update({h.id: h for h in self._rows(kind, user, missing, scores)})
         return [by_id[i] for i in order if i in by_id]
 
     def _dense(self, kind: str, user: str, vector: np.ndarray, k: int, speaker: str | None) -> list[SearchHit]:
-        if kind == "turn":  # hidden turns (of deleted or forgotten memories) are filtered after the kNN
-            hidden = self._q(
-                "SELECT COUNT(DISTINCT h.turn_id) FROM hidden_turns h JOIN turns t ON t.id = h.turn_id WHERE t.user = ?",
-                (user,),
-            )[0][0]
-            rows = self._q(
-                "SELECT t.id, t.speaker, t.text, t.time, v.distance FROM turn_vectors v JOIN turns t ON t.id = v.turn_id "
-                "WHERE v.embedding MATCH ? AND v.k = ? AND v.user = ? "
-                "AND NOT EXISTS (SELECT 1 FROM hidden_turns h WHERE h.turn_id = t.id) ORDER BY v.distance",
-                (encode(vector), k + int(hidden), user),
-            )
-            return [SearchHit(r[0], r[1], r[2], r[3], 1.0 - float(r[4]), kind) for r in rows[:k]]
-        if kind == "version":  # versions of deleted memories are filtered after the kNN, as hidden turns are
-            rows = self._q(
-                "SELECT x.id, x.speaker, x.text, x.time, v.distance, x.until FROM version_vectors v "
-                "JOIN memory_versions x ON x.id = v.version_id JOIN memories m ON m.id = x.memory_id "
-                "WHERE v.embedding MATCH ? AND v.k = ? AND v.user = ? AND m.deleted = 0 ORDER BY v.distance",
-                (encode(vector), 2 * k, user),
-            )
-            return [SearchHit(r[0], r[1], r[2], r[3], 1.0 - float(r[4]), kind, r[5]) for r in rows[:k]]
-        sql = (
-            "SELECT m.id, m.speaker, m.text, m.time, v.distance FROM memory_vectors v JOIN memories m ON m.id = v.memory_id "
-            "WHERE v.embedding MATCH ? AND v.k = ? AND v.user = ?"
-        )
-        params: list[Any] = [encode(vector), k, user]
-        if speaker is not None:
-            sql += " AND v.speaker = ?"
-            params.append(speaker)
-        rows = self._q(sql + " ORDER BY v.distance", params)
-        return [SearchHit(r[0], r[1], r[2], r[3], 1.0 - float(r[4]), kind) for r in rows]
+        with self.lock:
+            index = self._index(kind, user)
+            group = None if speaker is None else self._speakers.get(speaker, UNKNOWN_SPEAKER)
+            want = k
+            while True:  # hidden turns and versions of deleted memories drop out: ask for more until k are left
+                ids, scores = index.query(vector, want, group)
+                hits = self._rows(kind, user, [int(i) for i in ids], [float(x) for x in scores])
+                if len(hits) >= k or len(ids) < want:
+                    return hits[:k]
+                want *= 4
+
+    def _index(self, kind: str, user: str) -> VectorIndex:
+        """The vector index of ``user``'s items of ``kind``, brought up to date with ``vector_log``."""
+        if self.conn.in_transaction:  # uncommitted rows may roll back (and their seq be reused): not cached
+            index = VectorIndex(EMBEDDING_DIM)
+            self._load(kind, user, index, None)
+            return index
+        seq = int(self._q("SELECT COALESCE(MAX(seq), 0) FROM vector_log")[0][0])  # read before any vector
+        entry = self._indexes.pop((kind, user), None)
+        if entry is not None and entry[1] < seq:
+            changed = [
+                int(r[0])
+                for r in self._q(
+                    "SELECT DISTINCT item_id FROM vector_log WHERE seq > ? AND kind = ? AND user = ?",
+                    (entry[1], kind, user),
+                )
+            ]
+            if len(changed) > RELOAD_ABOVE:  # cheaper to read the whole table once than item by item
+                entry = None
+            else:
+                index = entry[0]
+                found = self._load(kind, user, index, changed)
+                index.remove([i for i in changed if i not in found])
+                entry = (index, seq)
+        if entry is None:
+            index = VectorIndex(EMBEDDING_DIM)
+            self._load(kind, user, index, None)
+            entry = (index, seq)
+        self._indexes[(kind, user)] = entry
+        while len(self._indexes) > MAX_INDEXES:  # least recently searched first
+            self._indexes.pop(next(iter(self._indexes)))
+        return entry[0]
+
+    def _load(self, kind: str, user: str, index: VectorIndex, ids: Sequence[int] | None) -> set[int]:
+        """Read the stored vectors of ``ids`` (None: all of ``user``'s) into ``index``; the ids found."""
+        table, key = VECTOR_TABLES[kind]
+        cols = f"{key}, embedding" + (", speaker" if kind == "memory" else "")
+        sql = f"SELECT {cols} FROM {table} WHERE user = ?"
+        params: list[Any] = [user]
+        if ids is not None:
+            if not ids:
+                return set()
+            sql += f" AND {key} IN ({','.join('?' * len(ids))})"
+            params += list(ids)
+        rows = self._q(sql, params)
+        if rows:
+            groups = None
+            if kind == "memory":
+                groups = [self._speakers.setdefault(r[2], len(self._speakers)) for r in rows]
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), EMBEDDING_DIM)
+            index.set([int(r[0]) for r in rows], vectors, groups)
+        return {int(r[0]) for r in rows}
 
     def _keyword(self, kind: str, user: str, text: str, n: int, speaker: str | None) -> list[int]:
         """Ids of ``user``'s live memories (or turns) matching the words of ``text``, best BM25 first."""
@@ -431,47 +481,30 @@ class Store:
             params.append(speaker)
         return [int(r[0]) for r in self._q(sql + " ORDER BY rank LIMIT ?", [*params, n])]
 
-    def _rows(self, kind: str, user: str, ids: Sequence[int], vector: np.ndarray) -> list[SearchHit]:
-        """Hits for ids the keyword ranking found, scored by their stored vectors' cosine to ``vector``."""
+    def _rows(self, kind: str, user: str, ids: Sequence[int], scores: Sequence[float]) -> list[SearchHit]:
+        """Hits for ``ids`` (with their ``scores``), in that order, leaving out what search must not show:
+        deleted memories, hidden turns, versions of deleted memories. (The unary ``+`` keeps SQLite on the
+        primary key: through the (user, ...) index it would walk all of a user's rows, 10 ms at 50k.)"""
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
         if kind == "memory":
-            rows = self._q(
-                f"SELECT m.id, m.speaker, m.text, m.time, v.embedding FROM memories m JOIN memory_vectors v "
-                f"ON v.memory_id = m.id WHERE m.user = ? AND m.deleted = 0 AND m.id IN ({marks})",
-                [user, *ids],
+            sql = f"SELECT id, speaker, text, time, NULL FROM memories WHERE +user = ? AND +deleted = 0 AND id IN ({marks})"
+        elif kind == "version":
+            sql = (
+                f"SELECT x.id, x.speaker, x.text, x.time, x.until FROM memory_versions x JOIN memories m "
+                f"ON m.id = x.memory_id WHERE +x.user = ? AND +m.deleted = 0 AND x.id IN ({marks})"
             )
-        elif kind == "version":  # a version rebuilt from history has no vector: scored 0 (found by keywords)
-            rows = self._q(
-                f"SELECT x.id, x.speaker, x.text, x.time, v.embedding, x.until FROM memory_versions x "
-                f"JOIN memories m ON m.id = x.memory_id LEFT JOIN version_vectors v ON v.version_id = x.id "
-                f"WHERE x.user = ? AND m.deleted = 0 AND x.id IN ({marks})",
-                [user, *ids],
-            )
-            q = np.asarray(vector, dtype="<f4")
-            return [
-                SearchHit(
-                    r[0],
-                    r[1],
-                    r[2],
-                    r[3],
-                    0.0 if r[4] is None else float(np.dot(np.frombuffer(r[4], dtype="<f4"), q)),
-                    kind,
-                    r[5],
-                )
-                for r in rows
-            ]
         else:
-            rows = self._q(
-                f"SELECT t.id, t.speaker, t.text, t.time, v.embedding FROM turns t JOIN turn_vectors v "
-                f"ON v.turn_id = t.id WHERE t.user = ? AND t.id IN ({marks}) "
-                "AND NOT EXISTS (SELECT 1 FROM hidden_turns h WHERE h.turn_id = t.id)",
-                [user, *ids],
+            sql = (
+                f"SELECT id, speaker, text, time, NULL FROM turns t WHERE +user = ? AND id IN ({marks}) "
+                "AND NOT EXISTS (SELECT 1 FROM hidden_turns h WHERE h.turn_id = t.id)"
             )
-        q = np.asarray(vector, dtype="<f4")
+        rows = {r[0]: r for r in self._q(sql, [user, *ids])}
         return [
-            SearchHit(r[0], r[1], r[2], r[3], float(np.dot(np.frombuffer(r[4], dtype="<f4"), q)), kind) for r in rows
+            SearchHit(r[0], r[1], r[2], r[3], score, kind, r[4])
+            for i, score in zip(ids, scores, strict=True)
+            if (r := rows.get(i)) is not None
         ]
 
     # -- writes --------------------------------------------------------------------------------------
@@ -558,6 +591,7 @@ class Store:
             c.execute("UPDATE memory_vectors SET embedding = ? WHERE memory_id = ?", (encode(op.vector), memory_id))
         elif op.op == "DELETE":
             self._soft_delete(c, memory_id)
+            self._delete_copies(c, user, memory_id, old, "DELETE", turn_id)
         c.execute(
             "INSERT INTO history (user, memory_id, op, old_text, new_text, turn_id, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (user, memory_id, op.op, old, op.text if op.op in ("ADD", "UPDATE") else None, turn_id, op.detail, ts),
@@ -571,6 +605,20 @@ class Store:
             for text, vector in zip(texts, vectors, strict=True):
                 self._apply(c, user, speaker, time, None, PlannedOp("ADD", None, text, vector, "imported"))
         return len(texts)
+
+    def add_turns(self, user: str, turns: Sequence[Turn], vectors: np.ndarray) -> int:
+        """Store ready-made raw turns with their vectors in one transaction (benchmarks), no operations."""
+        with self.lock, transaction(self.conn) as c:
+            for turn, vector in zip(turns, vectors, strict=True):
+                cur = c.execute(
+                    "INSERT INTO turns (user, source, key, speaker, text, time, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (user, turn.source, turn.key, turn.speaker, turn.text, turn.time, now()),
+                )
+                c.execute(
+                    "INSERT INTO turn_vectors (turn_id, user, embedding) VALUES (?, ?, ?)",
+                    (int(cur.lastrowid), user, encode(vector)),
+                )
+        return len(turns)
 
     def restore_bank(self, user: str, items: Sequence[tuple[int, str, str, str | None]], vectors: np.ndarray) -> None:
         """Load memories with their original ids (id, speaker, text, time): a snapshot for training."""
@@ -712,23 +760,64 @@ class Store:
                 "INSERT INTO history (user, memory_id, op, old_text, detail, created_at) VALUES (?, ?, 'FORGET', ?, ?, ?)",
                 (user, memory_id, item.text, reason, now()),
             )
+            self._delete_copies(c, user, memory_id, item.text, "FORGET", None)
         return self.get(user, memory_id)
 
-    def restore(self, user: str, memory_id: int, vector: np.ndarray) -> MemoryItem:
-        """Bring back a deleted memory (its latest text) with a fresh vector."""
+    def _delete_copies(
+        self, c: Any, user: str, memory_id: int | None, text: str | None, op: str, turn_id: int | None
+    ) -> None:
+        """Soft-delete the other live memories of ``user`` that state the same fact as ``text`` (the same
+        content words: case, punctuation and filler words aside), recorded as ``op`` "copy of memory N", so
+        a forgotten fact is not answered from a copy and :meth:`restore` of N brings them back with it.
+        Found through the keyword index (all the words), not the vector index: this runs inside a write."""
+        same = content_words(text or "")
+        if not same or memory_id is None:
+            return
+        query = " ".join('"' + w.replace('"', '""') + '"' for w in sorted(same))
+        rows = c.execute(
+            "SELECT m.id, m.text FROM memory_fts f JOIN memories m ON m.id = f.rowid "
+            "WHERE memory_fts MATCH ? AND f.user = ? AND m.deleted = 0 AND m.id != ?",
+            (query, user, memory_id),
+        ).fetchall()
+        for copy_id, copy_text in rows:
+            if content_words(copy_text) == same:
+                self._soft_delete(c, copy_id)
+                c.execute(
+                    "INSERT INTO history (user, memory_id, op, old_text, turn_id, detail, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (user, copy_id, op, copy_text, turn_id, f"{COPY_OF}{memory_id}", now()),
+                )
+
+    def forgotten_copies(self, user: str, memory_id: int) -> list[MemoryItem]:
+        """The memories still deleted because they were copies of memory ``memory_id`` when it was deleted."""
+        rows = self._q(
+            "SELECT DISTINCT memory_id FROM history WHERE user = ? AND op IN ('DELETE', 'FORGET') AND detail = ?",
+            (user, f"{COPY_OF}{memory_id}"),
+        )
+        items = [self.get(user, int(r[0])) for r in rows]
+        return [m for m in items if m.deleted]
+
+    def restore(
+        self, user: str, memory_id: int, vector: np.ndarray, copies: dict[int, np.ndarray] | None = None
+    ) -> MemoryItem:
+        """Bring back a deleted memory (its latest text) with a fresh vector, and in the same transaction
+        the ``copies`` (id -> fresh vector, from :meth:`forgotten_copies`) deleted with it."""
         with self.lock, transaction(self.conn) as c:
             item = self.get(user, memory_id)
             if not item.deleted:
                 return item
-            c.execute("UPDATE memories SET deleted = 0, updated_at = ? WHERE id = ?", (now(), memory_id))
-            c.execute(
-                "INSERT INTO memory_vectors (memory_id, user, speaker, embedding) VALUES (?, ?, ?, ?)",
-                (memory_id, user, item.speaker, encode(vector)),
-            )
-            c.execute(
-                "INSERT INTO history (user, memory_id, op, new_text, created_at) VALUES (?, ?, 'RESTORE', ?, ?)",
-                (user, memory_id, item.text, now()),
-            )
+            for mid, vec in {memory_id: vector, **(copies or {})}.items():
+                m = item if mid == memory_id else self.get(user, mid)
+                if not m.deleted:
+                    continue
+                c.execute("UPDATE memories SET deleted = 0, updated_at = ? WHERE id = ?", (now(), mid))
+                c.execute(
+                    "INSERT INTO memory_vectors (memory_id, user, speaker, embedding) VALUES (?, ?, ?, ?)",
+                    (mid, user, m.speaker, encode(vec)),
+                )
+                c.execute(
+                    "INSERT INTO history (user, memory_id, op, new_text, created_at) VALUES (?, ?, 'RESTORE', ?, ?)",
+                    (user, mid, m.text, now()),
+                )
         return self.get(user, memory_id)
 
     def reset(self, user: str) -> int:

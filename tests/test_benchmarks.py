@@ -580,3 +580,44 @@ def test_harness_records_evidence_recall_for_rag_hybrid_and_the_budgeted_context
     assert "evidence in context %" in (tmp_path / "out" / "summary.md").read_text()
     settings = json.loads((tmp_path / "out" / "settings.json").read_text())
     assert settings["edgemem"]["answer_context"] == "budget" and settings["edgemem"]["search"] == "hybrid"
+
+
+def test_search_scale_on_real_text_with_a_cache(tmp_path):
+    """benchmarks.search_scale on a small file in LongMemEval's format: memories and turns stored from its
+    sentences, every timing and the recall reported (exact below the index's candidate count), and the
+    second run takes the corpus vectors from the cache."""
+    from benchmarks import latency, search_scale
+
+    words = ["marathon", "Berlin", "guitar", "sister", "garden", "Rome", "coffee", "painting"]
+    sessions = [
+        [{"role": "user", "content": f"I talked about {w} on day {d}. My {w} plan number {d} is going well!"}]
+        for d in range(8)
+        for w in words
+    ]
+    data = tmp_path / "lme.json"
+    question = {"question_id": "q1", "question": "How is the Berlin marathon plan?", "haystack_sessions": sessions}
+    data.write_text(json.dumps([question, {**question, "question": "What about the guitar?"}]))
+    cache = tmp_path / "corpus.npz"
+    first = search_scale.bench_search([20, 60], data, cache, calls=6, threads=1)
+    assert first[0]["sentences"] == 60 and cache.is_file()
+    for row in first[1:]:
+        assert row["memories"] + row["turns"] == row["items"]
+        assert row["dense_recall_at_10"] == 1.0
+        assert all(
+            row[f"{p}_ms"]["n"] == 6 for p in ("dense_memories", "dense_turns", "hybrid_memories", "hybrid_turns")
+        )
+    texts, _ = search_scale.corpus(data, 60)
+
+    class NoEmbedder:
+        def embed(self, texts):
+            raise AssertionError("the cached corpus was embedded again")
+
+    assert search_scale.embed_all(NoEmbedder(), texts, cache).shape == (60, 384)
+    with pytest.raises(AssertionError, match="embedded again"):  # other texts: the cache does not serve them
+        search_scale.embed_all(NoEmbedder(), texts[:59], cache)
+    report = latency.report(
+        {"targets": latency.TARGETS, "model": {"name": "m"}, "threads": 1, "machine": {"cpu": "c"}, "search": first}
+    )
+    assert "hybrid turns search p95 ms at 60 items" in report
+    with pytest.raises(SystemExit, match="fewer than"):
+        search_scale.bench_search([1000], data, None, calls=1, threads=1)

@@ -145,3 +145,49 @@ def test_versions_are_rebuilt_from_history_for_stores_written_before_them(tmp_pa
     (v,) = s.search_versions("u", embedder.embed_one("Berlin"), 3, text="Berlin marathon")
     assert v.text == "Leo trains for the Berlin marathon" and v.until == "5 June 2025" and v.score == 0.0
     s.close()
+
+
+def test_forgetting_a_fact_takes_its_copies_and_restoring_brings_them_back(mem):
+    """The same fact stored twice (another turn, other case and punctuation) is forgotten with the one the
+    user named, and its source turn is hidden too; a different fact with most of the same words stays.
+    Restoring the memory restores its copies in the same step."""
+    said = [
+        ("Leo", "Oh and I'm allergic to cats.", "Leo is allergic to cats."),
+        ("Leo", "Did I say? I am allergic to cats!", "leo is allergic to CATS"),
+        ("Leo", "Dogs are fine, I'm allergic to no dogs, just kidding, dogs too.", "Leo is allergic to dogs."),
+    ]
+    ids = []
+    for i, (speaker, text, fact) in enumerate(said):
+        vectors = mem.embedder.embed([text, fact])
+        mem.store.apply_turn(
+            "u",
+            Turn(speaker, text, "1 May 2025", "s", f"c{i}"),
+            vectors[0],
+            [PlannedOp("ADD", text=fact, vector=vectors[1])],
+            [fact],
+        )
+        ids.append(max(m.id for m in mem.memories()))
+    q = "Is Leo allergic to cats?"
+    mem.forget(ids[0])
+    live = {m.id for m in mem.memories()}
+    assert ids[0] not in live and ids[1] not in live and ids[2] in live
+    assert not any("cats" in h.text.lower() for h in mem.search(q, k=10))
+    assert not any("cats" in t.text for t in mem.store.search_turns("u", mem.embedder.embed_one(q), 10, text=q))
+    assert [h.detail for h in mem.history() if h.memory_id == ids[1]][-1] == f"copy of memory {ids[0]}"
+    mem.restore(ids[0])
+    assert {ids[0], ids[1], ids[2]} <= {m.id for m in mem.memories()}
+    assert sum("cats" in h.text.lower() for h in mem.search(q, k=10)) == 2
+
+
+def test_embedding_similarity_cannot_tell_a_copy_from_another_fact(embedder):
+    """Why copies of a fact are matched by their content words, not by their vectors: different facts with
+    one word changed are as close as a copy (docs/architecture.md)."""
+    two, three, may7, may8 = embedder.embed(
+        [
+            "Melanie has two kids",
+            "Melanie has three kids",
+            "Caroline went to a support group on 7 May 2023",
+            "Caroline went to a support group on 8 May 2023",
+        ]
+    )
+    assert float(two @ three) > 0.95 and float(may7 @ may8) > 0.95
