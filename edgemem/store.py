@@ -109,7 +109,7 @@ VECTOR_TABLES = {
     "turn": ("turn_vectors", "turn_id"),
     "version": ("version_vectors", "version_id"),
 }
-MAX_INDEXES = 16  # vector indexes kept in memory (kind x user), ~1.6 KB per stored item each
+MAX_INDEXES = 16  # vector indexes kept in memory (kind x user); each holds 1,536 + 48 bytes per item
 RELOAD_ABOVE = 2000  # changed items past which an index reloads whole (a point lookup in vec0 is ~0.25 ms)
 UNKNOWN_SPEAKER = -2  # a group no item has
 COPY_OF = "copy of memory "  # history detail of a memory deleted as a copy of another
@@ -393,8 +393,9 @@ class Store:
         by_id = {h.id: h for h in dense}
         order = fuse([h.id for h in dense], keyword)[:k]
         missing = [i for i in order if i not in by_id]  # found by keywords only: scored from the index
-        scores = self._index(kind, user).scores(missing, vector)
-        by_id.update({h.id: h for h in self._rows(kind, user, missing, scores)})
+        if missing:
+            scores = self._index(kind, user).scores(missing, vector)
+            by_id.update({h.id: h for h in self._rows(kind, user, missing, scores)})
         return [by_id[i] for i in order if i in by_id]
 
     def _dense(self, kind: str, user: str, vector: np.ndarray, k: int, speaker: str | None) -> list[SearchHit]:
@@ -484,7 +485,7 @@ class Store:
     def _rows(self, kind: str, user: str, ids: Sequence[int], scores: Sequence[float]) -> list[SearchHit]:
         """Hits for ``ids`` (with their ``scores``), in that order, leaving out what search must not show:
         deleted memories, hidden turns, versions of deleted memories. (The unary ``+`` keeps SQLite on the
-        primary key: through the (user, ...) index it would walk all of a user's rows, 10 ms at 50k.)"""
+        primary key: through the (user, ...) index it would walk all of a user's rows.)"""
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
@@ -533,19 +534,24 @@ class Store:
         facts: Sequence[str] | None,
     ) -> int:
         with self.lock, transaction(self.conn) as c:
-            cur = c.execute(
-                "INSERT INTO turns (user, source, key, speaker, text, time, created_at, facts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (user, turn.source, turn.key, turn.speaker, turn.text, turn.time, now(), json.dumps(list(facts or []))),
-            )
-            turn_id = int(cur.lastrowid)
-            if turn_vector is not None:
-                c.execute(
-                    "INSERT INTO turn_vectors (turn_id, user, embedding) VALUES (?, ?, ?)",
-                    (turn_id, user, encode(turn_vector)),
-                )
+            turn_id = self._insert_turn(c, user, turn, turn_vector, facts)
             for op in ops:
                 self._apply(c, user, turn.speaker, turn.time, turn_id, op)
             return turn_id
+
+    @staticmethod
+    def _insert_turn(c: Any, user: str, turn: Turn, vector: np.ndarray | None, facts: Sequence[str] | None) -> int:
+        """Write one raw turn and its vector (inside the caller's transaction); the new turn's id."""
+        cur = c.execute(
+            "INSERT INTO turns (user, source, key, speaker, text, time, created_at, facts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (user, turn.source, turn.key, turn.speaker, turn.text, turn.time, now(), json.dumps(list(facts or []))),
+        )
+        turn_id = int(cur.lastrowid)
+        if vector is not None:
+            c.execute(
+                "INSERT INTO turn_vectors (turn_id, user, embedding) VALUES (?, ?, ?)", (turn_id, user, encode(vector))
+            )
+        return turn_id
 
     def _apply(self, c: Any, user: str, speaker: str, time: str | None, turn_id: int | None, op: PlannedOp) -> None:
         ts = now()
@@ -610,14 +616,7 @@ class Store:
         """Store ready-made raw turns with their vectors in one transaction (benchmarks), no operations."""
         with self.lock, transaction(self.conn) as c:
             for turn, vector in zip(turns, vectors, strict=True):
-                cur = c.execute(
-                    "INSERT INTO turns (user, source, key, speaker, text, time, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (user, turn.source, turn.key, turn.speaker, turn.text, turn.time, now()),
-                )
-                c.execute(
-                    "INSERT INTO turn_vectors (turn_id, user, embedding) VALUES (?, ?, ?)",
-                    (int(cur.lastrowid), user, encode(vector)),
-                )
+                self._insert_turn(c, user, turn, vector, None)
         return len(turns)
 
     def restore_bank(self, user: str, items: Sequence[tuple[int, str, str, str | None]], vectors: np.ndarray) -> None:
