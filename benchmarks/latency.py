@@ -13,6 +13,8 @@ absolute numbers, are what to compare across runs):
 3. answer latency over the demo questions and conv-30 questions on the ingested sessions;
    and LLM calls / tokens / seconds per turn against a Mem0-v1-style pipeline (extraction plus one
    update call per fact) on the same model and turns;
+3b. writes that never block: ``add()`` latency with the model loaded and the consolidator busy, model
+   time per consolidated message, and answer latency while consolidating against idle (same questions);
 4. search at 1k/10k/100k stored items of one user, real text (benchmarks/search_scale.py: dense and
    hybrid, memories and turns, recall@10 against exact search);
 5. resident memory with both agents ready vs the model alone (separate processes).
@@ -46,6 +48,9 @@ TARGETS = {
     "answer_p50_s": 2.0,
     "answer_p95_s": 4.0,
     "search_p95_ms": 10.0,
+    "add_p50_ms": 20.0,
+    "add_p95_ms": 50.0,
+    "consolidation_model_s_per_message": 1.0,
     "rss_ratio_max": 1.15,
 }
 
@@ -148,6 +153,59 @@ def _ingest_and_answer(mem: Any, turns: list[Any], questions: list[str], user: s
         "answer_search_ms": summary([a.search_s * 1000 for a in answers]),
         "answer_prompt_tokens": summary([float(a.prompt_tokens) for a in answers]),
         "answer_completion_tokens": summary([float(a.completion_tokens) for a in answers]),
+    }
+
+
+# -- 3b. writes that never block ---------------------------------------------------------------------
+
+
+def bench_writes(
+    model: str, threads: int, locomo: Path | None, sessions: int, questions: int, gap_s: float
+) -> dict[str, Any]:
+    """The first half of the turns is consolidated before answering the questions idle; the second half
+    is added without waiting, one every ``gap_s`` (a chat), and the same questions are answered while the
+    consolidator works through it."""
+    from edgemem import Memory
+    from edgemem.demo import load_demo
+    from edgemem.locomo import find_conversation, select
+
+    if locomo is not None and locomo.exists():
+        turns, qas = select(find_conversation(locomo, "conv-30"), sessions)
+        qs, source = [q.question for q in qas if q.evidence][:questions], f"conv-30 sessions 1-{sessions}"
+    else:
+        demo = load_demo()
+        turns, qs, source = demo.turns, [q["question"] for q in demo.questions], "demo"
+    half = len(turns) // 2
+    with tempfile.TemporaryDirectory() as tmp:
+        mem = Memory(Path(tmp) / "writes.db", user="bench", model=model, threads=threads)
+        mem.engine  # noqa: B018 - the model is loaded before anything is timed
+        mem.ingest(turns[:half])
+        idle = [mem.answer(q).total_s for q in qs]
+        consolidated: list[Any] = []
+        mem.consolidator.on_result = consolidated.append
+        adds: list[float] = []
+        busy_answers: list[float] = []
+        for t in turns[half:]:
+            start = time.perf_counter()
+            mem.add(t.text, speaker=t.speaker, time=t.time, source=t.source, key=t.key)
+            adds.append((time.perf_counter() - start) * 1000)
+            time.sleep(gap_s)
+        while mem.stats()["pending"] > 0 and len(busy_answers) < len(qs):
+            busy_answers.append(mem.answer(qs[len(busy_answers)]).total_s)
+        mem.flush()
+        mem.close()
+    calls = [c for r in consolidated for c in (r.extract_s, r.manage_s) if c > 0]
+    return {
+        "source": source,
+        "turns_consolidated_first": half,
+        "turns_added": len(adds),
+        "gap_s": gap_s,
+        "add_ms": summary(adds),
+        "consolidation_model_s_per_message": summary([r.extract_s + r.manage_s for r in consolidated]),
+        "consolidation_call_s": summary(calls),
+        "llm_calls_per_message": sum(r.llm_calls for r in consolidated) / max(len(consolidated), 1),
+        "answer_idle_s": summary(idle),
+        "answer_while_consolidating_s": summary(busy_answers),
     }
 
 
@@ -304,12 +362,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument(
         "--calls-sessions", type=int, default=1, help="conv-30 sessions for the calls/tokens comparison with Mem0 v1"
     )
+    p.add_argument(
+        "--writes-sessions", type=int, default=1, help="conv-30 sessions for the non-blocking writes section"
+    )
+    p.add_argument("--add-gap", type=float, default=0.5, help="seconds between messages added without waiting")
     p.add_argument("--sizes", default="1000,10000,100000", help="store sizes for the search benchmark")
     p.add_argument("--search-data", type=Path, default=None, help="LongMemEval file whose sentences fill the store")
     p.add_argument("--search-cache", type=Path, default=None, help="keep the search corpus vectors here (.npz)")
     p.add_argument("--decode-tokens", type=int, default=128)
     p.add_argument("--reps", type=int, default=3)
-    p.add_argument("--skip", default="", help="comma list of sections to skip: decode,pipeline,calls,search,rss")
+    p.add_argument("--skip", default="", help="comma list of sections to skip: decode,pipeline,calls,writes,search,rss")
     p.add_argument(
         "--out", type=Path, default=None, help="result file (default benchmarks/results/latency-<model>-<time>.json)"
     )
@@ -340,6 +402,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             lambda: bench_pipeline(args.model, args.threads, locomo_path(args.data), args.sessions, args.questions),
         ),
         ("calls", lambda: bench_calls(args.model, args.threads, require_locomo(args.data), args.calls_sessions)),
+        (
+            "writes",
+            lambda: bench_writes(
+                args.model, args.threads, locomo_path(args.data), args.writes_sessions, args.questions, args.add_gap
+            ),
+        ),
         (
             "search",
             lambda: bench_search([int(s) for s in args.sizes.split(",") if s], args.search_data, args.search_cache),
@@ -435,6 +503,32 @@ def report(r: dict[str, Any]) -> str:
                 None,
             )
         row("Mem0-v1 style / edgemem: prompt tokens", c["ratio_prompt_tokens"], "-", None)
+    if "writes" in r:
+        w = r["writes"]
+        row(
+            "add() p50 ms, consolidator busy",
+            w["add_ms"]["p50"],
+            f"<= {t['add_p50_ms']}",
+            w["add_ms"]["p50"] <= t["add_p50_ms"],
+        )
+        row(
+            "add() p95 ms, consolidator busy",
+            w["add_ms"]["p95"],
+            f"<= {t['add_p95_ms']}",
+            w["add_ms"]["p95"] <= t["add_p95_ms"],
+        )
+        per = w["consolidation_model_s_per_message"]["p50"]
+        limit = t["consolidation_model_s_per_message"]
+        row("consolidation model s per message p50", per, f"<= {limit}", per is not None and per <= limit)
+        idle, busy = w["answer_idle_s"]["p95"], w["answer_while_consolidating_s"]["p95"]
+        call = w["consolidation_call_s"]["p95"]
+        bound = None if idle is None or call is None else idle + call
+        row(
+            "answer p95 s while consolidating",
+            busy,
+            f"<= idle p95 + one call = {bound if bound is None else round(bound, 2)}",
+            None if busy is None or bound is None else busy <= bound,
+        )
     for s in r.get("search", [])[1:]:  # the first entry describes the corpus
         for part in ("dense_memories", "dense_turns", "hybrid_memories", "hybrid_turns"):
             p95 = s[f"{part}_ms"]["p95"]

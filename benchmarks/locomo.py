@@ -152,6 +152,8 @@ def system_settings(args: argparse.Namespace, label: str, model_sha: str) -> dic
             settings.update(answer_context=args.answer_context, answer_budget_tokens=args.answer_budget)
         if args.resolve_dates:  # only when on, so earlier runs keep their settings
             settings["resolve_dates"] = True
+        if args.manager_only_when_related:
+            settings["manager_only_when_related"] = True
     if system == "trained":
         settings["manifest_sha256"] = sha256_file(Path(args.manifest))
     if system in ("rag", "rag-hybrid", "mem0"):  # Mem0's answers read its top rag_k memories per speaker
@@ -294,6 +296,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         answer_context=args.answer_context,
                         answer_budget_tokens=args.answer_budget,
                         resolve_dates=args.resolve_dates,
+                        manager_only_when_related=args.manager_only_when_related,
                     )
                     served = engine if system == "edgemem" else None
                     ingest_bar = tqdm(
@@ -645,6 +648,12 @@ def make_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=defaults.resolve_dates,
         help="edgemem: resolve relative time in facts against the message's date when stored (a new bank)",
+    )
+    p.add_argument(
+        "--manager-only-when-related",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.manager_only_when_related,
+        help="edgemem: facts with no related memory are ADDed without a manager call (a new bank)",
     )
     p.add_argument(
         "--banks",

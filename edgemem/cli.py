@@ -145,7 +145,8 @@ def ingest(
     threads: int | None,
     as_json: bool,
 ) -> None:
-    """Ingest a LoCoMo JSON conversation or a .jsonl of messages (resumes where it stopped)."""
+    """Ingest a LoCoMo JSON conversation or a .jsonl of messages: every message is stored first (searchable
+    at once), then consolidated into memories in order. Resumes where it stopped."""
     from tqdm import tqdm
 
     from .conversation import load_turns
@@ -153,24 +154,41 @@ def ingest(
     source, turns = load_turns(file, conversation)
     turns = turns[:limit] if limit is not None else turns
     with open_memory(db, user, model, threads) as mem:
-        bar = tqdm(total=len(turns), desc=f"ingest {source}", unit="msg", file=sys.stderr, disable=as_json)
+        bar: Any = None
         stop = StopAfterMessage()
 
-        def on_turn(_: Any) -> None:
-            bar.update(1)
+        def on_stored(stored: int, pending: int) -> None:
+            nonlocal bar
+            if not as_json:
+                click.echo(
+                    f"{source}: {stored} messages stored ({len(turns) - stored} already); consolidating {pending} ...",
+                    err=True,
+                )
+            bar = tqdm(total=pending, desc=f"consolidate {source}", unit="msg", file=sys.stderr, disable=as_json)
+
+        def on_turn(r: Any) -> None:
+            if bar is not None and not r.skipped:
+                bar.update(1)
             stop.check()
 
         try:
             with stop:
-                result = mem.ingest(turns, on_turn=on_turn)
+                result = mem.ingest(turns, on_turn=on_turn, on_stored=on_stored)
         except KeyboardInterrupt:
-            bar.close()
-            click.echo("\nInterrupted: every finished message is stored; run the same command to resume.", err=True)
+            if bar is not None:
+                bar.close()
+            click.echo(
+                "\nInterrupted: every message is stored and the finished ones are consolidated; "
+                "run the same command (or `edgemem flush`) to resume.",
+                err=True,
+            )
             sys.exit(130)
-        bar.close()
+        if bar is not None:
+            bar.close()
         stats = mem.stats()
         data = {
             "source": source,
+            "stored": result.stored,
             "processed": result.processed,
             "skipped": result.skipped,
             "seconds": round(result.seconds, 2),
@@ -180,7 +198,7 @@ def ingest(
             data,
             as_json,
             lambda: click.echo(
-                f"{source}: {result.processed} messages processed, {result.skipped} already stored; "
+                f"{source}: {result.processed} messages consolidated, {result.skipped} already stored; "
                 f"{stats['memories']} memories in the bank ({result.seconds:.1f} s)."
             ),
         )
@@ -190,6 +208,12 @@ def ingest(
 @click.argument("text")
 @click.option("--speaker", default="user", show_default=True, help="Who said it.")
 @click.option("--time", "when", default=None, help="When it was said (shown to the agents).")
+@click.option(
+    "--wait/--no-wait",
+    default=True,
+    show_default=True,
+    help="Consolidate before exiting and print the operations; --no-wait only stores it (`edgemem flush` later).",
+)
 @store_options
 @json_option
 @handle_errors
@@ -197,6 +221,7 @@ def add(
     text: str,
     speaker: str,
     when: str | None,
+    wait: bool,
     db: str | None,
     user: str,
     model: str | None,
@@ -207,8 +232,43 @@ def add(
     from .demo import describe
 
     with open_memory(db, user, model, threads) as mem:
-        r = mem.add(text, speaker=speaker, time=when)
-        emit(asdict(r), as_json, lambda: click.echo("\n".join(describe(r))))
+        r = mem.add(text, speaker=speaker, time=when, wait=wait)
+        lines = describe(r) if not r.pending else [f"  stored as turn {r.turn_id}; consolidate with `edgemem flush`"]
+        emit(asdict(r), as_json, lambda: click.echo("\n".join(lines)))
+
+
+@cli.command()
+@click.option("--timeout", type=float, default=None, help="Stop after this many seconds (the rest stays queued).")
+@click.option("--all-users", is_flag=True, help="Every user's queue, not only --user's.")
+@store_options
+@json_option
+@handle_errors
+def flush(
+    timeout: float | None,
+    all_users: bool,
+    db: str | None,
+    user: str,
+    model: str | None,
+    threads: int | None,
+    as_json: bool,
+) -> None:
+    """Consolidate the messages still queued (stored with --no-wait, or left by an interrupted process)."""
+    with open_memory(db, user, model, threads, existing=True) as mem:
+        before = mem.store.pending_count(None if all_users else mem.user)
+        left = mem.flush(timeout, user=None if all_users else mem.user)
+        data = {"consolidated": before - left, "pending": left}
+        emit(data, as_json, lambda: click.echo(f"{before - left} messages consolidated, {left} still pending."))
+
+
+@cli.command()
+@store_options
+@json_option
+@handle_errors
+def status(db: str | None, user: str, model: str | None, threads: int | None, as_json: bool) -> None:
+    """Counts for the user: memories, stored messages, history entries, messages pending consolidation."""
+    with open_memory(db, user, model, threads, existing=True) as mem:
+        stats = mem.stats()
+        emit(stats, as_json, lambda: click.echo(", ".join(f"{k}: {v}" for k, v in stats.items())))
 
 
 @cli.command()

@@ -29,6 +29,10 @@ class MemoryConfig:
     # about: below this cosine similarity an UPDATE becomes an ADD and a DELETE is rejected, so an
     # untrained model's wrong choice cannot overwrite unrelated memories. 0 turns the guard off.
     relatedness_guard: float = 0.6
+    # Facts with no memory of the speaker at or above relatedness_guard can only be ADDed (the guard turns
+    # an UPDATE into an ADD and rejects a DELETE), so on: they are ADDed without asking the manager, and a
+    # message whose facts are all new makes one model call instead of two. Off until measured on conv-30.
+    manager_only_when_related: bool = False
     max_message_tokens: int = 1024  # longer messages are truncated (with a warning)
     # Answer Agent (Memory-R1: top 30 memories per speaker, 60 in all)
     # 5 memories per speaker + 5 raw turns: on conv-30 (validation) the untrained pipeline scored 23.5 F1
@@ -87,6 +91,7 @@ class MemoryConfig:
             "max_message_tokens": self.max_message_tokens,
             # only when on, so the banks built before the setting existed keep their cache names
             **({"resolve_dates": True} if self.resolve_dates else {}),
+            **({"manager_only_when_related": True} if self.manager_only_when_related else {}),
         }
 
 

@@ -8,8 +8,10 @@ hallucinated id can only miss (and is recorded as REJECTED), never hit another r
 from __future__ import annotations
 
 import json
+import re
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,11 +23,15 @@ from .dates import resolve_relative_dates
 from .embedder import Embedder
 from .engine import Completion, Engine
 from .errors import ModelOutputError
+from .forget_requests import ForgetRequest, forget_request
 from .parsing import ParsedOperations, parse_facts, parse_operations
 from .store import HistoryEntry, PlannedOp, SearchHit, Store, Turn
 
 EXTRACT_MAX_TOKENS = 64 * prompts.MAX_FACTS
 MANAGE_MAX_TOKENS_PER_FACT = 80
+# A request to forget deletes the speaker's memories at least this similar to what it names, and within
+# FORGET_MARGIN of the best match (so "forget my phone number" takes the number, not every contact detail).
+FORGET_MIN_SCORE, FORGET_MARGIN = 0.5, 0.1
 
 
 @dataclass
@@ -36,6 +42,7 @@ class TurnResult:
     text: str
     turn_id: int | None = None
     skipped: bool = False  # already ingested earlier (resume)
+    pending: bool = False  # stored and searchable, not consolidated yet (``Memory.add`` without wait)
     facts: list[str] = field(default_factory=list)
     operations: list[HistoryEntry] = field(default_factory=list)  # what was recorded for this turn
     warnings: list[str] = field(default_factory=list)
@@ -50,6 +57,16 @@ class TurnResult:
         self.llm_calls += 1
         self.prompt_tokens += c.prompt_tokens
         self.completion_tokens += c.completion_tokens
+
+
+@dataclass
+class Decision:
+    """What the manager decided for one turn, not applied yet."""
+
+    result: TurnResult
+    planned: list[PlannedOp]
+    turn_vector: np.ndarray | None = None  # computed here when the turn was not stored with one
+    forget: bool = False  # the turn asked to forget: it is hidden with what it deletes
 
 
 @dataclass
@@ -80,6 +97,11 @@ class MemoryManager:
             for hit in self.store.search(user, v, self.config.manager_k, speaker=speaker):
                 shown.setdefault(hit.id, hit)
         return list(shown.values())
+
+    def has_related(self, user: str, speaker: str, fact_vectors: np.ndarray) -> list[bool]:
+        """For each fact, whether a memory of ``speaker`` is at least ``relatedness_guard`` similar to it."""
+        guard = self.config.relatedness_guard
+        return [any(h.score >= guard for h in self.store.search(user, v, 1, speaker=speaker)) for v in fact_vectors]
 
     def step(self, user: str, turn: Turn, facts: list[str], fact_vectors: np.ndarray) -> ManagerStep:
         shown = self.related(user, turn.speaker, fact_vectors)
@@ -136,12 +158,54 @@ class MemoryManager:
             )
         return planned
 
+    # -- a request to forget ---------------------------------------------------------------------------
+
+    def forget_ops(self, user: str, turn: Turn, turn_id: int | None, request: ForgetRequest) -> list[PlannedOp]:
+        """DELETEs for a request to forget: the memories of the speaker's previous message when it names
+        nothing ("forget that"), else the speaker's memories most similar to what it names; capped per turn."""
+        what = request.target or "the previous message"
+        detail = f"request to forget: {what}"
+        if request.target is None:
+            targets = self.store.last_memories(user, turn.speaker, turn_id)
+        else:
+            vector = self.embedder.embed_one(third_person(request.target, turn.speaker))
+            hits = self.store.search(user, vector, self.config.manager_k, speaker=turn.speaker)
+            best = hits[0].score if hits else 0.0
+            floor = max(FORGET_MIN_SCORE, best - FORGET_MARGIN)
+            targets = [self.store.get(user, h.id) for h in hits if h.score >= floor]
+        if not targets:
+            return [PlannedOp("NOOP", None, None, None, f"{detail} (no memory of {turn.speaker} matches)")]
+        cap = self.config.max_deletes_per_turn
+        return [
+            PlannedOp("DELETE", m.id, None, None, detail)
+            if i < cap
+            else PlannedOp("REJECTED", m.id, None, None, f"over the per-turn deletion cap ({cap})")
+            for i, m in enumerate(targets)
+        ]
+
     # -- the whole turn ------------------------------------------------------------------------------
 
-    def process(self, user: str, turn: Turn, previous: Turn | None = None) -> TurnResult:
-        """Extract, decide and apply for one message; everything lands in one transaction."""
+    def decide(
+        self,
+        user: str,
+        turn: Turn,
+        previous: Turn | None = None,
+        *,
+        turn_id: int | None = None,
+        embed_turn: bool = True,
+        stopped: Callable[[], bool] | None = None,
+    ) -> Decision | None:
+        """Extract and decide for one message, without writing: a request to forget goes to the DELETE
+        path with no model call; otherwise extraction, then (when there are facts) the manager.
+        ``stopped`` is asked between the two model calls: True abandons the turn (None is returned)."""
         t0 = time.perf_counter()
-        result = TurnResult(turn.speaker, turn.text)
+        result = TurnResult(turn.speaker, turn.text, turn_id=turn_id)
+        request = forget_request(turn.text)
+        if request is not None:
+            deletes = self.forget_ops(user, turn, turn_id, request)
+            vector = self.embedder.embed_one(turn.text) if embed_turn else None
+            result.total_s = time.perf_counter() - t0
+            return Decision(result, deletes, vector, forget=True)
         adapter = "manager"
         c = self.engine.complete(
             self.extraction_messages(turn, previous),
@@ -162,29 +226,71 @@ class MemoryManager:
         if self.config.resolve_dates:  # "yesterday" said on 8 May 2023 is stored as "on 7 May 2023"
             facts = [resolve_relative_dates(f, turn.time) for f in facts]
         result.facts = facts
-        vectors = self.embedder.embed([turn.text, *facts])
-        turn_vector, fact_vectors = vectors[0], vectors[1:]
-        if facts:  # no facts, no manager call (the per-turn budget)
-            step = self.step(user, turn, facts, fact_vectors)
+        vectors = self.embedder.embed([turn.text, *facts] if embed_turn else facts)
+        turn_vector, fact_vectors = (vectors[0], vectors[1:]) if embed_turn else (None, vectors)
+        asked, asked_vectors = facts, fact_vectors
+        if facts and self.config.manager_only_when_related and self.config.relatedness_guard > 0:
+            related = self.has_related(user, turn.speaker, fact_vectors)
+            for fact, vector, rel in zip(facts, fact_vectors, related, strict=True):
+                if not rel:  # nothing it could UPDATE or DELETE: the manager could only ADD it
+                    planned.append(PlannedOp("ADD", None, fact, vector, "no related memory: added without the manager"))
+            asked = [f for f, rel in zip(facts, related, strict=True) if rel]
+            asked_vectors = fact_vectors[np.asarray(related, dtype=bool)]
+        if asked:  # no facts (or none with a related memory), no manager call (the per-turn budget)
+            if stopped is not None and stopped():
+                return None
+            step = self.step(user, turn, asked, asked_vectors)
             c = self.engine.complete(
                 step.messages,
                 schema=step.schema,
-                max_tokens=MANAGE_MAX_TOKENS_PER_FACT * len(facts) + 16,
+                max_tokens=MANAGE_MAX_TOKENS_PER_FACT * len(asked) + 16,
                 prefix_key="manage",
                 adapter=adapter,
             )
             result._count(c)
             result.manage_s = c.total_s
             try:
-                parsed = parse_operations(c.text, len(step.shown), facts)
+                parsed = parse_operations(c.text, len(step.shown), asked)
             except ModelOutputError as e:
                 parsed = ParsedOperations()
                 planned.append(PlannedOp("REJECTED", None, None, None, f"manager: {e}"))
                 result.warnings.append(str(e))
-            planned += self.plan(step, parsed, fact_vectors)
-        result.turn_id = self.store.apply_turn(user, turn, turn_vector, planned, facts)
+            planned += self.plan(step, parsed, asked_vectors)
+        result.total_s = time.perf_counter() - t0
+        return Decision(result, planned, turn_vector)
+
+    def process(self, user: str, turn: Turn, previous: Turn | None = None) -> TurnResult:
+        """Extract, decide and apply for one message, storing the turn with its operations in one
+        transaction (the synchronous path, without the queue)."""
+        t0 = time.perf_counter()
+        decision = self.decide(user, turn, previous)
+        assert decision is not None  # never stopped
+        result = decision.result
+        result.turn_id = self.store.apply_turn(user, turn, decision.turn_vector, decision.planned, result.facts)
+        return self.finish(user, result, t0)
+
+    def finish(self, user: str, result: TurnResult, t0: float) -> TurnResult:
+        """Fill in what was recorded for the applied turn, and raise its warnings."""
+        assert result.turn_id is not None
         result.operations = self.store.turn_history(user, result.turn_id)
         for w in result.warnings:
-            warnings.warn(w, stacklevel=2)
+            warnings.warn(w, stacklevel=3)
         result.total_s = time.perf_counter() - t0
         return result
+
+
+def third_person(text: str, speaker: str) -> str:
+    """``text`` said by ``speaker`` in the words memories are stored in ("my number" -> "Sam's number").
+
+    >>> third_person("I'm allergic to my cat, I think", "Leo")
+    "Leo is allergic to Leo's cat, Leo think"
+    """
+    for pattern, repl in (
+        (r"\bI'?m\b|\bI am\b", f"{speaker} is"),
+        (r"\bI'?ve\b", f"{speaker} has"),
+        (r"\bI'?d\b", f"{speaker} would"),
+        (r"\b(?:my|mine)\b", f"{speaker}'s"),
+        (r"\b(?:I|me|myself)\b", speaker),
+    ):
+        text = re.sub(pattern, repl, text, flags=re.IGNORECASE)
+    return text

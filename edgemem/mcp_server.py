@@ -27,9 +27,10 @@ def build_server(memory: Memory) -> Any:
 
     @server.tool()
     def remember(text: str, speaker: str = "user", time: str | None = None) -> dict[str, Any]:
-        """Store a message in long-term memory; returns the memory operations it caused."""
+        """Store a message in long-term memory. Returns at once: the message can be recalled now, and its
+        facts are extracted into memories in the background."""
         r = memory.add(text, speaker=speaker, time=time)
-        return {"facts": r.facts, "operations": [dataclasses.asdict(o) for o in r.operations]}
+        return {"turn_id": r.turn_id, "pending": r.pending}
 
     @server.tool()
     def recall(query: str, budget_tokens: int = DEFAULT_BUDGET_TOKENS) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from .answer import Answer, AnswerAgent
 from .config import MemoryConfig
+from .consolidator import Consolidator, ModelGate, YieldingEngine
 from .context import DEFAULT_BUDGET_TOKENS, Context, build_context
 from .embedder import Embedder
 from .engine import Engine, LlamaEngine
@@ -26,14 +27,18 @@ from .manager import MemoryManager, TurnResult
 from .manifest import served_model
 from .store import HistoryEntry, MemoryItem, SearchHit, Store, Turn
 
+INGEST_BATCH = 64  # turns embedded and stored per transaction by ``ingest``
+
 
 @dataclass
 class IngestResult:
     """Totals of one ``ingest`` call."""
 
     source: str
-    processed: int = 0
+    processed: int = 0  # consolidated by this call (a resumed ingest includes turns stored before)
     skipped: int = 0  # already in the store (a resumed ingest)
+    stored: int = 0  # new turns stored by this call
+    pending: int = 0  # turns of the user still waiting for the consolidator when the call returned
     results: list[TurnResult] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -42,7 +47,9 @@ class Memory:
     """A memory store: one SQLite file, one embedder, one llama.cpp model shared by both agents.
 
     The LLM is loaded on first use, so ``search``, ``memories`` and ``history`` stay fast.
-    Safe to share between threads of one process.
+    ``add`` stores the message and returns; a consolidator thread extracts its facts and runs the Memory
+    Manager in the background (``add(wait=True)`` does it before returning). Safe to share between
+    threads of one process; several processes may share the file.
     """
 
     def __init__(
@@ -69,7 +76,10 @@ class Memory:
         self._owns_engine = engine is None  # close() frees only a model this Memory loaded itself
         self._embedder = embedder
         self._init_lock = threading.Lock()
-        self._turn_lock = threading.Lock()  # one turn at a time: the manager reads, then writes
+        self._turn_lock = threading.Lock()  # one message stored at a time: the key is read, then written
+        self.gate = ModelGate()
+        self._closed = False
+        self.consolidator = Consolidator(self.store, self._manager_for, self.config.context_messages)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Memory:
@@ -82,6 +92,12 @@ class Memory:
         self.close()
 
     def close(self) -> None:
+        """Finish the model call in progress and close; turns not consolidated yet stay queued in the file.
+        Closing twice is harmless."""
+        if self._closed:
+            return
+        self._closed = True
+        self.consolidator.close()
         self.store.close()
         if self._owns_engine and isinstance(self._engine, LlamaEngine):
             self._engine.close()
@@ -114,6 +130,13 @@ class Memory:
     def manager(self) -> MemoryManager:
         return MemoryManager(self.engine, self.embedder, self.store, self.config)
 
+    def _manager_for(self, background: bool) -> MemoryManager:
+        """The manager a consolidation step runs with: in the background, on an engine that lets answers first."""
+        if not background:
+            return self.manager
+        engine = YieldingEngine(self.engine, self.gate, self.consolidator.stop_event)
+        return MemoryManager(engine, self.embedder, self.store, self.config)
+
     @property
     def answer_agent(self) -> AnswerAgent:
         return AnswerAgent(self.engine, self.embedder, self.store, self.config)
@@ -129,8 +152,11 @@ class Memory:
         user: str | None = None,
         source: str = "",
         key: str | None = None,
+        wait: bool = False,
     ) -> TurnResult:
-        """Remember one message: extract its facts and let the Memory Manager update the bank.
+        """Remember one message. It is stored with its vector and keyword index at once (searchable and
+        used by answers from then on) and queued; the consolidator extracts its facts and lets the Memory
+        Manager update the bank in the background.
 
         Args:
             text: the message.
@@ -138,24 +164,41 @@ class Memory:
             time: when it was said, in the dialogue (any readable form; shown to the agents).
             user: the store's owner (default: this Memory's user).
             source, key: where the message comes from; a (source, key) seen before is skipped.
+            wait: consolidate before returning (the queue up to this message) and return its operations.
+
+        Returns the stored turn (``turn_id``, ``pending``); with ``wait``, its facts and operations too.
         """
         user = _check_user(user or self.user)
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput(f"The message is empty ({text!r}). Fix: pass some text to remember.")
         if not isinstance(speaker, str) or not speaker.strip():
             raise InvalidInput(f"The speaker is empty ({speaker!r}). Fix: name who said the message.")
+        fitted = self._fit(text.strip())
+        vector = self.embedder.embed_one(fitted)
         with self._turn_lock:
             if key is not None and self.store.has_turn(user, source, key):
                 return TurnResult(speaker, text, skipped=True)
-            turn = Turn(
-                speaker.strip(), self._fit(text.strip()), time, source, key or self.store.next_key(user, source)
-            )
-            # The previous message is read only when extraction is shown it (one query less per turn).
-            previous = self.store.last_turn(user, source) if self.config.context_messages > 0 else None
-            result = self.manager.process(user, turn, previous)
+            turn = Turn(speaker.strip(), fitted, time, source, key or self.store.next_key(user, source))
+            turn_id = self.store.store_turn(user, turn, vector)
+        if wait:
+            result = self.consolidator.until_done(user, turn_id)
+        else:
+            result = TurnResult(turn.speaker, turn.text, turn_id=turn_id, pending=True)
+            self.start_consolidator()
         if turn.text != text.strip():
             result.warnings.insert(0, f"message truncated to {self.config.max_message_tokens} tokens")
         return result
+
+    def start_consolidator(self) -> None:
+        """Consolidate queued messages in a background thread from now on (``add`` starts it; a server
+        starts it at once, so a queue left by an interrupted process resumes)."""
+        self.consolidator.start()
+        self.consolidator.wake()
+
+    def flush(self, timeout: float | None = None, *, user: str | None = None) -> int:
+        """Consolidate queued messages (of ``user``; None: of every user) until none is left or ``timeout``
+        seconds have passed. Returns how many are still pending (0: done)."""
+        return self.consolidator.drain(None if user is None else _check_user(user), timeout)
 
     def _fit(self, text: str) -> str:
         """Cut a message that would not fit the model's context (with a warning)."""
@@ -178,21 +221,68 @@ class Memory:
         *,
         user: str | None = None,
         on_turn: Callable[[TurnResult], None] | None = None,
+        on_stored: Callable[[int, int], None] | None = None,
+        wait: bool = True,
     ) -> IngestResult:
-        """Add many messages in order. Turns already stored (same source and key) are skipped, so an
-        interrupted ingest resumes where it stopped."""
+        """Add many messages in order: all are stored first (searchable at once), then consolidated in
+        this thread (``wait``, the default) or in the background. Turns already stored (same source and
+        key) are skipped, so an interrupted ingest resumes where it stopped.
+
+        ``on_turn`` receives each skipped turn and each consolidated one; ``on_stored(stored, pending)``
+        is called once all are stored, with the user's queue length then."""
         t0 = time.perf_counter()
+        user = _check_user(user or self.user)
         turns = list(turns)
         out = IngestResult(source=turns[0].source if turns else "")
+        new: list[Turn] = []
+        seen: set[tuple[str, str]] = set()
         for t in turns:
-            r = self.add(t.text, speaker=t.speaker, time=t.time, user=user, source=t.source, key=t.key or None)
-            if r.skipped:
+            if (
+                not isinstance(t.text, str)
+                or not t.text.strip()
+                or not isinstance(t.speaker, str)
+                or not t.speaker.strip()
+            ):
+                raise InvalidInput(
+                    f"A message to ingest has no text or no speaker ({t!r}). Fix: give every message both; "
+                    "nothing of this call was stored."
+                )
+        for t in turns:
+            if t.key and ((t.source, t.key) in seen or self.store.has_turn(user, t.source, t.key)):
                 out.skipped += 1
+                if on_turn is not None:
+                    on_turn(TurnResult(t.speaker, t.text, skipped=True))
             else:
+                new.append(t)
+                seen.add((t.source, t.key))
+        for i in range(0, len(new), INGEST_BATCH):
+            batch = [replace(t, text=self._fit(t.text.strip())) for t in new[i : i + INGEST_BATCH]]
+            vectors = self.embedder.embed([t.text for t in batch])
+            with self._turn_lock:
+                counters: dict[str, int] = {}  # live messages (no key) are numbered on from the store's count
+                keyed: list[Turn] = []
+                for t in batch:
+                    if not t.key:
+                        n = counters.get(t.source) or int(self.store.next_key(user, t.source))
+                        counters[t.source] = n + 1
+                        t = replace(t, key=str(n))
+                    keyed.append(t)
+                self.store.store_turns(user, keyed, vectors)
+            out.stored += len(batch)
+        if on_stored is not None:
+            on_stored(out.stored, self.store.pending_count(user))
+        if wait:
+
+            def done(r: TurnResult) -> None:
                 out.processed += 1
                 out.results.append(r)
-            if on_turn is not None:
-                on_turn(r)
+                if on_turn is not None:
+                    on_turn(r)
+
+            self.consolidator.drain(user, on_turn=done)
+        else:
+            self.start_consolidator()
+        out.pending = self.store.pending_count(user)
         out.seconds = time.perf_counter() - t0
         return out
 
@@ -277,7 +367,8 @@ class Memory:
     ) -> Answer:
         """Answer ``question`` from the memories (Memory-R1's Answer Agent); ``on_token`` receives
         the answer text as it is generated."""
-        return self.answer_agent.answer(_check_user(user or self.user), question, k, on_token)
+        with self.gate.foreground():  # a background consolidation waits; this waits at most for its call in progress
+            return self.answer_agent.answer(_check_user(user or self.user), question, k, on_token)
 
     def memories(
         self, *, speaker: str | None = None, include_deleted: bool = False, user: str | None = None
@@ -290,6 +381,7 @@ class Memory:
         return self.store.history(_check_user(user or self.user), memory_id, limit)
 
     def stats(self, *, user: str | None = None) -> dict[str, int]:
+        """Counts of the user's live memories, stored turns, history entries, and turns still ``pending``."""
         return self.store.count(_check_user(user or self.user))
 
 

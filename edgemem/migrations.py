@@ -242,3 +242,21 @@ def m006_vector_log(conn: Any) -> None:
         "CREATE TRIGGER memories_log_update AFTER UPDATE OF text, speaker, deleted, user ON memories BEGIN "
         "INSERT INTO vector_log (kind, user, item_id) VALUES ('memory', new.user, new.id); END"
     )
+
+
+@migration
+def m007_consolidation_queue(conn: Any) -> None:
+    # Writes that never block: ``Memory.add`` stores the raw turn (searchable at once) with pending = 1, and
+    # the consolidator (edgemem/consolidator.py) later runs extraction and the Memory Manager and, in one
+    # transaction, applies the operations and sets pending = 0. So every turn is either queued or fully
+    # consolidated; turns stored before this migration were consolidated when they were stored. The partial
+    # index makes "the oldest pending turn of a user" a lookup however many turns are done.
+    conn.execute("ALTER TABLE turns ADD COLUMN pending INTEGER NOT NULL DEFAULT 0")
+    conn.execute("CREATE INDEX turns_pending ON turns (user, id) WHERE pending = 1")
+    # Which consolidator works on a user's queue: one at a time per user keeps dialogue order, and two
+    # processes on one file never both consolidate a turn. A lease ends when its owner releases it, when it
+    # expires, or (same host) when its process is gone, so a killed process's queue is resumed at once.
+    conn.execute(
+        "CREATE TABLE consolidation_leases (user TEXT PRIMARY KEY, owner TEXT NOT NULL, host TEXT NOT NULL, "
+        "pid INTEGER NOT NULL, expires REAL NOT NULL)"
+    )

@@ -1,8 +1,10 @@
 """``edgemem serve``: a local HTTP API over one :class:`Memory` (FastAPI; the ``[server]`` extra).
 
-Every route names the user in its path and acts only on that user's rows. One model serves all
-requests: calls that need it wait their turn in arrival order (FIFO) and report how long they
-queued. A bearer token is required when the server listens on anything but loopback.
+Every route names the user in its path and acts only on that user's rows. A message is stored at once
+and answered 202 (its facts are consolidated in the background; ``GET .../status`` shows what is
+pending; ``?wait=true`` consolidates first and returns the operations). One model serves all requests:
+answers wait their turn in arrival order (FIFO), come before background consolidation, and report how
+long they queued. A bearer token is required when the server listens on anything but loopback.
 OpenAPI schema: ``/openapi.json``; interactive docs: ``/docs``.
 """
 
@@ -60,7 +62,7 @@ STATUS = {InvalidInput: 400, UnknownMemory: 404, DatabaseLocked: 503, ModelNotFo
 
 def create_app(memory: Memory, token: str | None = None) -> Any:
     try:
-        from fastapi import Depends, FastAPI, HTTPException, Request
+        from fastapi import Depends, FastAPI, HTTPException, Request, Response
         from fastapi.responses import JSONResponse
         from pydantic import BaseModel, Field
     except ImportError as e:
@@ -68,6 +70,7 @@ def create_app(memory: Memory, token: str | None = None) -> Any:
 
     app = FastAPI(title="edgemem", version="1", description="Long-term memory for LLM agents, local and offline.")
     model_lock = FairLock()
+    memory.start_consolidator()  # a queue left by an interrupted process resumes now
 
     class Message(BaseModel):
         text: str = Field(min_length=1, max_length=100_000)
@@ -107,21 +110,45 @@ def create_app(memory: Memory, token: str | None = None) -> Any:
     def health() -> dict[str, Any]:
         return {"status": "ok", "db": str(memory.path)}
 
-    @app.post("/v1/users/{user}/messages", dependencies=auth)
-    def add(user: str, m: Message) -> dict[str, Any]:
-        """Remember one message (fact extraction + Memory Manager)."""
+    @app.post("/v1/users/{user}/messages", dependencies=auth, status_code=202)
+    def add(user: str, m: Message, response: Response, wait: bool = False) -> dict[str, Any]:
+        """Remember one message: stored and searchable at once (202, with its turn id); fact extraction and
+        the Memory Manager run in the background. ``wait=true``: consolidated first (200, with operations)."""
+        if not wait:
+            return out(memory.add(m.text, speaker=m.speaker, time=m.time, user=user))
+        response.status_code = 200
         with model_lock.hold() as waited:
-            return out(memory.add(m.text, speaker=m.speaker, time=m.time, user=user), waited)
+            return out(memory.add(m.text, speaker=m.speaker, time=m.time, user=user, wait=True), waited)
 
-    @app.post("/v1/users/{user}/ingest", dependencies=auth)
-    def ingest(user: str, body: Messages) -> dict[str, Any]:
-        """Remember many messages in order."""
+    @app.post("/v1/users/{user}/ingest", dependencies=auth, status_code=202)
+    def ingest(user: str, body: Messages, response: Response, wait: bool = False) -> dict[str, Any]:
+        """Remember many messages in order (stored at once, 202; ``wait=true``: consolidated first, 200)."""
         from .store import Turn
 
         turns = [Turn(m.speaker, m.text, m.time) for m in body.messages]
+        if not wait:
+            r = memory.ingest(turns, user=user, wait=False)
+            return {"result": {"stored": r.stored, "skipped": r.skipped, "pending": r.pending}}
+        response.status_code = 200
         with model_lock.hold() as waited:
             r = memory.ingest(turns, user=user)
-        return {"result": {"processed": r.processed, "skipped": r.skipped, "seconds": r.seconds}, "queue_s": waited}
+        return {
+            "result": {"stored": r.stored, "processed": r.processed, "skipped": r.skipped, "seconds": r.seconds},
+            "queue_s": waited,
+        }
+
+    @app.get("/v1/users/{user}/status", dependencies=auth)
+    def status(user: str) -> dict[str, Any]:
+        """The user's counts, with ``pending`` (messages not consolidated yet) and what the consolidator does."""
+        c = memory.consolidator
+        return {
+            "result": {
+                **memory.stats(user=user),
+                "consolidating": c.busy_with is not None,
+                "consolidator_running": c.running,
+                "last_error": c.last_error,
+            }
+        }
 
     @app.get("/v1/users/{user}/search", dependencies=auth)
     def search(user: str, q: str, k: int = 10, speaker: str | None = None) -> dict[str, Any]:

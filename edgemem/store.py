@@ -8,8 +8,11 @@ an interrupted ingest never leaves a half-applied turn, and "the turn row exists
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import threading
+import time as clock
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -113,6 +116,7 @@ MAX_INDEXES = 16  # vector indexes kept in memory (kind x user); each holds 1,53
 RELOAD_ABOVE = 2000  # changed items past which an index reloads whole (a point lookup in vec0 is ~0.25 ms)
 UNKNOWN_SPEAKER = -2  # a group no item has
 COPY_OF = "copy of memory "  # history detail of a memory deleted as a copy of another
+HOST = socket.gethostname()
 # Words that carry no topic: left out of keyword queries (BM25 would give them little weight anyway,
 # but they make every row a match and the query slower).
 _STOPWORDS = frozenset(
@@ -152,6 +156,19 @@ def fuse(*rankings: Sequence[K]) -> list[K]:
         for rank, i in enumerate(ranking, start=1):
             scores[i] = scores.get(i, 0.0) + 1.0 / (RRF_K + rank)
     return sorted(scores, key=lambda i: -scores[i])
+
+
+def _alive(host: str, pid: int) -> bool:
+    """Whether the process that took a lease may still run (only a process on this host can be checked)."""
+    if host != HOST or os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
 
 
 def _item(row: Sequence[Any]) -> MemoryItem:
@@ -245,7 +262,7 @@ class Store:
         mems = self._q(f"SELECT COUNT(*) FROM memories {where} {'AND' if where else 'WHERE'} deleted = 0", params)[0][0]
         turns = self._q(f"SELECT COUNT(*) FROM turns {where}", params)[0][0]
         hist = self._q(f"SELECT COUNT(*) FROM history {where}", params)[0][0]
-        return {"memories": mems, "turns": turns, "history": hist}
+        return {"memories": mems, "turns": turns, "history": hist, "pending": self.pending_count(user)}
 
     def operation_counts(self, user: str | None = None) -> dict[str, int]:
         """History entries per operation (ADD, UPDATE, DELETE, NOOP, REJECTED, ...)."""
@@ -540,11 +557,25 @@ class Store:
             return turn_id
 
     @staticmethod
-    def _insert_turn(c: Any, user: str, turn: Turn, vector: np.ndarray | None, facts: Sequence[str] | None) -> int:
-        """Write one raw turn and its vector (inside the caller's transaction); the new turn's id."""
+    def _insert_turn(
+        c: Any, user: str, turn: Turn, vector: np.ndarray | None, facts: Sequence[str] | None, pending: bool = False
+    ) -> int:
+        """Write one raw turn and its vector (inside the caller's transaction); the new turn's id. A pending
+        turn waits for the consolidator (its facts are not known yet)."""
         cur = c.execute(
-            "INSERT INTO turns (user, source, key, speaker, text, time, created_at, facts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (user, turn.source, turn.key, turn.speaker, turn.text, turn.time, now(), json.dumps(list(facts or []))),
+            "INSERT INTO turns (user, source, key, speaker, text, time, created_at, facts, pending) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                user,
+                turn.source,
+                turn.key,
+                turn.speaker,
+                turn.text,
+                turn.time,
+                now(),
+                None if pending else json.dumps(list(facts or [])),
+                int(pending),
+            ),
         )
         turn_id = int(cur.lastrowid)
         if vector is not None:
@@ -603,6 +634,124 @@ class Store:
             (user, memory_id, op.op, old, op.text if op.op in ("ADD", "UPDATE") else None, turn_id, op.detail, ts),
         )
 
+    # -- the consolidation queue (pending turns) --------------------------------------------------------
+
+    def store_turn(self, user: str, turn: Turn, vector: np.ndarray) -> int:
+        """Store one raw turn with its vector as pending (searchable at once, consolidated later); its id."""
+        try:
+            with self.lock, transaction(self.conn) as c:
+                return self._insert_turn(c, user, turn, vector, None, pending=True)
+        except self._sqlite.Error as e:
+            raise translate(e, str(self.path)) from e
+
+    def store_turns(self, user: str, turns: Sequence[Turn], vectors: np.ndarray) -> list[int]:
+        """Store many raw turns as pending, in order, in one transaction; their ids."""
+        with self.lock, transaction(self.conn) as c:
+            return [self._insert_turn(c, user, t, v, None, pending=True) for t, v in zip(turns, vectors, strict=True)]
+
+    def pending_count(self, user: str | None = None) -> int:
+        where, params = ("AND user = ?", (user,)) if user is not None else ("", ())
+        return int(self._q(f"SELECT COUNT(*) FROM turns WHERE pending = 1 {where}", params)[0][0])
+
+    def pending_users(self) -> list[str]:
+        """Users with turns waiting for the consolidator, the one whose oldest pending turn is oldest first."""
+        return [r[0] for r in self._q("SELECT user FROM turns WHERE pending = 1 GROUP BY user ORDER BY MIN(id)")]
+
+    def next_pending(self, user: str) -> tuple[int, Turn] | None:
+        """The oldest pending turn of ``user`` (dialogue order): (row id, turn)."""
+        rows = self._q(
+            "SELECT id, speaker, text, time, source, key FROM turns WHERE user = ? AND pending = 1 ORDER BY id LIMIT 1",
+            (user,),
+        )
+        return (int(rows[0][0]), Turn(*rows[0][1:])) if rows else None
+
+    def turn(self, user: str, turn_id: int) -> Turn:
+        rows = self._q("SELECT speaker, text, time, source, key FROM turns WHERE id = ? AND user = ?", (turn_id, user))
+        if not rows:
+            raise InvalidInput(f"No turn with id {turn_id} for user {user!r}.")
+        return Turn(*rows[0])
+
+    def turn_facts(self, turn_id: int) -> list[str]:
+        """The facts extraction found in a consolidated turn ([] while it is pending)."""
+        rows = self._q("SELECT facts FROM turns WHERE id = ?", (turn_id,))
+        return list(json.loads(rows[0][0] or "[]")) if rows else []
+
+    def is_pending(self, user: str, turn_id: int) -> bool:
+        return bool(self._q("SELECT 1 FROM turns WHERE id = ? AND user = ? AND pending = 1", (turn_id, user)))
+
+    def previous_turn(self, user: str, turn_id: int, source: str) -> Turn | None:
+        """The turn stored just before ``turn_id`` in the same source (extraction's context message)."""
+        rows = self._q(
+            "SELECT speaker, text, time, source, key FROM turns WHERE user = ? AND source = ? AND id < ? "
+            "ORDER BY id DESC LIMIT 1",
+            (user, source, turn_id),
+        )
+        return Turn(*rows[0]) if rows else None
+
+    def last_memories(self, user: str, speaker: str, before_turn: int | None) -> list[MemoryItem]:
+        """The live memories taken from ``speaker``'s latest message (before turn ``before_turn``) that left any."""
+        rows = self._q(
+            f"SELECT {_MEM_COLS} FROM memories WHERE user = ? AND deleted = 0 AND source_turn = ("
+            "SELECT MAX(source_turn) FROM memories WHERE user = ? AND speaker = ? AND deleted = 0 AND source_turn < ?"
+            ") ORDER BY id",
+            (user, user, speaker, before_turn if before_turn is not None else 2**62),
+        )
+        return [_item(r) for r in rows]
+
+    def claim(self, user: str, owner: str, ttl_s: float) -> bool:
+        """Take (or renew) the lease on ``user``'s queue for ``owner``; False while another live owner holds it."""
+        with self.lock, transaction(self.conn) as c:
+            row = c.execute(
+                "SELECT owner, host, pid, expires FROM consolidation_leases WHERE user = ?", (user,)
+            ).fetchone()
+            if row is not None and row[0] != owner and row[3] > clock.time() and _alive(row[1], int(row[2])):
+                return False
+            c.execute(
+                "INSERT OR REPLACE INTO consolidation_leases (user, owner, host, pid, expires) VALUES (?, ?, ?, ?, ?)",
+                (user, owner, HOST, os.getpid(), clock.time() + ttl_s),
+            )
+            return True
+
+    def release(self, owner: str) -> None:
+        """Give up every lease ``owner`` holds."""
+        with self.lock, transaction(self.conn) as c:
+            c.execute("DELETE FROM consolidation_leases WHERE owner = ?", (owner,))
+
+    def consolidate(
+        self,
+        user: str,
+        turn_id: int,
+        ops: Iterable[PlannedOp],
+        facts: Sequence[str],
+        owner: str,
+        *,
+        hide_turn: bool = False,
+    ) -> bool:
+        """Apply the operations decided for pending turn ``turn_id`` and mark it consolidated, in one
+        transaction, if ``owner`` still holds the user's lease and the turn is still pending (False
+        otherwise: nothing written, so no turn is ever consolidated twice). ``hide_turn``: the turn asked to
+        forget, so it is hidden with every memory it deletes (and shown again when one is restored)."""
+        try:
+            with self.lock, transaction(self.conn) as c:
+                lease = c.execute("SELECT owner FROM consolidation_leases WHERE user = ?", (user,)).fetchone()
+                row = c.execute(
+                    "SELECT speaker, time FROM turns WHERE id = ? AND user = ? AND pending = 1", (turn_id, user)
+                ).fetchone()
+                if lease is None or lease[0] != owner or row is None:
+                    return False
+                c.execute("UPDATE turns SET pending = 0, facts = ? WHERE id = ?", (json.dumps(list(facts)), turn_id))
+                for op in ops:
+                    self._apply(c, user, row[0], row[1], turn_id, op)
+                if hide_turn:
+                    c.execute(
+                        "INSERT OR IGNORE INTO hidden_turns (turn_id, memory_id) SELECT ?, memory_id FROM history "
+                        "WHERE turn_id = ? AND op = 'DELETE' AND memory_id IS NOT NULL",
+                        (turn_id, turn_id),
+                    )
+                return True
+        except self._sqlite.Error as e:
+            raise translate(e, str(self.path)) from e
+
     def add_memories(
         self, user: str, speaker: str, texts: Sequence[str], vectors: np.ndarray, time: str | None = None
     ) -> int:
@@ -636,7 +785,7 @@ class Store:
     def export_user(self, user: str) -> dict[str, Any]:
         """Everything stored for ``user`` (turns, memories incl. deleted ones, history) as plain data."""
         turns = self._q(
-            "SELECT id, source, key, speaker, text, time, created_at, facts FROM turns WHERE user = ? ORDER BY id",
+            "SELECT id, source, key, speaker, text, time, created_at, facts, pending FROM turns WHERE user = ? ORDER BY id",
             (user,),
         )
         mems = self._q(f"SELECT {_MEM_COLS}, source_turn FROM memories WHERE user = ? ORDER BY id", (user,))
@@ -649,7 +798,13 @@ class Store:
             "user": user,
             "exported_at": now(),
             "turns": [
-                dict(zip(("id", "source", "key", "speaker", "text", "time", "created_at", "facts"), r, strict=True))
+                dict(
+                    zip(
+                        ("id", "source", "key", "speaker", "text", "time", "created_at", "facts", "pending"),
+                        r,
+                        strict=True,
+                    )
+                )
                 for r in turns
             ],
             "memories": [
@@ -687,7 +842,8 @@ class Store:
                     ).fetchone()
                     if row is None:
                         cur = c.execute(
-                            "INSERT INTO turns (user, source, key, speaker, text, time, created_at, facts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            "INSERT INTO turns (user, source, key, speaker, text, time, created_at, facts, pending) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                             (
                                 user,
                                 t["source"],
@@ -697,6 +853,7 @@ class Store:
                                 t.get("time"),
                                 t.get("created_at") or now(),
                                 t.get("facts"),
+                                int(bool(t.get("pending"))),
                             ),
                         )
                         row = (cur.lastrowid,)

@@ -120,7 +120,7 @@ def make_memory(tmp_path, embedder):
 
     yield make
     for m in opened:
-        m.store.close()
+        m.close()
 
 
 def old_store(path: Path, migrated: int) -> Any:

@@ -75,6 +75,8 @@ def test_errors_are_one_clean_line(tmp_path, args, code, message):
         ["ask", "Where?"],
         ["forget", "1"],
         ["export-memories", "--out", "x.json"],
+        ["flush"],
+        ["status"],
     ],
 )
 def test_read_commands_on_a_missing_store_say_so_and_create_nothing(tmp_path, args):
@@ -123,6 +125,13 @@ def test_add_ask_search_forget_restore(tmp_path):
         assert run("restore", mid, *common).returncode == 0
         ops = [h["op"] for h in json.loads(run("history", "--memory-id", mid, "--json", *common).stdout)]
         assert ops[-2:] == ["FORGET", "RESTORE"]
+    # --no-wait stores the message (no model needed) and leaves it queued; flush consolidates it
+    r = run("add", "My sister Ana lives in Porto.", "--speaker", "Maya", "--no-wait", "--json", *common)
+    assert r.returncode == 0 and json.loads(r.stdout)["pending"] is True, r.stderr
+    assert json.loads(run("status", "--json", *common).stdout)["pending"] == 1
+    r = run("flush", "--json", *common)
+    assert r.returncode == 0 and json.loads(r.stdout) == {"consolidated": 1, "pending": 0}, r.stderr
+    assert json.loads(run("status", "--json", *common).stdout)["pending"] == 0
 
 
 def _turns(db: Path) -> int:

@@ -46,6 +46,7 @@ def test_fresh_database_schema(tmp_path):
         "time",
         "created_at",
         "facts",
+        "pending",
     ]
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1

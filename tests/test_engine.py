@@ -129,7 +129,7 @@ def test_unconstrained_garbage_never_crashes(make_memory, smol_path):
         ):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                r = mem.add(text, speaker="Sam")
+                r = mem.add(text, speaker="Sam", wait=True)
             assert r.turn_id is not None
             assert all(o.op in ("ADD", "UPDATE", "DELETE", "NOOP", "REJECTED") for o in r.operations)
         assert mem.stats()["turns"] == 3

@@ -77,7 +77,7 @@ def test_lora_only_export_on_the_packaged_base(fixed_adapter, tmp_path, embedder
     assert WORD in ask(both, tmp_path, embedder).lower()
     # the manager runs on the plain base model (no adapter for it): not "banana" JSON everywhere
     with Memory(tmp_path / "l.db", model=str(manifest), threads=1, embedder=embedder) as mem:
-        r = mem.add("I moved to Lisbon last week.", speaker="Maya")
+        r = mem.add("I moved to Lisbon last week.", speaker="Maya", wait=True)
         assert r.llm_calls >= 1
 
 

@@ -85,11 +85,11 @@ def test_manager_apply_never_touches_unnamed_rows(make_memory, output):
             "memory": [{"event": "ADD", "text": t} for t in ("Sam lives in Oslo", "Sam has a cat", "Sam plays chess")]
         }
         eng.enqueue({"facts": ["a", "b", "c"]}, seed)
-        mem.add("seed", speaker="Sam")
+        mem.add("seed", speaker="Sam", wait=True)
     before = {m.id: (m.text, m.deleted) for m in mem.memories(include_deleted=True)}
     shown = [h.id for h in mem.manager.related("u", "Sam", mem.embedder.embed(["Sam moved to Rome"]))]
     eng.enqueue({"facts": ["Sam moved to Rome"]}, output)
-    r = mem.add("I moved to Rome", speaker="Sam")  # must not raise
+    r = mem.add("I moved to Rome", speaker="Sam", wait=True)  # must not raise
     assert r.turn_id is not None
     allowed = {shown[int(ref)] for ref in valid_targets(output, len(shown))}
     # a DELETE also deletes the copies of its fact (same content words), recorded as such

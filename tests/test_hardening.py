@@ -30,12 +30,20 @@ def bank(db: Path, user: str) -> list[tuple]:
         assert conn.execute("SELECT COUNT(*) FROM turn_vectors WHERE user = ?", (user,)).fetchone()[0] == turns
         live = {r[0] for r in conn.execute("SELECT id FROM memories WHERE user = ? AND deleted = 0", (user,))}
         assert {r[0] for r in conn.execute("SELECT memory_id FROM memory_vectors WHERE user = ?", (user,))} == live
-        # every turn is whole: an ADD per extracted fact (EchoEngine extracts one, the manager adds it)
+        # every turn is whole: consolidated with an ADD per extracted fact (EchoEngine extracts one, the
+        # manager adds it), or still queued with nothing applied
         half = conn.execute(
-            "SELECT COUNT(*) FROM turns t WHERE t.user = ? AND (SELECT COUNT(*) FROM history h WHERE h.turn_id = t.id) != 1",
+            "SELECT COUNT(*) FROM turns t WHERE t.user = ? AND "
+            "(SELECT COUNT(*) FROM history h WHERE h.turn_id = t.id) != (1 - t.pending)",
             (user,),
         ).fetchone()[0]
         assert half == 0
+        # the queue is a prefix-free tail: no consolidated turn comes after a pending one (dialogue order)
+        first_pending = conn.execute("SELECT MIN(id) FROM turns WHERE user = ? AND pending = 1", (user,)).fetchone()[0]
+        if first_pending is not None:
+            assert not conn.execute(
+                "SELECT 1 FROM turns WHERE user = ? AND pending = 0 AND id > ?", (user, first_pending)
+            ).fetchone()
         return [
             tuple(r)
             for r in conn.execute(
@@ -47,7 +55,8 @@ def bank(db: Path, user: str) -> list[tuple]:
 
 
 @pytest.mark.slow
-def test_kill_9_at_random_points_20_times(tmp_path):
+@pytest.mark.parametrize("mode", [[], ["queue"]], ids=["ingest", "background"])
+def test_kill_9_at_random_points_20_times(tmp_path, mode):
     n = 60
     reference = tmp_path / "ref.db"
     subprocess.run([*WRITER, str(reference), "u", "chat", str(n)], check=True, capture_output=True, timeout=300)
@@ -55,10 +64,10 @@ def test_kill_9_at_random_points_20_times(tmp_path):
     assert len(expected) == n
     db = tmp_path / "crash.db"
     rng = random.Random(0)
-    kills = 0
+    kills = queued = 0
     while kills < 20:
         proc = subprocess.Popen(
-            [*WRITER, str(db), "u", "chat", str(n)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            [*WRITER, str(db), "u", "chat", str(n), *mode], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
         )
         time.sleep(rng.uniform(0.3, 2.5))  # start-up is ~1 s; then a message every few ms
         if proc.poll() is not None:  # finished before the kill: start over from an empty file
@@ -70,8 +79,13 @@ def test_kill_9_at_random_points_20_times(tmp_path):
         proc.wait()
         kills += 1
         bank(db, "u")  # sound after every kill: integrity, vectors, no half-applied turn
-    subprocess.run([*WRITER, str(db), "u", "chat", str(n)], check=True, capture_output=True, timeout=300)
+        conn = connect(db)
+        queued += conn.execute("SELECT COUNT(*) FROM turns WHERE pending = 1").fetchone()[0] > 0
+        conn.close()
+    subprocess.run([*WRITER, str(db), "u", "chat", str(n), *mode], check=True, capture_output=True, timeout=300)
     assert bank(db, "u") == expected  # resumed = uninterrupted
+    if mode:  # the background path was really cut: some kills left turns queued, and they resumed
+        assert queued >= 3, queued
 
 
 @pytest.mark.slow

@@ -25,23 +25,23 @@ def test_add_update_delete_noop(make_memory):
         facts("Sam lives in Oslo", "Sam has a cat"),
         ops({"event": "ADD", "text": "Sam lives in Oslo"}, {"event": "ADD", "text": "Sam has a cat"}),
     )
-    r = mem.add("I live in Oslo and I have a cat", speaker="Sam", time="1 May 2024")
+    r = mem.add("I live in Oslo and I have a cat", speaker="Sam", time="1 May 2024", wait=True)
     assert [o.op for o in r.operations] == ["ADD", "ADD"] and r.llm_calls == 2
     oslo, cat = (m.id for m in mem.memories())
     # The manager sees the memories ordered by similarity with ids "0", "1": find Oslo's id first.
     shown = [h.text for h in mem.manager.related("u", "Sam", mem.embedder.embed(["Sam moved to Rome"]))]
     oslo_ref = str(shown.index("Sam lives in Oslo"))
     eng.enqueue(facts("Sam moved to Rome"), ops({"event": "UPDATE", "id": oslo_ref, "text": "Sam lives in Rome"}))
-    r = mem.add("I moved to Rome", speaker="Sam", time="2 June 2024")
+    r = mem.add("I moved to Rome", speaker="Sam", time="2 June 2024", wait=True)
     assert [(o.op, o.memory_id, o.old_text, o.new_text) for o in r.operations] == [
         ("UPDATE", oslo, "Sam lives in Oslo", "Sam lives in Rome")
     ]
     manager_prompt = eng.history[-1]["messages"][1]["content"]
     assert '"text": "Sam lives in Oslo"' in manager_prompt and "1. Sam moved to Rome" in manager_prompt
     assert re.findall(r'"id": "(\w+)"', manager_prompt) == ["0", "1"]  # short ids, not row ids
-    eng.enqueue(facts("Forget: Sam has a cat"), ops({"event": "DELETE", "id": "0"}))
-    r = mem.add("Forget about my cat", speaker="Sam")
-    assert [(o.op, o.memory_id) for o in r.operations] == [("DELETE", cat)]
+    # A request to forget is recognised before extraction: no model call, the related memory is deleted.
+    r = mem.add("Forget about my cat", speaker="Sam", wait=True)
+    assert [(o.op, o.memory_id) for o in r.operations] == [("DELETE", cat)] and r.llm_calls == 0
     assert [m.text for m in mem.memories()] == ["Sam lives in Rome"]
     assert mem.memories(include_deleted=True)[1].deleted
 
@@ -49,13 +49,13 @@ def test_add_update_delete_noop(make_memory):
 def test_hallucinated_id_is_recorded_not_applied(make_memory):
     eng = ScriptedEngine([facts("Sam likes tea"), ops({"event": "ADD", "text": "Sam likes tea"})])
     mem = make_memory(eng)
-    mem.add("I like tea", speaker="Sam")
+    mem.add("I like tea", speaker="Sam", wait=True)
     before = mem.memories()
     eng.enqueue(
         facts("Sam likes coffee"),
         ops({"event": "UPDATE", "id": "5", "text": "Sam likes coffee"}, {"event": "DELETE", "id": "abc"}),
     )
-    r = mem.add("I like coffee", speaker="Sam")
+    r = mem.add("I like coffee", speaker="Sam", wait=True)
     assert [o.op for o in r.operations] == ["REJECTED", "REJECTED"]
     assert "unknown id '5'" in r.operations[0].detail
     assert mem.memories() == before
@@ -64,22 +64,22 @@ def test_hallucinated_id_is_recorded_not_applied(make_memory):
 def test_malformed_manager_output_changes_nothing(make_memory):
     eng = ScriptedEngine([facts("Sam likes tea"), ops({"event": "ADD", "text": "Sam likes tea"})])
     mem = make_memory(eng)
-    mem.add("I like tea", speaker="Sam")
+    mem.add("I like tea", speaker="Sam", wait=True)
     before = mem.memories()
     eng.enqueue(facts("Sam hates tea"), '{"memory": [{"event": "DELETE", "id": "0"')  # cut off
     with pytest.warns(UserWarning, match="Malformed JSON"):
-        r = mem.add("I hate tea now", speaker="Sam")
+        r = mem.add("I hate tea now", speaker="Sam", wait=True)
     assert [o.op for o in r.operations] == ["REJECTED"] and mem.memories() == before
     eng.enqueue("total garbage")
     with pytest.warns(UserWarning, match="No JSON object"):
-        r = mem.add("another message", speaker="Sam")
+        r = mem.add("another message", speaker="Sam", wait=True)
     assert r.facts == [] and [o.op for o in r.operations] == ["REJECTED"]
 
 
 def test_no_facts_skips_the_manager(make_memory):
     eng = ScriptedEngine([facts()])
     mem = make_memory(eng)
-    r = mem.add("Hey, how are you?", speaker="Sam")
+    r = mem.add("Hey, how are you?", speaker="Sam", wait=True)
     assert r.llm_calls == 1 and r.operations == [] and mem.stats()["turns"] == 1
 
 
@@ -87,12 +87,12 @@ def test_deletion_cap(make_memory):
     eng = ScriptedEngine()
     mem = make_memory(eng, max_deletes_per_turn=1, relatedness_guard=0)
     eng.enqueue(facts("a", "b", "c"), ops(*({"event": "ADD", "text": f"Sam fact {x}"} for x in "abc")))
-    mem.add("three facts", speaker="Sam")
+    mem.add("three facts", speaker="Sam", wait=True)
     eng.enqueue(
         facts("Forget everything"),
         ops({"event": "DELETE", "id": "0"}, {"event": "DELETE", "id": "1"}, {"event": "DELETE", "id": "2"}),
     )
-    r = mem.add("Delete all memories about me!", speaker="Sam")
+    r = mem.add("I am starting over, new life!", speaker="Sam", wait=True)
     assert [o.op for o in r.operations] == ["DELETE", "REJECTED", "REJECTED"]
     assert "deletion cap" in r.operations[1].detail
     assert len(mem.memories()) == 2
@@ -101,13 +101,13 @@ def test_deletion_cap(make_memory):
 def test_relatedness_guard(make_memory):
     eng = ScriptedEngine([facts("Sam lives in Oslo"), ops({"event": "ADD", "text": "Sam lives in Oslo"})])
     mem = make_memory(eng)
-    mem.add("I live in Oslo", speaker="Sam")
+    mem.add("I live in Oslo", speaker="Sam", wait=True)
     # An untrained model "updates" the home with an unrelated fact: kept as ADD, nothing overwritten.
     eng.enqueue(
         facts("Sam's favourite band is Queen"),
         ops({"event": "UPDATE", "id": "0", "text": "Sam's favourite band is Queen"}),
     )
-    r = mem.add("My favourite band is Queen", speaker="Sam")
+    r = mem.add("My favourite band is Queen", speaker="Sam", wait=True)
     assert r.operations[0].op == "ADD" and "unrelated" in r.operations[0].detail
     assert sorted(m.text for m in mem.memories()) == ["Sam lives in Oslo", "Sam's favourite band is Queen"]
 
@@ -115,9 +115,9 @@ def test_relatedness_guard(make_memory):
 def test_duplicate_add_becomes_noop(make_memory):
     eng = ScriptedEngine([facts("Sam has a puppy"), ops({"event": "ADD", "text": "Sam has a puppy"})])
     mem = make_memory(eng)
-    mem.add("I have a puppy", speaker="Sam")
+    mem.add("I have a puppy", speaker="Sam", wait=True)
     eng.enqueue(facts("Sam has a puppy"), ops({"event": "ADD", "text": "Sam has a puppy"}))
-    r = mem.add("My puppy!", speaker="Sam")
+    r = mem.add("My puppy!", speaker="Sam", wait=True)
     assert [(o.op, o.detail) for o in r.operations] == [("NOOP", "duplicate ADD")]
     assert len(mem.memories()) == 1
 
@@ -125,9 +125,9 @@ def test_duplicate_add_becomes_noop(make_memory):
 def test_speakers_have_own_banks(make_memory):
     eng = ScriptedEngine([facts("Sam likes tea"), ops({"event": "ADD", "text": "Sam likes tea"})])
     mem = make_memory(eng)
-    mem.add("I like tea", speaker="Sam")
+    mem.add("I like tea", speaker="Sam", wait=True)
     eng.enqueue(facts("Ann likes tea"), ops({"event": "ADD", "text": "Ann likes tea"}))
-    mem.add("I like tea too", speaker="Ann")
+    mem.add("I like tea too", speaker="Ann", wait=True)
     manager_prompt = eng.history[-1]["messages"][1]["content"]
     assert "Existing memories:\n(none)" in manager_prompt  # Sam's memory is not in Ann's bank
     assert {m.speaker for m in mem.memories()} == {"Sam", "Ann"}
@@ -137,7 +137,7 @@ def test_speakers_have_own_banks(make_memory):
 def test_empty_message(make_memory, text):
     mem = make_memory(ScriptedEngine())
     with pytest.raises(InvalidInput, match="empty"):
-        mem.add(text, speaker="Sam")
+        mem.add(text, speaker="Sam", wait=True)
     assert mem.stats()["turns"] == 0
 
 
@@ -158,7 +158,7 @@ def test_long_message_is_truncated_with_warning(make_memory):
     mem = make_memory(eng, max_message_tokens=50)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        r = mem.add("word " * 500, speaker="Sam")
+        r = mem.add("word " * 500, speaker="Sam", wait=True)
     assert any("truncated" in str(w.message) for w in caught)
     assert "truncated" in r.warnings[0]
     assert len(mem.store.last_turn("u", "").text.split()) <= 50
@@ -172,9 +172,32 @@ def test_relative_dates_in_facts_are_resolved_before_they_are_stored(make_memory
     eng = ScriptedEngine()
     mem = make_memory(eng, resolve_dates=True)
     eng.enqueue(facts("Sam went hiking yesterday"), ops({"event": "ADD", "text": "Sam went hiking on 7 May 2023"}))
-    r = mem.add("I went hiking yesterday!", speaker="Sam", time="1:56 pm on 8 May, 2023")
+    r = mem.add("I went hiking yesterday!", speaker="Sam", time="1:56 pm on 8 May, 2023", wait=True)
     assert r.facts == ["Sam went hiking on 7 May 2023"]
     assert "1. Sam went hiking on 7 May 2023" in eng.history[-1]["messages"][1]["content"]
     assert [m.text for m in mem.memories()] == ["Sam went hiking on 7 May 2023"]
     assert MemoryConfig(resolve_dates=True).bank_settings()["resolve_dates"] is True
     assert "resolve_dates" not in MemoryConfig().bank_settings()
+
+
+def test_manager_only_when_related_adds_new_facts_without_a_call(make_memory):
+    eng = ScriptedEngine([facts("Sam lives in Oslo", "Sam plays chess")])
+    mem = make_memory(eng, manager_only_when_related=True)
+    r = mem.add("I live in Oslo and play chess", speaker="Sam", wait=True)
+    assert r.llm_calls == 1 and [o.op for o in r.operations] == ["ADD", "ADD"]
+    assert all("without the manager" in o.detail for o in r.operations)
+    # one fact has a related memory (the manager decides it), the other is new (added directly)
+    eng.enqueue(
+        facts("Sam moved to Rome", "Sam has a parrot named Kiwi"),
+        ops({"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}),
+    )
+    r = mem.add("I moved to Rome, and I have a parrot named Kiwi", speaker="Sam", wait=True)
+    assert r.llm_calls == 2
+    prompt = eng.history[-1]["messages"][-1]["content"]
+    assert "Sam moved to Rome" in prompt and "parrot" not in prompt
+    assert sorted(o.op for o in r.operations) == ["ADD", "UPDATE"]
+    assert sorted(m.text for m in mem.memories()) == [
+        "Sam has a parrot named Kiwi",
+        "Sam lives in Rome",
+        "Sam plays chess",
+    ]

@@ -52,7 +52,7 @@ AUTH = {"Authorization": "Bearer s3cret"}
 
 def test_users_are_isolated(client):
     for user, text in (("alice", "I love tea"), ("bob", "I love coffee")):
-        r = client.post(f"/v1/users/{user}/messages", json={"text": text, "speaker": user}, headers=AUTH)
+        r = client.post(f"/v1/users/{user}/messages?wait=true", json={"text": text, "speaker": user}, headers=AUTH)
         assert r.status_code == 200 and r.json()["queue_s"] >= 0
     alice = client.get("/v1/users/alice/memories", headers=AUTH).json()["result"]
     assert [m["text"] for m in alice] == ["alice said: I love tea"]
@@ -72,7 +72,7 @@ def test_users_are_isolated(client):
 
 
 def test_streamed_answer(client):
-    client.post("/v1/users/zoe/messages", json={"text": "I live in Oslo", "speaker": "zoe"}, headers=AUTH)
+    client.post("/v1/users/zoe/messages?wait=true", json={"text": "I live in Oslo", "speaker": "zoe"}, headers=AUTH)
     with client.stream(
         "POST", "/v1/users/zoe/answer/stream", json={"question": "Where does zoe live?"}, headers=AUTH
     ) as r:
@@ -87,14 +87,14 @@ def test_token_and_bad_input(client):
     assert client.get("/v1/users/alice/memories").status_code == 401
     assert client.get("/v1/users/alice/memories", headers={"Authorization": "Bearer nope"}).status_code == 401
     assert client.get("/health").status_code == 200  # health needs no token
-    r = client.post("/v1/users/alice/messages", json={"text": "   "}, headers=AUTH)
+    r = client.post("/v1/users/alice/messages?wait=true", json={"text": "   "}, headers=AUTH)
     assert r.status_code == 400 and "empty" in r.json()["detail"]
-    assert client.post("/v1/users/alice/messages", json={"speaker": "x"}, headers=AUTH).status_code == 422
+    assert client.post("/v1/users/alice/messages?wait=true", json={"speaker": "x"}, headers=AUTH).status_code == 422
     assert client.get("/openapi.json").json()["info"]["title"] == "edgemem"
 
 
 def test_history_forget_restore_reset(client):
-    client.post("/v1/users/u1/messages", json={"text": "I live in Oslo"}, headers=AUTH)
+    client.post("/v1/users/u1/messages?wait=true", json={"text": "I live in Oslo"}, headers=AUTH)
     mid = client.get("/v1/users/u1/memories", headers=AUTH).json()["result"][0]["id"]
     assert client.delete(f"/v1/users/u1/memories/{mid}", headers=AUTH).json()["result"]["deleted"] is True
     assert client.post(f"/v1/users/u1/memories/{mid}/restore", headers=AUTH).json()["result"]["deleted"] is False
@@ -155,7 +155,7 @@ def test_real_server_process(tmp_path):
     try:
         wait_healthy(base, 120)
         r = httpx.post(
-            f"{base}/v1/users/maya/messages",
+            f"{base}/v1/users/maya/messages?wait=true",
             json={"text": "I adopted a puppy named Biscuit.", "speaker": "Maya"},
             timeout=120,
         )
@@ -205,9 +205,11 @@ def test_mcp_stdio_session(tmp_path):
 
 def test_export_import_roundtrip(client, tmp_path):
     client.post(
-        "/v1/users/ann/messages", json={"text": "I live in Oslo", "speaker": "ann", "time": "1 May"}, headers=AUTH
+        "/v1/users/ann/messages?wait=true",
+        json={"text": "I live in Oslo", "speaker": "ann", "time": "1 May"},
+        headers=AUTH,
     )
-    client.post("/v1/users/ann/messages", json={"text": "I have a cat", "speaker": "ann"}, headers=AUTH)
+    client.post("/v1/users/ann/messages?wait=true", json={"text": "I have a cat", "speaker": "ann"}, headers=AUTH)
     mid = client.get("/v1/users/ann/memories", headers=AUTH).json()["result"][1]["id"]
     client.delete(f"/v1/users/ann/memories/{mid}", headers=AUTH)
     data = client.get("/v1/users/ann/export", headers=AUTH).json()["result"]
@@ -257,3 +259,27 @@ def test_export_import_cli(tmp_path):
         timeout=120,
     )
     assert r.returncode == 2 and "Cannot read" in r.stderr
+
+
+def test_a_message_is_accepted_at_once_and_consolidated_in_the_background(client):
+    r = client.post("/v1/users/kim/messages", json={"text": "I live in Oslo", "speaker": "kim"}, headers=AUTH)
+    assert r.status_code == 202
+    stored = r.json()["result"]
+    assert stored["pending"] is True and stored["turn_id"] and stored["operations"] == []
+    # the raw message is in the context at once
+    ctx = client.get("/v1/users/kim/context", params={"q": "Where does kim live?"}, headers=AUTH).json()
+    assert "Oslo" in ctx["result"]["text"]
+    deadline = time.time() + 30
+    while (status := client.get("/v1/users/kim/status", headers=AUTH).json()["result"])["pending"]:
+        assert time.time() < deadline, status
+        time.sleep(0.05)
+    assert status["turns"] == 1 and status["memories"] == 1 and status["consolidator_running"] is True
+    assert status["last_error"] is None
+    assert [m["text"] for m in client.get("/v1/users/kim/memories", headers=AUTH).json()["result"]] == [
+        "kim said: I live in Oslo"
+    ]
+    r = client.post(
+        "/v1/users/kim/ingest", json={"messages": [{"text": "I have a cat", "speaker": "kim"}]}, headers=AUTH
+    )
+    assert r.status_code == 202 and r.json()["result"]["stored"] == 1
+    assert client.get("/v1/users/kim/status").status_code == 401

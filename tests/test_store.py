@@ -65,7 +65,7 @@ def test_turn_is_atomic(store):
     ops = [PlannedOp("ADD", text="kept?", vector=unit(1)), PlannedOp("ADD", text="bad", vector=np.zeros(3))]
     with pytest.raises(DatabaseError):
         store.apply_turn("u", Turn("Sam", "x", None, "s", "1"), unit(0), ops)
-    assert store.count("u") == {"memories": 0, "turns": 0, "history": 0}
+    assert store.count("u") == {"memories": 0, "turns": 0, "history": 0, "pending": 0}
     assert not store.has_turn("u", "s", "1")
 
 
@@ -86,7 +86,7 @@ def test_reset_only_one_user(store):
     assert store.users() == ["u", "v"]
     assert store.reset("u") == 1
     assert store.users() == ["v"]
-    assert store.count("u") == {"memories": 0, "turns": 0, "history": 0}
+    assert store.count("u") == {"memories": 0, "turns": 0, "history": 0, "pending": 0}
     assert store.count("v")["memories"] == 1 and len(store.search_turns("v", unit(0), 3)) == 1
 
 

@@ -11,7 +11,7 @@ def test_threads_share_one_memory(make_memory):
     def work(worker: int) -> int:
         user = f"user{worker}"
         for i in range(15):
-            mem.add(f"message {i} from worker {worker}", speaker=f"S{worker}", user=user)
+            mem.add(f"message {i} from worker {worker}", speaker=f"S{worker}", user=user, wait=True)
             assert mem.search(f"message {i}", 3, user=user)
         a = mem.answer("what did they say?", user=user)
         assert a.answer.startswith("[1]") and a.cited
@@ -22,4 +22,4 @@ def test_threads_share_one_memory(make_memory):
     assert counts == [15, 15, 15, 15]
     for w in range(4):  # nothing leaked across users
         assert {m.speaker for m in mem.memories(user=f"user{w}")} == {f"S{w}"}
-        assert mem.stats(user=f"user{w}") == {"memories": 15, "turns": 15, "history": 15}
+        assert mem.stats(user=f"user{w}") == {"memories": 15, "turns": 15, "history": 15, "pending": 0}

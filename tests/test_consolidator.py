@@ -1,0 +1,187 @@
+"""Writes that never block: the queue of pending turns and the background consolidator, with deterministic
+fake engines on a real database file and the real embedder. Run: .venv/bin/pytest tests/test_consolidator.py"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from fakes import EchoEngine
+
+from edgemem import Memory
+from edgemem.consolidator import Consolidator
+from edgemem.engine import Completion
+
+
+class GatedEcho(EchoEngine):
+    """EchoEngine whose extraction and manager calls wait until ``release`` is set; every call is logged."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+        self.log: list[str] = []
+        self.lock = threading.Lock()  # one call at a time, like the real engine
+
+    def complete(self, messages: list[dict[str, str]], **kwargs: Any) -> Completion:
+        key = kwargs.get("prefix_key") or "answer"
+        if key != "answer":
+            self.release.wait(30)
+        with self.lock:
+            self.log.append(key)
+            if key != "answer":
+                time.sleep(0.05)  # a call takes a while
+            return super().complete(messages, **kwargs)
+
+
+def one_history_row_per_consolidated_turn(mem: Memory) -> None:
+    rows = mem.store._q("SELECT t.id, t.pending, (SELECT COUNT(*) FROM history h WHERE h.turn_id = t.id) FROM turns t")
+    assert all(n == (0 if pending else 1) for _, pending, n in rows), rows
+
+
+def test_add_returns_before_consolidation_and_the_turn_is_usable_at_once(make_memory):
+    eng = GatedEcho()
+    mem = make_memory(eng)
+    r = mem.add("I adopted a puppy called Biscuit", speaker="Sam", time="2 May 2024")
+    assert r.pending and r.turn_id is not None and r.operations == [] and r.llm_calls == 0
+    assert mem.stats()["pending"] == 1 and mem.stats()["turns"] == 1 and mem.memories() == []
+    # searchable and in the answer's context before any fact exists
+    assert "Biscuit" in mem.context("What is the puppy called?").text
+    assert [h.id for h in mem.store.search_turns("u", mem.embedder.embed_one("puppy"), 3)] == [r.turn_id]
+    eng.release.set()
+    assert mem.flush(timeout=30) == 0
+    assert [m.text for m in mem.memories()] == ["Sam said: I adopted a puppy called Biscuit"]
+    assert mem.stats()["pending"] == 0
+    one_history_row_per_consolidated_turn(mem)
+
+
+def test_wait_consolidates_the_queue_in_order_and_returns_the_operations(make_memory):
+    eng = EchoEngine()
+    mem = make_memory(eng)
+    mem.consolidator.stop_event.set()  # no background thread: the queue waits for wait=True
+    for i in range(3):
+        assert mem.add(f"message {i}", speaker="Sam").pending
+    mem.consolidator.stop_event.clear()
+    r = mem.add("message 3", speaker="Sam", wait=True)
+    assert not r.pending and [o.op for o in r.operations] == ["ADD"] and r.facts == ["Sam said: message 3"]
+    assert [m.text for m in mem.memories()] == [f"Sam said: message {i}" for i in range(4)]  # dialogue order
+
+
+def test_close_leaves_the_rest_queued_and_reopening_resumes(make_memory, embedder, tmp_path):
+    eng = GatedEcho()
+    mem = make_memory(eng, name="resume.db")
+    for i in range(5):
+        mem.add(f"message {i}", speaker="Sam")
+    eng.release.set()
+    while mem.stats()["pending"] == 5:  # the first consolidation is under way
+        time.sleep(0.01)
+    mem.close()  # finishes the call in progress, does not drain the queue
+    with Memory(tmp_path / "resume.db", user="u", engine=EchoEngine(), embedder=embedder) as again:
+        left = again.stats()["pending"]
+        assert 0 < left < 5
+        one_history_row_per_consolidated_turn(again)
+        assert again.flush() == 0
+        assert [m.text for m in again.memories()] == [f"Sam said: message {i}" for i in range(5)]
+        one_history_row_per_consolidated_turn(again)
+
+
+def test_two_consolidators_on_one_file_never_consolidate_a_turn_twice(make_memory, embedder, tmp_path):
+    a = make_memory(EchoEngine(), name="shared.db")
+    a.consolidator.stop_event.set()
+    for i in range(40):
+        a.add(f"message {i}", speaker="Sam", user="u" if i % 2 else "v")
+    a.consolidator.stop_event.clear()
+    b = make_memory(EchoEngine(), name="shared.db")
+    left: list[int] = []
+    workers = [threading.Thread(target=lambda m=m: left.append(m.flush())) for m in (a, b)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert left == [0, 0]
+    one_history_row_per_consolidated_turn(a)
+    for user in ("u", "v"):
+        texts = [m.text for m in a.memories(user=user)]
+        assert texts == [f"Sam said: message {i}" for i in range(40) if (i % 2 == 1) == (user == "u")]
+    assert a.consolidator.consolidated + b.consolidator.consolidated == 40
+
+
+def test_a_lease_of_a_dead_process_is_taken_over(make_memory):
+    mem = make_memory(EchoEngine())
+    mem.consolidator.stop_event.set()
+    mem.add("message", speaker="Sam")
+    mem.store.claim("u", "someone-else", 300)
+    mem.store._q("UPDATE consolidation_leases SET pid = 2147483000")  # no such process on this host
+    mem.consolidator.stop_event.clear()
+    assert mem.flush(timeout=10) == 0
+
+
+def test_a_live_lease_holds_off_another_consolidator(make_memory):
+    mem = make_memory(EchoEngine())
+    mem.consolidator.stop_event.set()
+    mem.add("message", speaker="Sam")
+    assert mem.store.claim("u", "other-consolidator-here", 300)  # this very process: alive
+    mem.consolidator.stop_event.clear()
+    assert mem.flush(timeout=0.5) == 1  # says how many remain
+    mem.store.release("other-consolidator-here")
+    assert mem.flush(timeout=10) == 0
+
+
+def test_an_answer_waits_at_most_for_the_call_in_progress(make_memory):
+    eng = GatedEcho()
+    mem = make_memory(eng)
+    for i in range(8):
+        mem.add(f"message {i}", speaker="Sam")
+    eng.release.set()
+    while not eng.log:  # the background consolidator is calling the model
+        time.sleep(0.005)
+    with mem.gate.foreground():  # while an answer runs or waits, no background call starts
+        before = len(eng.log)
+        time.sleep(0.3)  # six calls' time
+        assert len(eng.log) - before <= 1, eng.log  # only the call that was in progress
+        eng.log.append("ask")
+        mem.answer("What did Sam say?")
+    after = eng.log[eng.log.index("ask") + 1 :]
+    assert "answer" in after and after.index("answer") <= 1, eng.log
+    assert mem.flush(timeout=30) == 0
+
+
+def test_a_failing_turn_does_not_block_the_queue(make_memory):
+    class Failing(EchoEngine):
+        def complete(self, messages: list[dict[str, str]], **kwargs: Any) -> Completion:
+            if "poison" in messages[-1]["content"]:
+                raise RuntimeError("the model broke")
+            return super().complete(messages, **kwargs)
+
+    mem = make_memory(Failing())
+    mem.add("poison", speaker="Sam")
+    mem.add("fine", speaker="Sam")
+    deadline = time.time() + 30
+    while mem.stats()["pending"] and time.time() < deadline:
+        time.sleep(0.02)
+    assert mem.stats()["pending"] == 0
+    ops = [(h.op, h.detail) for h in mem.history()]
+    assert ops[0][0] == "REJECTED" and "the model broke" in ops[0][1] and ops[1][0] == "ADD"
+    assert mem.store.search_turns("u", mem.embedder.embed_one("poison"), 2)  # the raw turn stays
+
+
+def test_ingest_stores_first_then_consolidates_and_resumes(make_memory):
+    from edgemem import Turn
+
+    mem = make_memory(EchoEngine())
+    turns = [Turn("Sam", f"message {i}", None, "chat", str(i)) for i in range(6)]
+    seen: list[tuple[int, int]] = []
+    first = mem.ingest(turns[:4], on_stored=lambda s, p: seen.append((s, p)))
+    assert (first.stored, first.processed, first.pending) == (4, 4, 0) and seen == [(4, 4)]
+    again = mem.ingest(turns)
+    assert (again.stored, again.skipped, again.processed) == (2, 4, 2)
+    queued = mem.ingest([Turn("Sam", "later", None, "chat", "9")], wait=False)
+    assert queued.stored == 1
+    assert mem.flush(timeout=30) == 0 and len(mem.memories()) == 7
+
+
+def test_consolidator_step_is_a_no_op_on_an_empty_queue(make_memory):
+    mem = make_memory(EchoEngine())
+    c = Consolidator(mem.store, mem._manager_for)
+    assert c.step() is None and c.drain() == 0
+    c.close()
