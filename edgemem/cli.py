@@ -34,6 +34,16 @@ def store_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def background_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--background/--no-background",
+        default=True,
+        show_default=True,
+        help="Consolidate stored messages in the background; --no-background leaves them to `edgemem flush` "
+        "or another process on the file.",
+    )(fn)
+
+
 def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(fn)
 
@@ -456,27 +466,36 @@ def import_memories(file: str, db: str | None, user: str, model: str | None, thr
 @click.option(
     "--token", envvar="EDGEMEM_TOKEN", default=None, help="Bearer token required from clients [env EDGEMEM_TOKEN]."
 )
+@background_option
 @store_options
 @handle_errors
 def serve(
-    host: str, port: int, token: str | None, db: str | None, user: str, model: str | None, threads: int | None
+    host: str,
+    port: int,
+    token: str | None,
+    background: bool,
+    db: str | None,
+    user: str,
+    model: str | None,
+    threads: int | None,
 ) -> None:
     """Serve the memory over a local HTTP API (OpenAPI at /docs)."""
     from .server import serve as run_server
 
-    with open_memory(db, user, model, threads) as mem:
+    with open_memory(db, user, model, threads, background=background) as mem:
         click.echo(f"edgemem: serving {mem.path} on http://{host}:{port} (docs: /docs)", err=True)
         run_server(mem, host, port, token)
 
 
 @cli.command()
+@background_option
 @store_options
 @handle_errors
-def mcp(db: str | None, user: str, model: str | None, threads: int | None) -> None:
+def mcp(background: bool, db: str | None, user: str, model: str | None, threads: int | None) -> None:
     """Serve the memory as an MCP server over stdio (remember / recall / answer / forget)."""
     from .mcp_server import run_stdio
 
-    with open_memory(db, user, model, threads) as mem:
+    with open_memory(db, user, model, threads, background=background) as mem:
         run_stdio(mem)
 
 

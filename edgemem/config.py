@@ -33,6 +33,10 @@ class MemoryConfig:
     # an UPDATE into an ADD and rejects a DELETE), so on: they are ADDed without asking the manager, and a
     # message whose facts are all new makes one model call instead of two. Off until measured on conv-30.
     manager_only_when_related: bool = False
+    # Consolidate queued messages in a background thread of this process. Off: ``add`` only stores, and
+    # messages are consolidated by ``flush``, ``add(wait=True)``, ``ingest`` or another process on the file
+    # (an app that wants the model to run only when it says so, or a read-mostly server next to a writer).
+    background: bool = True
     max_message_tokens: int = 1024  # longer messages are truncated (with a warning)
     # Answer Agent (Memory-R1: top 30 memories per speaker, 60 in all)
     # 5 memories per speaker + 5 raw turns: on conv-30 (validation) the untrained pipeline scored 23.5 F1

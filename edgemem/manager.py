@@ -259,16 +259,6 @@ class MemoryManager:
         result.total_s = time.perf_counter() - t0
         return Decision(result, planned, turn_vector)
 
-    def process(self, user: str, turn: Turn, previous: Turn | None = None) -> TurnResult:
-        """Extract, decide and apply for one message, storing the turn with its operations in one
-        transaction (the synchronous path, without the queue)."""
-        t0 = time.perf_counter()
-        decision = self.decide(user, turn, previous)
-        assert decision is not None  # never stopped
-        result = decision.result
-        result.turn_id = self.store.apply_turn(user, turn, decision.turn_vector, decision.planned, result.facts)
-        return self.finish(user, result, t0)
-
     def finish(self, user: str, result: TurnResult, t0: float) -> TurnResult:
         """Fill in what was recorded for the applied turn, and raise its warnings."""
         assert result.turn_id is not None

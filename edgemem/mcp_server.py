@@ -54,4 +54,5 @@ def build_server(memory: Memory) -> Any:
 
 
 def run_stdio(memory: Memory) -> None:
+    memory.start_consolidator()  # a queue left by an interrupted process resumes now
     build_server(memory).run("stdio")

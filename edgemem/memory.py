@@ -191,7 +191,9 @@ class Memory:
 
     def start_consolidator(self) -> None:
         """Consolidate queued messages in a background thread from now on (``add`` starts it; a server
-        starts it at once, so a queue left by an interrupted process resumes)."""
+        starts it at once, so a queue left by an interrupted process resumes). Not with ``background=False``."""
+        if not self.config.background:
+            return
         self.consolidator.start()
         self.consolidator.wake()
 

@@ -96,6 +96,11 @@ class PlannedOp:
 
 
 _MEM_COLS = "id, user, speaker, text, time, created_at, updated_at, deleted"
+# The largest numeric key of a (user, source): one lookup in m008's partial expression index, which this
+# query must match (the same expression and the same WHERE) to be used.
+NEXT_KEY_SQL = (
+    "SELECT COALESCE(MAX(CAST(key AS INTEGER)), 0) FROM turns WHERE user = ? AND source = ? AND key GLOB '[0-9]*'"
+)
 
 # Reciprocal rank fusion: a hit's fused score is the sum over the rankings that hold it of 1 / (RRF_K + rank).
 # 60 is the constant of the method's paper and the common default; it keeps one ranking's top hit from
@@ -209,11 +214,7 @@ class Store:
 
     def next_key(self, user: str, source: str) -> str:
         # One more than the largest numeric key so far (imports and resets keep this unique).
-        rows = self._q(
-            "SELECT COALESCE(MAX(CAST(key AS INTEGER)), 0) FROM turns WHERE user = ? AND source = ? AND key GLOB '[0-9]*'",
-            (user, source),
-        )
-        return str(int(rows[0][0]) + 1)
+        return str(int(self._q(NEXT_KEY_SQL, (user, source))[0][0]) + 1)
 
     def last_turn(self, user: str, source: str) -> Turn | None:
         rows = self._q(

@@ -185,3 +185,11 @@ def test_consolidator_step_is_a_no_op_on_an_empty_queue(make_memory):
     c = Consolidator(mem.store, mem._manager_for)
     assert c.step() is None and c.drain() == 0
     c.close()
+
+
+def test_without_background_messages_wait_for_flush(make_memory):
+    mem = make_memory(EchoEngine(), background=False)
+    r = mem.add("I live in Oslo", speaker="Sam")
+    time.sleep(0.2)
+    assert r.pending and not mem.consolidator.running and mem.stats()["pending"] == 1
+    assert mem.flush() == 0 and [m.text for m in mem.memories()] == ["Sam said: I live in Oslo"]

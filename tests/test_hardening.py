@@ -89,12 +89,42 @@ def test_kill_9_at_random_points_20_times(tmp_path, mode):
 
 
 @pytest.mark.slow
+def test_two_processes_consolidate_one_queue_without_doing_a_turn_twice(tmp_path):
+    """Two processes add messages for the same user without waiting, so both consolidators work on one
+    queue: every message is consolidated exactly once, in dialogue order, and none is lost."""
+    db = tmp_path / "one-queue.db"
+    connect(db).close()
+    writers = [
+        subprocess.Popen([*WRITER, str(db), "u", source, "80", "queue"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for source in ("phone", "laptop")
+    ]
+    done = []
+    for w in writers:
+        out, err = w.communicate(timeout=600)
+        assert w.returncode == 0, err.decode()[-500:]
+        done.append(int(out.decode().split()[-1]))
+    assert sum(done) == 160 and min(done) > 0, done  # both worked on the one queue, no turn twice
+    memories = bank(db, "u")  # whole turns, queue order, every vector
+    assert len(memories) == 160
+    conn = connect(db)
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM turns WHERE pending = 1").fetchone()[0] == 0
+        # each memory comes from its own turn, in turn order: consolidated once each, in dialogue order
+        rows = conn.execute("SELECT source_turn FROM memories ORDER BY id").fetchall()
+        assert [r[0] for r in rows] == sorted(r[0] for r in rows) and len({r[0] for r in rows}) == 160
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow
 def test_two_writers_and_a_reading_server(tmp_path):
     db = tmp_path / "shared.db"
     connect(db).close()
     port = free_port()
     server = subprocess.Popen(
-        [*EDGEMEM, "serve", "--db", str(db), "--port", str(port)],
+        # --no-background: the writers consolidate their own messages with the fake engine; a server that
+        # consolidated them too would load the real model for it
+        [*EDGEMEM, "serve", "--db", str(db), "--port", str(port), "--no-background"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edgemem.errors import DatabaseError, UnknownMemory
-from edgemem.store import PlannedOp, Store, Turn
+from edgemem.store import NEXT_KEY_SQL, PlannedOp, Store, Turn
 
 
 def unit(seed):
@@ -157,3 +157,10 @@ def test_as_of_is_the_bank_at_that_turn(store):
     assert [m.text for m in now.memories("u")] == ["Sam lives in Rome"] and len(now.search_turns("u", unit(6), 10)) == 2
     assert store.as_of("u", t1, embed).memories("u") == []
     assert [m.text for m in store.memories("u")] == ["Sam lives in Rome"]  # the file is untouched
+
+
+def test_the_next_live_key_is_one_index_lookup(store):
+    plan = store._q("EXPLAIN QUERY PLAN " + NEXT_KEY_SQL, ("u", ""))
+    assert "turns_numeric_key" in plan[0][3]
+    store.store_turns("u", [Turn("S", "x", None, "", k) for k in ("9", "10", "note")], np.stack([unit(0)] * 3))
+    assert store.next_key("u", "") == "11" and store.next_key("u", "other") == "1"

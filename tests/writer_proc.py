@@ -37,4 +37,4 @@ if __name__ == "__main__":
             assert mem.flush() == 0
         else:
             mem.ingest(turns(source, n))
-    print("done", flush=True)
+        print("done", mem.consolidator.consolidated, flush=True)  # how many turns this process consolidated
