@@ -189,7 +189,7 @@ def ingest(
                 bar.close()
             click.echo(
                 "\nInterrupted: every message is stored and the finished ones are consolidated; "
-                "run the same command (or `edgemem flush`) to resume.",
+                "run the same command to resume (or `edgemem flush`).",
                 err=True,
             )
             sys.exit(130)

@@ -267,6 +267,4 @@ def m008_numeric_key_index(conn: Any) -> None:
     # A live message's key is one more than the largest numeric key of its (user, source) so far: without
     # this index every ``add`` scanned all of them (6 ms at 20k turns, growing with the store); with it the
     # largest is one index lookup.
-    conn.execute(
-        "CREATE INDEX turns_numeric_key ON turns (user, source, CAST(key AS INTEGER)) WHERE key GLOB '[0-9]*'"
-    )
+    conn.execute("CREATE INDEX turns_numeric_key ON turns (user, source, CAST(key AS INTEGER)) WHERE key GLOB '[0-9]*'")

@@ -135,14 +135,14 @@ def test_add_ask_search_forget_restore(tmp_path):
 
 
 def _turns(db: Path) -> int:
-    """Stored turns, read by a plain connection (not read-only: a read-only open of a WAL file being
-    written can fail, and a failure here would look like "no turns yet")."""
+    """Consolidated turns (ingest stores every turn first), read by a plain connection (not read-only: a
+    read-only open of a WAL file being written can fail, and a failure here would look like "no turns yet")."""
     if not db.exists():
         return 0
     try:
         conn = sqlite3.connect(db, timeout=5)
         try:
-            return conn.execute("SELECT COUNT(*) FROM turns").fetchone()[0]
+            return conn.execute("SELECT COUNT(*) FROM turns WHERE pending = 0").fetchone()[0]
         finally:
             conn.close()
     except sqlite3.Error:
