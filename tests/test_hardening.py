@@ -103,7 +103,9 @@ def test_two_processes_consolidate_one_queue_without_doing_a_turn_twice(tmp_path
         out, err = w.communicate(timeout=600)
         assert w.returncode == 0, err.decode()[-500:]
         done.append(int(out.decode().split()[-1]))
-    assert sum(done) == 160 and min(done) > 0, done  # both worked on the one queue, no turn twice
+    # every turn consolidated once in all; usually both processes share the work, but under load one can
+    # finish the whole queue before the other's thread starts, so that is not asserted
+    assert sum(done) == 160, done
     memories = bank(db, "u")  # whole turns, queue order, every vector
     assert len(memories) == 160
     conn = connect(db)
