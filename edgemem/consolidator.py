@@ -130,9 +130,7 @@ class Consolidator:
         t0 = time.perf_counter()
         self.busy_with = turn_id
         try:
-            decision = manager.decide(
-                user, turn, previous, turn_id=turn_id, embed_turn=False, stopped=self.stop_event.is_set
-            )
+            decision = manager.decide(user, turn, previous, turn_id=turn_id, stopped=self.stop_event.is_set)
         except SETUP_ERRORS:
             raise
         except Exception as e:

@@ -65,7 +65,6 @@ class Decision:
 
     result: TurnResult
     planned: list[PlannedOp]
-    turn_vector: np.ndarray | None = None  # computed here when the turn was not stored with one
     forget: bool = False  # the turn asked to forget: it is hidden with what it deletes
 
 
@@ -192,7 +191,6 @@ class MemoryManager:
         previous: Turn | None = None,
         *,
         turn_id: int | None = None,
-        embed_turn: bool = True,
         stopped: Callable[[], bool] | None = None,
     ) -> Decision | None:
         """Extract and decide for one message, without writing: a request to forget goes to the DELETE
@@ -203,9 +201,8 @@ class MemoryManager:
         request = forget_request(turn.text)
         if request is not None:
             deletes = self.forget_ops(user, turn, turn_id, request)
-            vector = self.embedder.embed_one(turn.text) if embed_turn else None
             result.total_s = time.perf_counter() - t0
-            return Decision(result, deletes, vector, forget=True)
+            return Decision(result, deletes, forget=True)
         adapter = "manager"
         c = self.engine.complete(
             self.extraction_messages(turn, previous),
@@ -226,8 +223,7 @@ class MemoryManager:
         if self.config.resolve_dates:  # "yesterday" said on 8 May 2023 is stored as "on 7 May 2023"
             facts = [resolve_relative_dates(f, turn.time) for f in facts]
         result.facts = facts
-        vectors = self.embedder.embed([turn.text, *facts] if embed_turn else facts)
-        turn_vector, fact_vectors = (vectors[0], vectors[1:]) if embed_turn else (None, vectors)
+        fact_vectors = self.embedder.embed(facts)  # the turn's own vector was stored with it by ``add``
         asked, asked_vectors = facts, fact_vectors
         if facts and self.config.manager_only_when_related and self.config.relatedness_guard > 0:
             related = self.has_related(user, turn.speaker, fact_vectors)
@@ -257,7 +253,7 @@ class MemoryManager:
                 result.warnings.append(str(e))
             planned += self.plan(step, parsed, asked_vectors)
         result.total_s = time.perf_counter() - t0
-        return Decision(result, planned, turn_vector)
+        return Decision(result, planned)
 
     def finish(self, user: str, result: TurnResult, t0: float) -> TurnResult:
         """Fill in what was recorded for the applied turn, and raise its warnings."""
