@@ -160,11 +160,17 @@ def _ingest_and_answer(mem: Any, turns: list[Any], questions: list[str], user: s
 
 
 def bench_writes(
-    model: str, threads: int, locomo: Path | None, sessions: int, questions: int, gap_s: float
+    model: str,
+    threads: int,
+    locomo: Path | None,
+    sessions: int,
+    questions: int,
+    gap_s: float,
+    background_threads: int | None = None,
 ) -> dict[str, Any]:
     """The first half of the turns is consolidated before answering the questions idle; the second half
     is added without waiting, one every ``gap_s`` (a chat), and the same questions are answered while the
-    consolidator works through it."""
+    consolidator works through it (its calls on ``background_threads``, None: ``threads``)."""
     from edgemem import Memory
     from edgemem.demo import load_demo
     from edgemem.locomo import find_conversation, select
@@ -177,7 +183,9 @@ def bench_writes(
         turns, qs, source = demo.turns, [q["question"] for q in demo.questions], "demo"
     half = len(turns) // 2
     with tempfile.TemporaryDirectory() as tmp:
-        mem = Memory(Path(tmp) / "writes.db", user="bench", model=model, threads=threads)
+        mem = Memory(
+            Path(tmp) / "writes.db", user="bench", model=model, threads=threads, background_threads=background_threads
+        )
         mem.engine  # noqa: B018 - the model is loaded before anything is timed
         mem.ingest(turns[:half])
         idle = [mem.answer(q).total_s for q in qs]
@@ -197,6 +205,7 @@ def bench_writes(
     calls = [c for r in consolidated for c in (r.extract_s, r.manage_s) if c > 0]
     return {
         "source": source,
+        "background_threads": background_threads or threads,
         "turns_consolidated_first": half,
         "turns_added": len(adds),
         "gap_s": gap_s,
@@ -366,6 +375,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--writes-sessions", type=int, default=1, help="conv-30 sessions for the non-blocking writes section"
     )
     p.add_argument("--add-gap", type=float, default=0.5, help="seconds between messages added without waiting")
+    p.add_argument(
+        "--writes-background-threads",
+        type=int,
+        default=None,
+        help="also run the writes section with the consolidator on this many threads (result: writes_background)",
+    )
     p.add_argument("--sizes", default="1000,10000,100000", help="store sizes for the search benchmark")
     p.add_argument("--search-data", type=Path, default=None, help="LongMemEval file whose sentences fill the store")
     p.add_argument("--search-cache", type=Path, default=None, help="keep the search corpus vectors here (.npz)")
@@ -409,6 +424,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ),
         ),
         (
+            "writes_background",
+            lambda: bench_writes(
+                args.model,
+                args.threads,
+                locomo_path(args.data),
+                args.writes_sessions,
+                args.questions,
+                args.add_gap,
+                args.writes_background_threads,
+            ),
+        ),
+        (
             "search",
             lambda: bench_search([int(s) for s in args.sizes.split(",") if s], args.search_data, args.search_cache),
         ),
@@ -417,6 +444,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     # Decoding reads every weight once per token: memory bandwidth / model size bounds tok/s.
     ceiling = result["machine"]["memory_bandwidth_gbs"] * 1e9 / model_path.stat().st_size
     result["decode_ceiling_tok_s"] = ceiling
+    if args.writes_background_threads is None:
+        skip.add("writes_background")
     for name, fn in steps:
         if name in skip:
             continue
@@ -503,8 +532,12 @@ def report(r: dict[str, Any]) -> str:
                 None,
             )
         row("Mem0-v1 style / edgemem: prompt tokens", c["ratio_prompt_tokens"], "-", None)
-    if "writes" in r:
-        w = r["writes"]
+    for section in ("writes", "writes_background"):
+        if section not in r:
+            continue
+        w = r[section]
+        if section != "writes":
+            lines.append(f"consolidator on {w['background_threads']} thread(s):")
         row(
             "add() p50 ms, consolidator busy",
             w["add_ms"]["p50"],

@@ -154,6 +154,10 @@ def system_settings(args: argparse.Namespace, label: str, model_sha: str) -> dic
             settings["resolve_dates"] = True
         if args.manager_only_when_related:
             settings["manager_only_when_related"] = True
+        if args.manager_add_by_number:
+            settings["manager_add_by_number"] = True
+        if args.admission_gate:
+            settings["admission_gate"] = True
     if system == "trained":
         settings["manifest_sha256"] = sha256_file(Path(args.manifest))
     if system in ("rag", "rag-hybrid", "mem0"):  # Mem0's answers read its top rag_k memories per speaker
@@ -297,6 +301,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         answer_budget_tokens=args.answer_budget,
                         resolve_dates=args.resolve_dates,
                         manager_only_when_related=args.manager_only_when_related,
+                        manager_add_by_number=args.manager_add_by_number,
+                        admission_gate=args.admission_gate,
                     )
                     served = engine if system == "edgemem" else None
                     ingest_bar = tqdm(
@@ -654,6 +660,18 @@ def make_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=defaults.manager_only_when_related,
         help="edgemem: facts with no related memory are ADDed without a manager call (a new bank)",
+    )
+    p.add_argument(
+        "--manager-add-by-number",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.manager_add_by_number,
+        help="edgemem: the manager's ADD stores its fact as written, with no text generated (a new bank)",
+    )
+    p.add_argument(
+        "--admission-gate",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.admission_gate,
+        help="edgemem: short messages with no first-person word skip fact extraction (a new bank)",
     )
     p.add_argument(
         "--banks",

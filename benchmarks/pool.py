@@ -102,6 +102,48 @@ def _same_questions(a: dict[Any, float], b: dict[Any, float], what_a: str, what_
     return sorted(a)
 
 
+def ingest_cost(run: Path, label: str = "edgemem/conv-30") -> dict[str, Any]:
+    """The model work per consolidated message of one run's bank (``summary.json``'s ingest record), for
+    experiments that compare how banks were built."""
+    record = json.loads((run / "summary.json").read_text())["ingest"][label]
+    n = record["turns"]
+    return {
+        "messages": n,
+        "llm_calls_per_message": record["llm_calls"] / n,
+        "prompt_tokens_per_message": record["prompt_tokens"] / n,
+        "generated_tokens_per_message": record["completion_tokens"] / n,
+        "seconds_per_message_p50": record["turn_p50_s"],
+        "seconds_per_message_mean": record["seconds_now"] / n,
+        "memories": record["memories"],
+        "operations": record["operations"],
+    }
+
+
+def compare_banks(new: Path, old: Path, system: str = "edgemem") -> dict[str, Any]:
+    """Two runs whose banks were built two ways, answered the same way: paired F1 of ``new`` against
+    ``old``, how many answers changed, and each bank's model work per message with the ratios new / old."""
+    cost_new, cost_old = ingest_cost(new), ingest_cost(old)
+    after, before = question_rows([new], system), question_rows([old], system)
+    ratio = {
+        f"{key}, new / old": cost_new[key] / cost_old[key]
+        for key in (
+            "llm_calls_per_message",
+            "generated_tokens_per_message",
+            "prompt_tokens_per_message",
+            "seconds_per_message_mean",
+        )
+    }
+    return {
+        "new": new.name,
+        "old": old.name,
+        "all questions": compare_runs([new], [old], system, system),
+        "changed answers": sum(after[q]["prediction"] != before[q]["prediction"] for q in before),
+        "ingest new": cost_new,
+        "ingest old": cost_old,
+        **ratio,
+    }
+
+
 def compare_runs(
     new: list[Path], old: list[Path], new_system: str = "trained", old_system: str = "trained"
 ) -> dict[str, Any]:

@@ -63,12 +63,14 @@ class ModelGate:
 class YieldingEngine:
     """An engine whose calls wait for the gate first: what the background consolidator runs on."""
 
-    def __init__(self, engine: Engine, gate: ModelGate, stop: threading.Event) -> None:
-        self.engine, self.gate, self.stop = engine, gate, stop
+    def __init__(self, engine: Engine, gate: ModelGate, stop: threading.Event, threads: int | None = None) -> None:
+        self.engine, self.gate, self.stop, self.threads = engine, gate, stop, threads
         self.n_ctx, self.model_id = engine.n_ctx, engine.model_id
 
     def complete(self, messages: Messages, **kwargs: Any) -> Completion:
         self.gate.wait_idle(self.stop)
+        if self.threads is not None:
+            kwargs.setdefault("threads", self.threads)
         return self.engine.complete(messages, **kwargs)
 
     def count_tokens(self, text: str) -> int:

@@ -61,6 +61,7 @@ class Engine(Protocol):
         prefix_key: str | None = None,
         adapter: str | None = None,
         on_text: Callable[[str], None] | None = None,
+        threads: int | None = None,
     ) -> Completion: ...
 
     def count_tokens(self, text: str) -> int: ...
@@ -314,56 +315,78 @@ class LlamaEngine:
         prefix_key: str | None = None,
         adapter: str | None = None,
         on_text: Callable[[str], None] | None = None,
+        threads: int | None = None,
     ) -> Completion:
         """Run the chat ``messages`` and return the reply (JSON matching ``schema`` when constrained).
-        ``on_text`` receives the reply piece by piece as it is generated (greedy decoding)."""
-        lcpp = self._llama_cpp
+        ``on_text`` receives the reply piece by piece as it is generated (greedy decoding). ``threads``:
+        this call's llama.cpp threads (prompt and generation), instead of the engine's."""
         with self._lock:
-            t0 = time.perf_counter()
-            self._use_adapter(adapter)
-            tokens = self.tokenize_messages(messages)
-            if len(tokens) + max_tokens > self.n_ctx:
-                raise InvalidInput(
-                    f"The prompt is {len(tokens)} tokens and the reply may take {max_tokens}, more than the "
-                    f"context of {self.n_ctx}. Fix: shorten the input or raise n_ctx."
-                )
-            reused = self._common(tokens)
-            if prefix_key is not None:
-                n_prefix = self._prefix_tokens(messages, tokens)
-                if n_prefix > 0:
-                    reused = max(reused, self._prepare_prefix((prefix_key, self._active_adapter), tokens, n_prefix))
+            if threads is None or threads == self.threads:
+                return self._complete(messages, schema, max_tokens, temperature, prefix_key, adapter, on_text)
             ctx = self.llama._ctx.ctx
-            lcpp.llama_perf_context_reset(ctx)
-            grammar = self._grammar(schema) if (schema is not None and self.constrained) else None
-            if temperature == 0 and self.lazy_grammar:
-                text, n_prompt, n_out, prefill_s, decode_s = self._greedy(tokens, grammar, max_tokens, on_text)
-            else:
-                out = self.llama.create_completion(
-                    prompt=tokens,
-                    max_tokens=max_tokens,
-                    temperature=temperature,
-                    top_k=1 if temperature == 0 else 40,
-                    repeat_penalty=1.0,
-                    grammar=grammar,
-                )
-                assert isinstance(out, dict)  # not streaming
-                text, n_prompt, n_out = (
-                    out["choices"][0]["text"],
-                    out["usage"]["prompt_tokens"],
-                    out["usage"]["completion_tokens"],
-                )
-                perf = lcpp.llama_perf_context(ctx)
-                prefill_s, decode_s = perf.t_p_eval_ms / 1000.0, perf.t_eval_ms / 1000.0
-            total = time.perf_counter() - t0
-            return Completion(
-                text=text,
-                prompt_tokens=n_prompt,
-                completion_tokens=n_out,
-                cached_tokens=reused,
-                prefill_s=prefill_s,
-                decode_s=decode_s,
-                total_s=total,
+            self._llama_cpp.llama_set_n_threads(ctx, threads, threads)
+            try:
+                return self._complete(messages, schema, max_tokens, temperature, prefix_key, adapter, on_text)
+            finally:
+                self._llama_cpp.llama_set_n_threads(ctx, self.threads, self.threads_batch)
+
+    def _complete(
+        self,
+        messages: Messages,
+        schema: dict[str, Any] | None,
+        max_tokens: int,
+        temperature: float,
+        prefix_key: str | None,
+        adapter: str | None,
+        on_text: Callable[[str], None] | None,
+    ) -> Completion:
+        """The call itself, under the lock ``complete`` holds."""
+        lcpp = self._llama_cpp
+        t0 = time.perf_counter()
+        self._use_adapter(adapter)
+        tokens = self.tokenize_messages(messages)
+        if len(tokens) + max_tokens > self.n_ctx:
+            raise InvalidInput(
+                f"The prompt is {len(tokens)} tokens and the reply may take {max_tokens}, more than the "
+                f"context of {self.n_ctx}. Fix: shorten the input or raise n_ctx."
             )
+        reused = self._common(tokens)
+        if prefix_key is not None:
+            n_prefix = self._prefix_tokens(messages, tokens)
+            if n_prefix > 0:
+                reused = max(reused, self._prepare_prefix((prefix_key, self._active_adapter), tokens, n_prefix))
+        ctx = self.llama._ctx.ctx
+        lcpp.llama_perf_context_reset(ctx)
+        grammar = self._grammar(schema) if (schema is not None and self.constrained) else None
+        if temperature == 0 and self.lazy_grammar:
+            text, n_prompt, n_out, prefill_s, decode_s = self._greedy(tokens, grammar, max_tokens, on_text)
+        else:
+            out = self.llama.create_completion(
+                prompt=tokens,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                top_k=1 if temperature == 0 else 40,
+                repeat_penalty=1.0,
+                grammar=grammar,
+            )
+            assert isinstance(out, dict)  # not streaming
+            text, n_prompt, n_out = (
+                out["choices"][0]["text"],
+                out["usage"]["prompt_tokens"],
+                out["usage"]["completion_tokens"],
+            )
+            perf = lcpp.llama_perf_context(ctx)
+            prefill_s, decode_s = perf.t_p_eval_ms / 1000.0, perf.t_eval_ms / 1000.0
+        total = time.perf_counter() - t0
+        return Completion(
+            text=text,
+            prompt_tokens=n_prompt,
+            completion_tokens=n_out,
+            cached_tokens=reused,
+            prefill_s=prefill_s,
+            decode_s=decode_s,
+            total_s=total,
+        )
 
     def _greedy(
         self, tokens: list[int], grammar: Any, max_tokens: int, on_text: Callable[[str], None] | None = None

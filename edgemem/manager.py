@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import prompts
+from .admission import worth_extracting
 from .config import MemoryConfig
 from .dates import resolve_relative_dates
 from .embedder import Embedder
@@ -32,6 +33,7 @@ MANAGE_MAX_TOKENS_PER_FACT = 80
 # A request to forget deletes the speaker's memories at least this similar to what it names, and within
 # FORGET_MARGIN of the best match (so "forget my phone number" takes the number, not every contact detail).
 FORGET_MIN_SCORE, FORGET_MARGIN = 0.5, 0.1
+ADMISSION_SKIP = "admission gate: nothing to remember (no first-person word, a short message): not extracted"
 
 
 @dataclass
@@ -104,8 +106,9 @@ class MemoryManager:
 
     def step(self, user: str, turn: Turn, facts: list[str], fact_vectors: np.ndarray) -> ManagerStep:
         shown = self.related(user, turn.speaker, fact_vectors)
-        messages = prompts.manager_messages(facts, [h.text for h in shown], turn.time)
-        return ManagerStep(facts, shown, messages, prompts.manager_schema(len(shown), len(facts)))
+        by_number = self.config.manager_add_by_number
+        messages = prompts.manager_messages(facts, [h.text for h in shown], turn.time, by_number)
+        return ManagerStep(facts, shown, messages, prompts.manager_schema(len(shown), len(facts), by_number))
 
     def plan(self, step: ManagerStep, parsed: ParsedOperations, fact_vectors: np.ndarray) -> list[PlannedOp]:
         """Turn parsed operations into row operations: map shown ids back to rows, attach vectors, and
@@ -194,7 +197,8 @@ class MemoryManager:
         stopped: Callable[[], bool] | None = None,
     ) -> Decision | None:
         """Extract and decide for one message, without writing: a request to forget goes to the DELETE
-        path with no model call; otherwise extraction, then (when there are facts) the manager.
+        path with no model call; with the admission gate on, a message with nothing to remember is
+        recorded as one NOOP with no model call; otherwise extraction, then (when there are facts) the manager.
         ``stopped`` is asked between the two model calls: True abandons the turn (None is returned)."""
         t0 = time.perf_counter()
         result = TurnResult(turn.speaker, turn.text, turn_id=turn_id)
@@ -203,6 +207,9 @@ class MemoryManager:
             deletes = self.forget_ops(user, turn, turn_id, request)
             result.total_s = time.perf_counter() - t0
             return Decision(result, deletes, forget=True)
+        if self.config.admission_gate and not worth_extracting(turn.text):
+            result.total_s = time.perf_counter() - t0
+            return Decision(result, [PlannedOp("NOOP", None, None, None, ADMISSION_SKIP)])
         adapter = "manager"
         c = self.engine.complete(
             self.extraction_messages(turn, previous),

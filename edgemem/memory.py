@@ -134,7 +134,7 @@ class Memory:
         """The manager a consolidation step runs with: in the background, on an engine that lets answers first."""
         if not background:
             return self.manager
-        engine = YieldingEngine(self.engine, self.gate, self.consolidator.stop_event)
+        engine = YieldingEngine(self.engine, self.gate, self.consolidator.stop_event, self.config.background_threads)
         return MemoryManager(engine, self.embedder, self.store, self.config)
 
     @property

@@ -128,6 +128,7 @@ def _check_entry(raw: Any, n_memories: int, fact: str | None) -> tuple[Operation
     if text and len(text) > MAX_MEMORY_CHARS:
         return None, f"text is {len(text)} characters (limit {MAX_MEMORY_CHARS})"
     if event == "ADD":
+        text = text or fact  # an ADD by fact number (prompts.manager_system) stores its fact as written
         if not text:
             return None, "ADD without text"
         return Operation("ADD", None, text, fact), ""

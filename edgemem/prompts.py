@@ -80,9 +80,9 @@ def extraction_messages(
 # ---------------------------------------------------------------------------------------------
 # 2. Memory Manager
 
-MANAGER_SYSTEM = """You manage a memory bank. You get the existing memories (each with an id) and new facts.
+_MANAGER_SYSTEM = """You manage a memory bank. You get the existing memories (each with an id) and new facts.
 For each new fact, in order, choose exactly one operation:
-- ADD: the fact is new information, not in any memory. Give its text.
+- ADD: the fact is new information, not in any memory. {add}
 - UPDATE: the fact changes or adds detail to an existing memory about the same thing. Give that memory's id and the new full text, combining old and new.
 - DELETE: the fact says an existing memory is no longer true, or it is "Forget: ..." about that memory. Give that memory's id.
 - NOOP: the fact is already in a memory. Give that memory's id.
@@ -90,20 +90,33 @@ Only use ids from the list of existing memories. Facts about different things ar
 
 Example:
 Existing memories:
-{"id": "0", "text": "Sam lives in Oslo"}
-{"id": "1", "text": "Sam has a cat"}
-{"id": "2", "text": "Sam's phone number is 555-0101"}
+{{"id": "0", "text": "Sam lives in Oslo"}}
+{{"id": "1", "text": "Sam has a cat"}}
+{{"id": "2", "text": "Sam's phone number is 555-0101"}}
 New facts:
 1. Sam moved from Oslo to Rome
 2. Sam has a cat
 3. Sam plays the piano
 4. Forget: Sam's phone number
-{"memory": [{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}, {"event": "NOOP", "id": "1"}, {"event": "ADD", "text": "Sam plays the piano"}, {"event": "DELETE", "id": "2"}]}
+{{"memory": [{{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}}, {{"event": "NOOP", "id": "1"}}, {example_add}, {{"event": "DELETE", "id": "2"}}]}}
 
-Return JSON: {"memory": [...]} with one operation per new fact."""
+Return JSON: {{"memory": [...]}} with one operation per new fact."""
 
 
-def manager_messages(facts: Sequence[str], memories: Sequence[str], time: str | None) -> list[Message]:
+def manager_system(add_by_number: bool = False) -> str:
+    """The manager's instructions. ``add_by_number``: an ADD names no text, it stores its fact as written
+    (operations come one per fact, in order), so the model does not generate each new fact a second time."""
+    if add_by_number:
+        return _MANAGER_SYSTEM.format(add="It is stored as written: give no text.", example_add='{"event": "ADD"}')
+    return _MANAGER_SYSTEM.format(add="Give its text.", example_add='{"event": "ADD", "text": "Sam plays the piano"}')
+
+
+MANAGER_SYSTEM = manager_system()
+
+
+def manager_messages(
+    facts: Sequence[str], memories: Sequence[str], time: str | None, add_by_number: bool = False
+) -> list[Message]:
     """Messages for the manager call; ``memories[i]`` is shown with id ``str(i)``."""
     if memories:
         shown = "\n".join(f'{{"id": "{i}", "text": {_quote(m)}}}' for i, m in enumerate(memories))
@@ -112,13 +125,15 @@ def manager_messages(facts: Sequence[str], memories: Sequence[str], time: str | 
     new = "\n".join(f"{i + 1}. {f}" for i, f in enumerate(facts))
     lines = [f"Existing memories:\n{shown}", "", f"New facts{f' (time: {time})' if time else ''}:\n{new}"]
     lines.append(f"\nReturn exactly {len(facts)} operation(s), one per new fact, in order.")
-    return [{"role": "system", "content": MANAGER_SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
+    system = manager_system(add_by_number)
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
 
 
-def manager_schema(n_memories: int, n_facts: int) -> dict[str, Any]:
-    """JSON schema for the manager: one operation per fact, ids limited to the ones shown."""
+def manager_schema(n_memories: int, n_facts: int, add_by_number: bool = False) -> dict[str, Any]:
+    """JSON schema for the manager: one operation per fact, ids limited to the ones shown; with
+    ``add_by_number`` an ADD carries no text (it stores its fact)."""
     text = {"type": "string", "minLength": 1, "maxLength": MAX_FACT_CHARS}
-    options: list[dict[str, Any]] = [_op("ADD", text=text)]
+    options: list[dict[str, Any]] = [_op("ADD") if add_by_number else _op("ADD", text=text)]
     if n_memories:
         ids = {"type": "string", "enum": [str(i) for i in range(n_memories)]}
         options += [_op("UPDATE", id=ids, text=text), _op("DELETE", id=ids), _op("NOOP", id=ids)]

@@ -108,12 +108,15 @@ def scripted() -> ScriptedEngine:
 
 @pytest.fixture
 def make_memory(tmp_path, embedder):
-    """Memory on a real SQLite file in tmp_path with the real embedder and the given engine."""
+    """Memory on a real SQLite file in tmp_path with the real embedder and the given engine. The admission
+    gate is off unless a test turns it on: scripted engines answer every message they are given, and the
+    control-flow tests use short made-up messages ("message 3") the gate would skip."""
     from edgemem import Memory
 
     opened = []
 
     def make(engine: Any, name: str = "memory.db", **settings: Any) -> Memory:
+        settings.setdefault("admission_gate", False)
         mem = Memory(tmp_path / name, user="u", engine=engine, embedder=embedder, **settings)
         opened.append(mem)
         return mem
@@ -137,3 +140,14 @@ def old_store(path: Path, migrated: int) -> Any:
     names = [(i + 1, name) for i, (name, _) in enumerate(migrations.MIGRATIONS[:migrated])]
     conn.executemany("INSERT INTO _migrations VALUES (?, ?, 'then')", names)
     return conn
+
+
+# `make test` runs two workers, one file per worker at a time (pytest-xdist --dist loadfile), and each worker
+# starts with two files. The training smoke runs are a third of the suite: they go first with a small file,
+# so one worker runs them while the other takes everything else.
+FIRST = ("test_training.py", "test_config.py", "test_export.py", "test_metrics.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(FIRST)))  # stable: file order kept otherwise

@@ -76,7 +76,9 @@ def test_close_leaves_the_rest_queued_and_reopening_resumes(make_memory, embedde
     while mem.stats()["pending"] == 5:  # the first consolidation is under way
         time.sleep(0.01)
     mem.close()  # finishes the call in progress, does not drain the queue
-    with Memory(tmp_path / "resume.db", user="u", engine=EchoEngine(), embedder=embedder) as again:
+    with Memory(
+        tmp_path / "resume.db", user="u", engine=EchoEngine(), embedder=embedder, admission_gate=False
+    ) as again:
         left = again.stats()["pending"]
         assert 0 < left < 5
         one_history_row_per_consolidated_turn(again)
@@ -193,3 +195,29 @@ def test_without_background_messages_wait_for_flush(make_memory):
     time.sleep(0.2)
     assert r.pending and not mem.consolidator.running and mem.stats()["pending"] == 1
     assert mem.flush() == 0 and [m.text for m in mem.memories()] == ["Sam said: I live in Oslo"]
+
+
+def test_background_calls_run_on_background_threads(make_memory):
+    """``background_threads``: the consolidator's calls ask the engine for that many threads; calls made
+    for the caller (``add(wait=True)``) use the engine's own."""
+
+    class ThreadLog(EchoEngine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.threads: list[int | None] = []
+
+        def complete(self, messages: list[dict[str, str]], **kwargs: Any) -> Completion:
+            self.threads.append(kwargs.pop("threads", None))
+            return super().complete(messages, **kwargs)
+
+    eng = ThreadLog()
+    mem = make_memory(eng, background_threads=1)
+    mem.add("I adopted a puppy called Biscuit", speaker="Sam")
+    deadline = time.monotonic() + 30
+    while mem.stats()["pending"] and time.monotonic() < deadline:  # the background thread's work
+        time.sleep(0.05)
+    assert mem.stats()["pending"] == 0 and eng.threads and set(eng.threads) == {1}
+    eng = ThreadLog()
+    mem = make_memory(eng, name="caller.db", background_threads=1, background=False)
+    mem.add("I live in Oslo", speaker="Sam", wait=True)
+    assert eng.threads and set(eng.threads) == {None}

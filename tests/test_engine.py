@@ -145,3 +145,20 @@ def test_bad_lora_adapter(smol_engine, tmp_path):
     bogus.write_bytes(b"GGUF" + b"\x03\x00\x00\x00" + b"\x00" * 64)
     with pytest.raises(ModelCorrupt, match="cannot load LoRA adapter"):
         smol_engine.load_adapter("manager", bogus)
+
+
+def test_a_call_on_other_threads_gives_the_same_reply_and_restores_them(smol_path):
+    """``complete(threads=N)`` (background consolidation): the same greedy reply, and the engine's own
+    thread counts are back afterwards."""
+    import llama_cpp
+
+    engine = LlamaEngine(smol_path, n_ctx=1024, threads=2)
+    try:
+        msgs = prompts.extraction_messages("Sam", "My sister Ana got married in June.", "2 July 2024")
+        one = engine.complete(msgs, schema=prompts.EXTRACTION_SCHEMA, max_tokens=40, threads=1)
+        ctx = engine.llama._ctx.ctx
+        assert (llama_cpp.llama_n_threads(ctx), llama_cpp.llama_n_threads_batch(ctx)) == (2, 2)
+        two = engine.complete(msgs, schema=prompts.EXTRACTION_SCHEMA, max_tokens=40)
+        assert one.text == two.text
+    finally:
+        engine.close()

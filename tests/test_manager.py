@@ -201,3 +201,32 @@ def test_manager_only_when_related_adds_new_facts_without_a_call(make_memory):
         "Sam lives in Rome",
         "Sam plays chess",
     ]
+
+
+def test_manager_add_by_number(make_memory):
+    """The ADD names no text: the prompt and the grammar say so, and the fact is stored as extracted."""
+    from edgemem import prompts
+
+    eng = ScriptedEngine([facts("Sam lives in Oslo", "Sam plays chess"), ops({"event": "ADD"}, {"event": "ADD"})])
+    mem = make_memory(eng, manager_add_by_number=True)
+    r = mem.add("I live in Oslo and play chess", speaker="Sam", wait=True)
+    assert [(o.op, o.new_text) for o in r.operations] == [("ADD", "Sam lives in Oslo"), ("ADD", "Sam plays chess")]
+    call = eng.history[-1]
+    assert call["messages"][0]["content"] == prompts.manager_system(add_by_number=True)
+    add = call["schema"]["properties"]["memory"]["items"]["anyOf"][0]
+    assert add["required"] == ["event"] and "text" not in add["properties"]
+    assert prompts.manager_system() == prompts.MANAGER_SYSTEM != prompts.manager_system(add_by_number=True)
+
+
+def test_admission_gate_skips_extraction(make_memory):
+    """A reaction with no first-person word makes no model call and records one NOOP saying why; a
+    message about its writer is extracted as before; a short request to forget still deletes."""
+    eng = ScriptedEngine([facts("Sam plays chess"), ops({"event": "ADD", "text": "Sam plays chess"})])
+    mem = make_memory(eng, admission_gate=True)
+    r = mem.add("Wow, that's so cool! What got you into that?", speaker="Sam", wait=True)
+    assert r.llm_calls == 0 and [o.op for o in r.operations] == ["NOOP"] and "admission gate" in r.operations[0].detail
+    assert mem.stats()["turns"] == 1 and mem.stats()["pending"] == 0  # stored, consolidated, nothing extracted
+    r = mem.add("I play chess", speaker="Sam", wait=True)
+    assert r.llm_calls == 2 and [m.text for m in mem.memories()] == ["Sam plays chess"]
+    r = mem.add("Forget that.", speaker="Sam", wait=True)
+    assert [o.op for o in r.operations] == ["DELETE"] and mem.memories() == []

@@ -125,3 +125,12 @@ def test_parse_answer(text, n, answer, cited):
 def test_parse_answer_empty():
     with pytest.raises(ModelOutputError):
         parse_answer("   ", 2)
+
+
+def test_add_by_number_stores_its_fact():
+    """An ADD without text (MemoryConfig.manager_add_by_number) stores the fact in its position; with no
+    fact for that position it is still refused."""
+    parsed = parse_operations('{"memory": [{"event": "NOOP", "id": "0"}, {"event": "ADD"}]}', 1, ["f1", "f2"])
+    assert [(o.event, o.text) for o in parsed.ops] == [("NOOP", None), ("ADD", "f2")]
+    parsed = parse_operations('{"memory": [{"event": "ADD"}, {"event": "ADD"}]}', 0, ["f1"])
+    assert [o.text for o in parsed.ops] == ["f1"] and "ADD without text" in parsed.rejected[0].reason

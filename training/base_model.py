@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from typing import Any
 
 from edgemem.errors import MissingDependency
@@ -40,8 +42,14 @@ def hf_model_dir(base_model: str) -> str:
     quantizer: Any = getattr(model, "hf_quantizer", None)
     if quantizer is not None:
         quantizer.remove_quantization_config(model)
-    tmp = out.with_name(out.name + ".partial")
+    # a folder per process: two processes (test workers, two runs) may dequantise the same model at once
+    tmp = out.with_name(f"{out.name}.partial-{os.getpid()}")
     model.save_pretrained(tmp)
     tok.save_pretrained(tmp)
-    tmp.rename(out)
+    try:
+        tmp.rename(out)
+    except OSError:  # another process finished first: its copy is the same model
+        if not (out / "config.json").exists():
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
     return str(out)

@@ -8,28 +8,13 @@ and the model work per consolidated message from each run's ingest record.
 import json
 from pathlib import Path
 
-from benchmarks.pool import compare_runs, question_rows
+from benchmarks.pool import compare_runs, ingest_cost, question_rows
 
 HERE = Path(__file__).resolve().parents[1]
 ON, OFF = HERE / "c30s6-related-on", HERE / "c30s6-related-off"
 
 
-def ingest(run: Path) -> dict[str, float]:
-    record = json.loads((run / "summary.json").read_text())["ingest"]["edgemem/conv-30"]
-    n = record["turns"]
-    return {
-        "messages": n,
-        "llm_calls_per_message": record["llm_calls"] / n,
-        "prompt_tokens_per_message": record["prompt_tokens"] / n,
-        "generated_tokens_per_message": record["completion_tokens"] / n,
-        "seconds_per_message_p50": record["turn_p50_s"],
-        "seconds_per_message_mean": record["seconds_now"] / n,
-        "memories": record["memories"],
-        "operations": record["operations"],
-    }
-
-
-on, off = ingest(ON), ingest(OFF)
+on, off = ingest_cost(ON), ingest_cost(OFF)
 after, before = question_rows([ON], "edgemem"), question_rows([OFF], "edgemem")
 out: dict[str, object] = {
     "all questions": compare_runs([ON], [OFF], "edgemem", "edgemem"),
