@@ -20,6 +20,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from benchmarks import print_result
 from edgemem.admission import MIN_WORDS, worth_extracting
 from edgemem.locomo import find_conversation, kept_turns, locomo_path, scored_questions
 
@@ -77,11 +78,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "chosen_on": "conv-26",
         "conversations": {c: score(data, c, Path(banks[c]) if c in banks else None) for c in args.conversations},
     }
-    text = json.dumps(result, indent=2, ensure_ascii=False)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
-    print(text)
+    print_result(result, args.out)
     return result
 
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from benchmarks import print_result
 from edgemem.forget_requests import forget_request
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -67,11 +67,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "tables": {name: str(path.relative_to(DATA.parent.parent)) for name, path in TABLES.items()},
         "scores": scores,
     }
-    text = json.dumps(data, indent=2, ensure_ascii=False)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n", encoding="utf-8")
-    print(text)
+    print_result(data, args.out)
     return data
 
 

@@ -320,15 +320,21 @@ class LlamaEngine:
         """Run the chat ``messages`` and return the reply (JSON matching ``schema`` when constrained).
         ``on_text`` receives the reply piece by piece as it is generated (greedy decoding). ``threads``:
         this call's llama.cpp threads (prompt and generation), instead of the engine's."""
-        with self._lock:
-            if threads is None or threads == self.threads:
-                return self._complete(messages, schema, max_tokens, temperature, prefix_key, adapter, on_text)
-            ctx = self.llama._ctx.ctx
-            self._llama_cpp.llama_set_n_threads(ctx, threads, threads)
-            try:
-                return self._complete(messages, schema, max_tokens, temperature, prefix_key, adapter, on_text)
-            finally:
-                self._llama_cpp.llama_set_n_threads(ctx, self.threads, self.threads_batch)
+        with self._lock, self._threads(threads):
+            return self._complete(messages, schema, max_tokens, temperature, prefix_key, adapter, on_text)
+
+    @contextlib.contextmanager
+    def _threads(self, threads: int | None) -> Iterator[None]:
+        """Run on ``threads`` llama.cpp threads for the duration, then back to the engine's own."""
+        if threads is None or threads == self.threads:
+            yield
+            return
+        ctx = self.llama._ctx.ctx
+        self._llama_cpp.llama_set_n_threads(ctx, threads, threads)
+        try:
+            yield
+        finally:
+            self._llama_cpp.llama_set_n_threads(ctx, self.threads, self.threads_batch)
 
     def _complete(
         self,
