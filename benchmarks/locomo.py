@@ -65,11 +65,15 @@ def turn_line(t: Any) -> str:
     return f"[{t.time}] {t.speaker}: {t.text}" if t.time else f"{t.speaker}: {t.text}"
 
 
-def baseline_messages(question: str, context: list[str]) -> list[dict[str, str]]:
+def baseline_messages(
+    question: str, context: list[str], system: str = BASELINE_SYSTEM, now: str | None = None
+) -> list[dict[str, str]]:
     user = (
-        "Conversation excerpts:\n" + "\n".join(context) + "\n\n" if context else ""
-    ) + f"Question: {question}\nShort answer:"
-    return [{"role": "system", "content": BASELINE_SYSTEM}, {"role": "user", "content": user}]
+        ("Conversation excerpts:\n" + "\n".join(context) + "\n\n" if context else "")
+        + (f"Today is {now}.\n" if now else "")
+        + f"Question: {question}\nShort answer:"
+    )
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
 def short(text: str) -> str:
@@ -80,14 +84,18 @@ def short(text: str) -> str:
 class Baselines:
     """none / rag / full on one engine and embedder."""
 
-    def __init__(self, engine: Any, embedder: Any, rag_k: int) -> None:
-        self.engine, self.embedder, self.rag_k = engine, embedder, rag_k
+    def __init__(self, engine: Any, embedder: Any, rag_k: int, system: str = BASELINE_SYSTEM) -> None:
+        self.engine, self.embedder, self.rag_k, self.system = engine, embedder, rag_k, system
         self._vectors: dict[str, Any] = {}
         self._stores: dict[str, Any] = {}
 
     def hybrid_top(self, conv: Any, turns: list[Any], question: str) -> list[int]:
         """Indices of the top ``rag_k`` turns by the runtime's hybrid search (``Store.search_turns`` with
-        the question's words) over an in-memory store of exactly the lines RAG embeds."""
+        the question's words) over an in-memory store of exactly the lines RAG embeds, in dialogue order."""
+        return sorted(self.hybrid_ranked(conv, turns, question))
+
+    def hybrid_ranked(self, conv: Any, turns: list[Any], question: str) -> list[int]:
+        """:meth:`hybrid_top`, best first."""
         from edgemem.store import Store, Turn
 
         key = f"{conv.sample_id}:{len(turns)}"
@@ -98,7 +106,19 @@ class Baselines:
                 store.apply_turn("rag", Turn("", line, None, "rag", str(i)), vector, [])
             self._stores[key] = store
         hits = self._stores[key].search_turns("rag", self.embedder.embed_one(question), self.rag_k, text=question)
-        return sorted(h.id - 1 for h in hits)  # row ids are 1.. in insertion (dialogue) order
+        return [h.id - 1 for h in hits]  # row ids are 1.. in insertion (dialogue) order
+
+    def _fit(self, turns: list[Any], ranked: list[int]) -> list[int]:
+        """The ranked turns that fit the model's window, best first (a turn too long for what is left is
+        passed over), in dialogue order. LoCoMo's ten short turns always fit; LongMemEval's assistant
+        turns run to hundreds of words."""
+        budget, used, kept = self.engine.n_ctx - 400, 0, []
+        for i in ranked:
+            n = self.engine.count_tokens(turn_line(turns[i])) + 1
+            if used + n <= budget:
+                kept.append(i)
+                used += n
+        return sorted(kept)
 
     def _turn_vectors(self, key: str, turns: list[Any]) -> Any:
         if key not in self._vectors:
@@ -106,9 +126,16 @@ class Baselines:
         return self._vectors[key]
 
     def answer(
-        self, system: str, conv: Any, turns: list[Any], question: str, context: list[str] | None = None
+        self,
+        system: str,
+        conv: Any,
+        turns: list[Any],
+        question: str,
+        context: list[str] | None = None,
+        now: str | None = None,
     ) -> tuple[str, dict[str, Any]]:
-        """Answer with the baseline prompt; ``context`` given (the Mem0 peer's memories) is used as is."""
+        """Answer with the baseline prompt; ``context`` given (the Mem0 peer's memories) is used as is;
+        ``now``: when the question is asked (LongMemEval), None for LoCoMo."""
         t0 = time.perf_counter()
         context = list(context or [])
         keys: list[str] | None = None  # the dialogue ids in the context (evidence recall), where known
@@ -116,10 +143,10 @@ class Baselines:
             import numpy as np
 
             sims = self._turn_vectors(f"{conv.sample_id}:{len(turns)}", turns) @ self.embedder.embed_one(question)
-            top = sorted(np.argsort(-sims)[: self.rag_k])
+            top = self._fit(turns, [int(i) for i in np.argsort(-sims)[: self.rag_k]])
             context, keys = [turn_line(turns[i]) for i in top], [turns[i].key for i in top]
         elif system == "rag-hybrid":
-            top = self.hybrid_top(conv, turns, question)
+            top = self._fit(turns, self.hybrid_ranked(conv, turns, question))
             context, keys = [turn_line(turns[i]) for i in top], [turns[i].key for i in top]
         elif system == "full":
             budget = self.engine.n_ctx - 400
@@ -127,7 +154,9 @@ class Baselines:
             while lines and self.engine.count_tokens("\n".join(lines)) > budget:
                 lines = lines[max(1, len(lines) // 20) :]  # drop the oldest 5 %
             context = lines
-        c = self.engine.complete(baseline_messages(question, context), max_tokens=32, prefix_key=f"baseline-{system}")
+        c = self.engine.complete(
+            baseline_messages(question, context, self.system, now), max_tokens=32, prefix_key=f"baseline-{system}"
+        )
         return short(c.text), {
             **({"context_keys": keys} if keys is not None else {}),
             "latency_s": time.perf_counter() - t0,
@@ -158,6 +187,8 @@ def system_settings(args: argparse.Namespace, label: str, model_sha: str) -> dic
             settings["manager_add_by_number"] = True
         if args.admission_gate:
             settings["admission_gate"] = True
+        if args.extract_batch != 1:
+            settings["extract_batch"] = args.extract_batch
     if system == "trained":
         settings["manifest_sha256"] = sha256_file(Path(args.manifest))
     if system in ("rag", "rag-hybrid", "mem0"):  # Mem0's answers read its top rag_k memories per speaker
@@ -303,6 +334,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         manager_only_when_related=args.manager_only_when_related,
                         manager_add_by_number=args.manager_add_by_number,
                         admission_gate=args.admission_gate,
+                        extract_batch=args.extract_batch,
                     )
                     served = engine if system == "edgemem" else None
                     ingest_bar = tqdm(
@@ -672,6 +704,12 @@ def make_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=defaults.admission_gate,
         help="edgemem: short messages with no first-person word skip fact extraction (a new bank)",
+    )
+    p.add_argument(
+        "--extract-batch",
+        type=int,
+        default=defaults.extract_batch,
+        help="edgemem: queued messages of a session whose facts are extracted in one model call (a new bank)",
     )
     p.add_argument(
         "--banks",

@@ -97,6 +97,33 @@ def search_times(store: Any, qvecs: np.ndarray, questions: list[str], calls_at: 
     }
 
 
+def uncapped_keywords(store: Any, qvecs: np.ndarray, questions: list[str], calls_at: list[int]) -> dict[str, Any]:
+    """The hybrid search again with every word of the question looked for (no ``MAX_TERM_DOCS`` cut),
+    side by side: its times, and the share of the capped search's top 10 that it also returns."""
+    from edgemem import store as store_module
+
+    capped = [[h.id for h in store.search_turns("u", qvecs[i], 10, text=questions[i])] for i in range(len(questions))]
+    kept = store_module.MAX_TERM_DOCS
+    store_module.MAX_TERM_DOCS = 2**62
+    try:
+        out: dict[str, Any] = {
+            "hybrid_memories_uncapped_ms": timed(
+                lambda i: store.search("u", qvecs[i], 10, text=questions[i]), calls_at
+            ),
+            "hybrid_turns_uncapped_ms": timed(
+                lambda i: store.search_turns("u", qvecs[i], 10, text=questions[i]), calls_at
+            ),
+        }
+        full = [[h.id for h in store.search_turns("u", qvecs[i], 10, text=questions[i])] for i in range(len(questions))]
+    finally:
+        store_module.MAX_TERM_DOCS = kept
+    out["max_term_docs"] = kept
+    out["hybrid_turns_overlap_at_10"] = float(
+        np.mean([len(set(a) & set(b)) / max(len(b), 1) for a, b in zip(capped, full, strict=True)])
+    )
+    return out
+
+
 def bench_search(
     sizes: list[int], data: Path | None = None, cache: Path | None = None, calls: int = 200, threads: int = 2
 ) -> list[dict[str, Any]]:
@@ -140,6 +167,7 @@ def bench_search(
             row["dense_recall_at_10"] = float(
                 np.mean([len(set(f) & set(e)) / 10 for f, e in zip(found, exact, strict=True)])
             )
+            row.update(uncapped_keywords(store, qvecs, questions, calls_at))
             row["disk_bytes"] = sum(p.stat().st_size for p in Path(tmp).iterdir())
             store.close()
         out.append(row)

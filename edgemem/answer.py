@@ -114,13 +114,14 @@ class AnswerAgent:
             groups.append(("the conversation (raw messages)", sorted(turns, key=lambda h: h.id)))
         return groups
 
-    def step(self, question: str, groups: list[tuple[str, list[SearchHit]]]) -> AnswerStep:
-        """Render the prompt, dropping the least similar memories until it fits the context."""
+    def step(self, question: str, groups: list[tuple[str, list[SearchHit]]], now: str | None = None) -> AnswerStep:
+        """Render the prompt (with the time the question is asked, when given), dropping the least similar
+        memories until it fits the context."""
         groups = [(s, list(h)) for s, h in groups]
         budget = self.engine.n_ctx - self.config.answer_max_tokens - _REPLY_MARGIN
         while True:
             messages = prompts.answer_messages(
-                question, [(s, [(h.time, self._text(h)) for h in hits]) for s, hits in groups]
+                question, [(s, [(h.time, self._text(h)) for h in hits]) for s, hits in groups], now
             )
             if self.engine.count_tokens(messages[0]["content"] + messages[1]["content"]) + 32 <= budget:
                 break
@@ -139,14 +140,20 @@ class AnswerAgent:
         return f"{hit.speaker}: {hit.text}" if hit.kind == "turn" else hit.text
 
     def answer(
-        self, user: str, question: str, k: int | None = None, on_token: Callable[[str], None] | None = None
+        self,
+        user: str,
+        question: str,
+        k: int | None = None,
+        on_token: Callable[[str], None] | None = None,
+        now: str | None = None,
     ) -> Answer:
-        """Answer from the memories; ``on_token`` receives the answer text as it is generated."""
+        """Answer from the memories; ``on_token`` receives the answer text as it is generated; ``now``: when
+        the question is asked (shown to the model, not searched for)."""
         if not question or not question.strip():
             raise InvalidInput("The question is empty. Fix: pass a question, e.g. edgemem ask 'Where does Jon live?'")
         t0 = time.perf_counter()
         groups = self.retrieve(user, question.strip(), k)
-        step = self.step(question.strip(), groups)
+        step = self.step(question.strip(), groups, now)
         t1 = time.perf_counter()
         c = self.engine.complete(
             step.messages,

@@ -9,6 +9,7 @@ from .errors import InvalidInput
 
 SEARCH_MODES = ("hybrid", "dense")
 ANSWER_CONTEXTS = ("per-speaker", "budget")
+MAX_EXTRACT_BATCH = 8  # messages per extraction call (the reply grows with each: 8 x 5 facts fill ~2.5k tokens)
 
 
 @dataclass
@@ -44,6 +45,11 @@ class MemoryConfig:
     # measurement: on conv-30 sessions 1-6 a fifth fewer model calls, F1 +1.4 (-5.1 to +8.8)
     # (experiments/admission-gate-conv30).
     admission_gate: bool = True
+    # Queued messages of one session (same source and time) whose facts are extracted in one model call,
+    # up to this many (1: one call per message, as Memory-R1). Each message's facts still go to the
+    # manager on their own, in dialogue order. A batch forms only from what is queued: a lone message
+    # is never held back to wait for others.
+    extract_batch: int = 1
     # Consolidate queued messages in a background thread of this process. Off: ``add`` only stores, and
     # messages are consolidated by ``flush``, ``add(wait=True)``, ``ingest`` or another process on the file
     # (an app that wants the model to run only when it says so, or a read-mostly server next to a writer).
@@ -80,6 +86,15 @@ class MemoryConfig:
             raise InvalidInput(
                 f"Unknown answer_context {self.answer_context!r}. Fix: one of {', '.join(ANSWER_CONTEXTS)}."
             )
+        if (
+            isinstance(self.extract_batch, bool)
+            or not isinstance(self.extract_batch, int)
+            or not 1 <= self.extract_batch <= MAX_EXTRACT_BATCH
+        ):
+            raise InvalidInput(
+                f"extract_batch={self.extract_batch!r} is not a batch size. Fix: a whole number from 1 to "
+                f"{MAX_EXTRACT_BATCH}."
+            )
         for name in ("threads", "background_threads"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -115,6 +130,7 @@ class MemoryConfig:
             **({"manager_only_when_related": True} if self.manager_only_when_related else {}),
             **({"manager_add_by_number": True} if self.manager_add_by_number else {}),
             **({"admission_gate": True} if self.admission_gate else {}),
+            **({"extract_batch": self.extract_batch} if self.extract_batch != 1 else {}),
         }
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from .engine import Completion, Engine, Messages
 from .errors import DatabaseLocked, EdgememError, MissingDependency, ModelCorrupt, ModelNotFound
-from .manager import MemoryManager, TurnResult
+from .manager import Extraction, MemoryManager, TurnResult
 from .store import HOST, PlannedOp, Store, Turn
 
 log = logging.getLogger("edgemem.consolidator")
@@ -86,11 +86,14 @@ class Consolidator:
         store: Store,
         manager: Callable[[bool], MemoryManager],
         context_messages: int = 0,
+        batch: int = 1,
     ) -> None:
-        """``manager(background)`` gives the manager to run a step with (on a yielding engine when background)."""
+        """``manager(background)`` gives the manager to run a step with (on a yielding engine when background);
+        ``batch``: queued turns of one session extracted in one model call (``MemoryConfig.extract_batch``)."""
         self.store = store
         self._manager = manager
         self.context_messages = context_messages
+        self.batch = batch
         self.owner = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.stop_event = threading.Event()
         self._wake = threading.Event()
@@ -103,36 +106,69 @@ class Consolidator:
 
     # -- one step ----------------------------------------------------------------------------------
 
-    def step(self, user: str | None = None, *, background: bool = False) -> TurnResult | None:
+    def step(self, user: str | None = None, *, background: bool = False) -> list[TurnResult]:
         """Consolidate the oldest pending turn of ``user`` (None: of any user whose queue this process can
-        lease). None when there was nothing to do here (empty queue, or another process holds the lease)."""
+        lease), with up to ``batch`` - 1 queued turns after it of the same session when batching; what was
+        consolidated, in order. [] when there was nothing to do here (empty queue, or another process holds
+        the lease)."""
         for u in [user] if user is not None else self.store.pending_users():
             with self._lock:
                 if self.stop_event.is_set():
-                    return None
-                result = self._step(u, background)
-            if result is not None:
-                return result
-        return None
+                    return []
+                results = self._step(u, background)
+            if results:
+                return results
+        return []
 
-    def _step(self, user: str, background: bool) -> TurnResult | None:
-        queued = self.store.next_pending(user)
-        if queued is None or not self.store.claim(user, self.owner, LEASE_S):
-            return None
-        # The lease is held for one step only: the next step (here or in another process) takes the next
-        # oldest turn once this one is committed, so dialogue order holds and no queue waits on an idle owner.
+    def _step(self, user: str, background: bool) -> list[TurnResult]:
+        queued = self.store.next_pending(user, self.batch)
+        if not queued or not self.store.claim(user, self.owner, LEASE_S):
+            return []
+        # The lease is held for one step only (one turn, or one batch): the next step (here or in another
+        # process) takes the next oldest turn once these are committed, so dialogue order holds and no queue
+        # waits on an idle owner.
         try:
-            return self._consolidate(user, *queued, background)
+            manager = self._manager(background)  # may load the model: a setup error leaves the turns queued
+            extracted = self._extract_batch(manager, queued)
+            results: list[TurnResult] = []
+            for turn_id, turn in queued:  # each turn applied before the next is decided (it sees its memories)
+                if results and self.stop_event.is_set():
+                    break  # closing: the rest of the batch stays queued
+                r = self._consolidate(user, turn_id, turn, background, manager, extracted.get(turn_id))
+                if r is None:
+                    break
+                results.append(r)
+                if not self.store.claim(user, self.owner, LEASE_S):  # renewed between turns of a batch
+                    break
+            return results
         finally:
             self.store.release(self.owner)
 
-    def _consolidate(self, user: str, turn_id: int, turn: Turn, background: bool) -> TurnResult | None:
-        manager = self._manager(background)  # may load the model: a setup error leaves the turn queued
+    def _extract_batch(self, manager: MemoryManager, queued: list[tuple[int, Turn]]) -> dict[int, Extraction]:
+        """One extraction call for the queued turns that need one, by turn id ({} when fewer than two do,
+        or when the batch output cannot be read: those turns are then extracted one by one)."""
+        need = [(turn_id, turn) for turn_id, turn in queued if manager.needs_extraction(turn)]
+        if len(need) < 2 or self.stop_event.is_set():
+            return {}
+        extracted = manager.extract_batch([turn for _, turn in need])
+        return {} if extracted is None else {turn_id: e for (turn_id, _), e in zip(need, extracted, strict=True)}
+
+    def _consolidate(
+        self,
+        user: str,
+        turn_id: int,
+        turn: Turn,
+        background: bool,
+        manager: MemoryManager,
+        extraction: Extraction | None,
+    ) -> TurnResult | None:
         previous = self.store.previous_turn(user, turn_id, turn.source) if self.context_messages > 0 else None
         t0 = time.perf_counter()
         self.busy_with = turn_id
         try:
-            decision = manager.decide(user, turn, previous, turn_id=turn_id, stopped=self.stop_event.is_set)
+            decision = manager.decide(
+                user, turn, previous, turn_id=turn_id, stopped=self.stop_event.is_set, extraction=extraction
+            )
         except SETUP_ERRORS:
             raise
         except Exception as e:
@@ -161,10 +197,11 @@ class Consolidator:
     def until_done(self, user: str, turn_id: int) -> TurnResult:
         """Consolidate ``user``'s queue in this thread up to and including ``turn_id``; that turn's result."""
         while self.store.is_pending(user, turn_id):
-            r = self.step(user)
-            if r is not None and r.turn_id == turn_id:
-                return r
-            if r is None:
+            results = self.step(user)
+            mine = [r for r in results if r.turn_id == turn_id]
+            if mine:
+                return mine[0]
+            if not results:
                 if self.stop_event.is_set():
                     break
                 time.sleep(0.05)  # another process or thread holds the turn: wait for it
@@ -190,13 +227,14 @@ class Consolidator:
         while (left := self.store.pending_count(user)) > 0:
             if deadline is not None and time.monotonic() >= deadline:
                 return left
-            r = self.step(user)
-            if r is None:
+            results = self.step(user)
+            if not results:
                 if self.stop_event.is_set():
                     return self.store.pending_count(user)
                 time.sleep(0.05)
-            elif on_turn is not None:
-                on_turn(r)
+            if on_turn is not None:
+                for r in results:
+                    on_turn(r)
         return 0
 
     # -- the background thread ---------------------------------------------------------------------
@@ -226,7 +264,7 @@ class Consolidator:
                 log.warning("consolidator: %s (retrying in %.0f s)", self.last_error, RETRY_S)
                 self.stop_event.wait(RETRY_S)
                 continue
-            if done is None:
+            if not done:
                 self._wake.wait(POLL_S)
 
     def close(self) -> None:

@@ -11,7 +11,7 @@ import json
 import re
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ from .embedder import Embedder
 from .engine import Completion, Engine
 from .errors import ModelOutputError
 from .forget_requests import ForgetRequest, forget_request
-from .parsing import ParsedOperations, parse_facts, parse_operations
+from .parsing import ParsedOperations, parse_batch_facts, parse_facts, parse_operations
 from .store import HistoryEntry, PlannedOp, SearchHit, Store, Turn
 
 EXTRACT_MAX_TOKENS = 64 * prompts.MAX_FACTS
@@ -68,6 +68,15 @@ class Decision:
     result: TurnResult
     planned: list[PlannedOp]
     forget: bool = False  # the turn asked to forget: it is hidden with what it deletes
+
+
+@dataclass
+class Extraction:
+    """The facts extracted from one message, before the manager sees them."""
+
+    facts: list[str]
+    completion: Completion | None = None  # the model call (for a batch: on its first message only)
+    error: str | None = None  # the output could not be read (recorded as REJECTED, facts empty)
 
 
 @dataclass
@@ -160,6 +169,48 @@ class MemoryManager:
             )
         return planned
 
+    # -- fact extraction ------------------------------------------------------------------------------
+
+    def needs_extraction(self, turn: Turn) -> bool:
+        """Whether ``decide`` would ask the model for this message's facts (not a request to forget, and
+        not skipped by the admission gate)."""
+        if forget_request(turn.text) is not None:
+            return False
+        return not self.config.admission_gate or worth_extracting(turn.text)
+
+    def extract(self, turn: Turn, previous: Turn | None) -> Extraction:
+        """The facts of one message: one model call."""
+        c = self.engine.complete(
+            self.extraction_messages(turn, previous),
+            schema=prompts.EXTRACTION_SCHEMA,
+            max_tokens=EXTRACT_MAX_TOKENS,
+            prefix_key="extract",
+            adapter="manager",
+        )
+        try:
+            return Extraction(parse_facts(c.text), c)
+        except ModelOutputError as e:
+            return Extraction([], c, str(e))
+
+    def extract_batch(self, turns: Sequence[Turn]) -> list[Extraction] | None:
+        """The facts of several messages of one session in one model call, one Extraction per message
+        (the call is counted on the first). None when the output cannot be read: the caller then
+        extracts the messages one by one, so a bad batch costs a call but loses no fact."""
+        if len(turns) == 1:
+            return [self.extract(turns[0], None)]
+        c = self.engine.complete(
+            prompts.extraction_batch_messages([(t.speaker, t.text) for t in turns], turns[0].time),
+            schema=prompts.extraction_batch_schema(len(turns)),
+            max_tokens=EXTRACT_MAX_TOKENS * len(turns),
+            prefix_key="extract-batch",
+            adapter="manager",
+        )
+        try:
+            facts = parse_batch_facts(c.text, len(turns))
+        except ModelOutputError:
+            return None
+        return [Extraction(f, c if i == 0 else None) for i, f in enumerate(facts)]
+
     # -- a request to forget ---------------------------------------------------------------------------
 
     def forget_ops(self, user: str, turn: Turn, turn_id: int | None, request: ForgetRequest) -> list[PlannedOp]:
@@ -195,10 +246,12 @@ class MemoryManager:
         *,
         turn_id: int | None = None,
         stopped: Callable[[], bool] | None = None,
+        extraction: Extraction | None = None,
     ) -> Decision | None:
         """Extract and decide for one message, without writing: a request to forget goes to the DELETE
         path with no model call; with the admission gate on, a message with nothing to remember is
-        recorded as one NOOP with no model call; otherwise extraction, then (when there are facts) the manager.
+        recorded as one NOOP with no model call; otherwise extraction (or the given ``extraction``, made
+        with other messages of a batch), then (when there are facts) the manager.
         ``stopped`` is asked between the two model calls: True abandons the turn (None is returned)."""
         t0 = time.perf_counter()
         result = TurnResult(turn.speaker, turn.text, turn_id=turn_id)
@@ -210,23 +263,16 @@ class MemoryManager:
         if self.config.admission_gate and not worth_extracting(turn.text):
             result.total_s = time.perf_counter() - t0
             return Decision(result, [PlannedOp("NOOP", None, None, None, ADMISSION_SKIP)])
-        adapter = "manager"
-        c = self.engine.complete(
-            self.extraction_messages(turn, previous),
-            schema=prompts.EXTRACTION_SCHEMA,
-            max_tokens=EXTRACT_MAX_TOKENS,
-            prefix_key="extract",
-            adapter=adapter,
-        )
-        result._count(c)
-        result.extract_s = c.total_s
+        if extraction is None:
+            extraction = self.extract(turn, previous)
+        if extraction.completion is not None:
+            result._count(extraction.completion)
+            result.extract_s = extraction.completion.total_s
         planned: list[PlannedOp] = []
-        try:
-            facts = parse_facts(c.text)
-        except ModelOutputError as e:
-            facts = []
-            planned.append(PlannedOp("REJECTED", None, None, None, f"extraction: {e}"))
-            result.warnings.append(str(e))
+        if extraction.error is not None:
+            planned.append(PlannedOp("REJECTED", None, None, None, f"extraction: {extraction.error}"))
+            result.warnings.append(extraction.error)
+        facts = extraction.facts
         if self.config.resolve_dates:  # "yesterday" said on 8 May 2023 is stored as "on 7 May 2023"
             facts = [resolve_relative_dates(f, turn.time) for f in facts]
         result.facts = facts
@@ -248,7 +294,7 @@ class MemoryManager:
                 schema=step.schema,
                 max_tokens=MANAGE_MAX_TOKENS_PER_FACT * len(asked) + 16,
                 prefix_key="manage",
-                adapter=adapter,
+                adapter="manager",
             )
             result._count(c)
             result.manage_s = c.total_s

@@ -79,7 +79,9 @@ class Memory:
         self._turn_lock = threading.Lock()  # one message stored at a time: the key is read, then written
         self.gate = ModelGate()
         self._closed = False
-        self.consolidator = Consolidator(self.store, self._manager_for, self.config.context_messages)
+        self.consolidator = Consolidator(
+            self.store, self._manager_for, self.config.context_messages, self.config.extract_batch
+        )
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Memory:
@@ -366,11 +368,17 @@ class Memory:
         k: int | None = None,
         user: str | None = None,
         on_token: Callable[[str], None] | None = None,
+        now: str | None = None,
     ) -> Answer:
         """Answer ``question`` from the memories (Memory-R1's Answer Agent); ``on_token`` receives
-        the answer text as it is generated."""
+        the answer text as it is generated. ``now``: when the question is asked, written like the stored
+        times (e.g. "28 May 2023"), for questions such as "how many days ago"; None leaves it out."""
+        if now is not None and (not isinstance(now, str) or not now.strip()):
+            raise InvalidInput(f"now={now!r} is not a time. Fix: a date such as '28 May 2023', or None.")
         with self.gate.foreground():  # a background consolidation waits; this waits at most for its call in progress
-            return self.answer_agent.answer(_check_user(user or self.user), question, k, on_token)
+            return self.answer_agent.answer(
+                _check_user(user or self.user), question, k, on_token, now.strip() if now else None
+            )
 
     def memories(
         self, *, speaker: str | None = None, include_deleted: bool = False, user: str | None = None

@@ -64,10 +64,32 @@ def parse_json_object(text: str) -> dict[str, Any]:
 
 def parse_facts(text: str) -> list[str]:
     """Facts from the extraction output ``{"facts": [...]}``; non-strings and blanks are dropped."""
+    return _fact_list(parse_json_object(text).get("facts", []), '"facts"')
+
+
+def parse_batch_facts(text: str, n_messages: int) -> list[list[str]]:
+    """Facts per message from a batch extraction output ``{"1": [...], "2": [...], ...}``.
+
+    >>> parse_batch_facts('{"1": [], "2": ["Ana teaches yoga", 3]}', 2)
+    [[], ['Ana teaches yoga']]
+
+    Raises:
+        ModelOutputError: not a JSON object, or a message's key missing or not a list (the caller then
+        extracts the messages one by one).
+    """
     obj = parse_json_object(text)
-    facts = obj.get("facts", [])
+    out = []
+    for n in range(1, n_messages + 1):
+        if str(n) not in obj:
+            raise ModelOutputError(f"Batch extraction output has no key {str(n)!r}: {text[:120]!r}")
+        out.append(_fact_list(obj[str(n)], f'"{n}"'))
+    return out
+
+
+def _fact_list(facts: Any, name: str) -> list[str]:
+    """Distinct non-blank strings of ``facts`` (cut to the stored length), at most ``MAX_FACTS``."""
     if not isinstance(facts, list):
-        raise ModelOutputError(f'"facts" must be a list, got {type(facts).__name__}')
+        raise ModelOutputError(f"{name} must be a list, got {type(facts).__name__}")
     out: list[str] = []
     for f in facts:
         if isinstance(f, str) and f.strip() and f.strip() not in out:

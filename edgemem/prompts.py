@@ -29,26 +29,47 @@ MAX_CITED = 5
 # ---------------------------------------------------------------------------------------------
 # 1. Fact extraction
 
-EXTRACTION_SYSTEM = """You extract facts worth remembering from a conversation, one message at a time.
+# The rules both extraction prompts share (one message at a time, or a batch of queued messages).
+_FACT_RULES = """- Each fact is one short, self-contained sentence.
+- Keep personal details: events, plans, preferences, relationships, jobs, places, possessions, feelings, changes.
+- Keep time words exactly as said ("yesterday", "last week", "next month"): the message time is stored with every fact.
+- If the person asks to forget or delete something, write one fact "Forget: <what to forget>".
+- Greetings, thanks, questions and small talk have no facts: return an empty list."""
+
+EXTRACTION_SYSTEM = f"""You extract facts worth remembering from a conversation, one message at a time.
 
 Rules:
 - Only use the NEW MESSAGE. The previous message is only context for understanding it.
 - Facts are about the person who wrote the new message. Start each fact with that person's name, never "I" or "my".
-- Each fact is one short, self-contained sentence.
-- Keep personal details: events, plans, preferences, relationships, jobs, places, possessions, feelings, changes.
-- Keep time words exactly as said ("yesterday", "last week", "next month"): the message time is stored with every fact.
-- If the person asks to forget or delete something, write one fact "Forget: <what to forget>".
-- Greetings, thanks, questions and small talk have no facts: return an empty list.
+{_FACT_RULES}
 
 Examples:
 NEW MESSAGE by Sam: Hey, how are you doing?
-{"facts": []}
+{{"facts": []}}
 NEW MESSAGE by Sam: I quit my job at the bakery last month, now I teach yoga. My sister Ana helps me.
-{"facts": ["Sam quit the job at the bakery last month", "Sam teaches yoga", "Sam's sister is Ana"]}
+{{"facts": ["Sam quit the job at the bakery last month", "Sam teaches yoga", "Sam's sister is Ana"]}}
 NEW MESSAGE by Sam: Please forget my phone number.
-{"facts": ["Forget: Sam's phone number"]}
+{{"facts": ["Forget: Sam's phone number"]}}
 
-Return JSON: {"facts": ["...", "..."]} with at most 5 facts."""
+Return JSON: {{"facts": ["...", "..."]}} with at most {MAX_FACTS} facts."""
+
+# Several queued messages of one conversation session in one call (``MemoryConfig.extract_batch``): the
+# facts of message n go under key "n", so each fact keeps the message (and the writer) it came from.
+EXTRACTION_BATCH_SYSTEM = f"""You extract facts worth remembering from a conversation, several messages at a time.
+
+Rules:
+- The facts of each message are about the person who wrote that message. Start each fact with that person's name, never "I" or "my".
+- Use the other messages only to understand a message: never repeat a fact under two messages.
+{_FACT_RULES}
+
+Example:
+MESSAGE 1 by Sam: Hey, how are you doing?
+MESSAGE 2 by Ana: Great! I quit my job at the bakery last month, now I teach yoga.
+MESSAGE 3 by Sam: Wow, congrats! My sister teaches yoga too.
+MESSAGE 4 by Ana: Please forget my phone number.
+{{"1": [], "2": ["Ana quit the job at the bakery last month", "Ana teaches yoga"], "3": ["Sam's sister teaches yoga"], "4": ["Forget: Ana's phone number"]}}
+
+Return JSON with one key per message, "1", "2", ..., each a list of at most {MAX_FACTS} facts."""
 
 EXTRACTION_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -75,6 +96,21 @@ def extraction_messages(
     lines.append(f"NEW MESSAGE by {speaker}: {text}")
     lines.append(f"Facts about {speaker}:")
     return [{"role": "system", "content": EXTRACTION_SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
+
+
+def extraction_batch_messages(messages: Sequence[tuple[str, str]], time: str | None) -> list[Message]:
+    """Messages for one extraction call over several (speaker, text) messages of one session."""
+    lines = [f"Message time: {time}"] if time else []
+    lines += [f"MESSAGE {n} by {speaker}: {text}" for n, (speaker, text) in enumerate(messages, start=1)]
+    lines.append("Facts about the writer of each message:")
+    return [{"role": "system", "content": EXTRACTION_BATCH_SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
+
+
+def extraction_batch_schema(n_messages: int) -> dict[str, Any]:
+    """One key per message, "1" .. str(n), in order, each a list of facts (as ``EXTRACTION_SCHEMA``)."""
+    facts = EXTRACTION_SCHEMA["properties"]["facts"]
+    keys = [str(n) for n in range(1, n_messages + 1)]
+    return {"type": "object", "properties": {k: facts for k in keys}, "required": keys}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,13 +235,17 @@ def render_memory(number: int, time: str | None, text: str) -> str:
     return f"[{number}] {time}: {text}" if time else f"[{number}] {text}"
 
 
-def answer_messages(question: str, groups: Sequence[tuple[str, Sequence[tuple[str | None, str]]]]) -> list[Message]:
+def answer_messages(
+    question: str, groups: Sequence[tuple[str, Sequence[tuple[str | None, str]]]], now: str | None = None
+) -> list[Message]:
     """Messages for the answer call.
 
     Args:
         question: the question.
         groups: (speaker, [(time, text), ...]) per speaker; memories are numbered 1.. across groups
             in the order given, which is the numbering :func:`parse_answer` maps cited numbers back with.
+        now: when the question is asked, written like the memories' times ("how long ago" needs it);
+            None leaves it out (the prompt the answer agent was trained on).
     """
     parts, n = [], 0
     for speaker, items in groups:
@@ -216,5 +256,5 @@ def answer_messages(question: str, groups: Sequence[tuple[str, Sequence[tuple[st
         parts.append(f"Memories of {speaker}:\n" + ("\n".join(lines) if lines else "(none)"))
     if not parts:
         parts.append("Memories:\n(none)")
-    user = "\n\n".join(parts) + f"\n\nQuestion: {question}"
+    user = "\n\n".join(parts) + (f"\n\nToday is {now}." if now else "") + f"\n\nQuestion: {question}"
     return [{"role": "system", "content": ANSWER_SYSTEM}, {"role": "user", "content": user}]

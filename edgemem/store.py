@@ -133,21 +133,35 @@ _STOPWORDS = frozenset(
     who whom why will with would you your yours""".split()
 )
 MAX_QUERY_TERMS = 32
+# A word in more documents of a keyword index than this is left out of its queries: scoring every
+# document it matches is what a keyword search spends its time on (a common word matched tens of thousands
+# at 100k items), and BM25 gives such a word almost no weight. Below this many documents nothing is left
+# out, so a conversation-sized store searches as before. (Counted over all users of the file: the cost is.)
+MAX_TERM_DOCS = 2000
 
 
-def keyword_query(text: str) -> str | None:
-    """An FTS5 query for the words of ``text``: each word quoted (so quotes, AND / OR / NOT, NEAR, ``*``,
-    ``-``, ``:``, ``^`` and parentheses in user text are plain words, never operators) and joined by OR,
-    stop words left out, at most ``MAX_QUERY_TERMS`` words. None when no word is left.
+def query_words(text: str) -> list[str]:
+    """The distinct words of ``text`` a keyword query looks for (lowercased, stop words left out), at most
+    ``MAX_QUERY_TERMS``.
 
-    >>> keyword_query('Where did "Leo" run (the Berlin marathon)? NOT* -x')
-    '"leo" OR "run" OR "berlin" OR "marathon" OR "x"'
+    >>> query_words('Where did "Leo" run (the Berlin marathon)? NOT* -x')
+    ['leo', 'run', 'berlin', 'marathon', 'x']
     """
     words: list[str] = []
     for w in re.findall(r"\w+", str(text).lower()):
         if w not in _STOPWORDS and w not in words:
             words.append(w)
-    return " OR ".join(f'"{w}"' for w in words[:MAX_QUERY_TERMS]) or None
+    return words[:MAX_QUERY_TERMS]
+
+
+def keyword_query(words: Sequence[str]) -> str | None:
+    """An FTS5 query for ``words``: each word quoted (so quotes, AND / OR / NOT, NEAR, ``*``, ``-``, ``:``,
+    ``^`` and parentheses in user text are plain words, never operators) and joined by OR. None when empty.
+
+    >>> keyword_query(query_words('Where did "Leo" run (the Berlin marathon)? NOT* -x'))
+    '"leo" OR "run" OR "berlin" OR "marathon" OR "x"'
+    """
+    return " OR ".join(f'"{w}"' for w in words) or None
 
 
 def fuse(*rankings: Sequence[K]) -> list[K]:
@@ -481,11 +495,22 @@ class Store:
         return {int(r[0]) for r in rows}
 
     def _keyword(self, kind: str, user: str, text: str, n: int, speaker: str | None) -> list[int]:
-        """Ids of ``user``'s live memories (or turns) matching the words of ``text``, best BM25 first."""
-        query = keyword_query(text)
+        """Ids of ``user``'s live memories (or turns) matching the words of ``text``, best BM25 first; the
+        words in more than ``MAX_TERM_DOCS`` documents of the index are left out."""
+        table = {"memory": "memory_fts", "turn": "turn_fts", "version": "version_fts"}[kind]
+        words = query_words(text)
+        if words:
+            marks = ",".join("?" * len(words))
+            common = {
+                r[0]
+                for r in self._q(
+                    f"SELECT term FROM {table}_vocab WHERE term IN ({marks}) AND doc > ?", [*words, MAX_TERM_DOCS]
+                )
+            }
+            words = [w for w in words if w not in common]
+        query = keyword_query(words)
         if query is None:
             return []
-        table = {"memory": "memory_fts", "turn": "turn_fts", "version": "version_fts"}[kind]
         sql = f"SELECT rowid FROM {table} WHERE {table} MATCH ? AND user = ?"
         if kind == "turn":
             sql += " AND rowid NOT IN (SELECT turn_id FROM hidden_turns)"
@@ -658,13 +683,20 @@ class Store:
         """Users with turns waiting for the consolidator, the one whose oldest pending turn is oldest first."""
         return [r[0] for r in self._q("SELECT user FROM turns WHERE pending = 1 GROUP BY user ORDER BY MIN(id)")]
 
-    def next_pending(self, user: str) -> tuple[int, Turn] | None:
-        """The oldest pending turn of ``user`` (dialogue order): (row id, turn)."""
+    def next_pending(self, user: str, n: int = 1) -> list[tuple[int, Turn]]:
+        """The oldest pending turn of ``user`` (dialogue order) and the pending turns after it of the same
+        source and time (one session), at most ``n`` in all: [(row id, turn), ...]; [] when none is queued."""
         rows = self._q(
-            "SELECT id, speaker, text, time, source, key FROM turns WHERE user = ? AND pending = 1 ORDER BY id LIMIT 1",
-            (user,),
+            "SELECT id, speaker, text, time, source, key FROM turns WHERE user = ? AND pending = 1 ORDER BY id LIMIT ?",
+            (user, n),
         )
-        return (int(rows[0][0]), Turn(*rows[0][1:])) if rows else None
+        batch: list[tuple[int, Turn]] = []
+        for r in rows:
+            turn = Turn(*r[1:])
+            if batch and (turn.source, turn.time) != (batch[0][1].source, batch[0][1].time):
+                break
+            batch.append((int(r[0]), turn))
+        return batch
 
     def turn(self, user: str, turn_id: int) -> Turn:
         rows = self._q("SELECT speaker, text, time, source, key FROM turns WHERE id = ? AND user = ?", (turn_id, user))

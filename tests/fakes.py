@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from edgemem.engine import Completion
@@ -42,7 +43,7 @@ class EchoEngine:
     n_ctx = 4096
 
     def __init__(self) -> None:
-        self._facts: list[str] = []  # what the last extraction returned: the manager call ADDs it
+        self._facts: list[list[str]] = []  # what extraction returned, per message: each manager call ADDs the next
 
     def complete(self, messages: list[dict[str, str]], **kwargs: Any) -> Completion:
         user = messages[-1]["content"]
@@ -51,10 +52,15 @@ class EchoEngine:
             head, speaker = user.rsplit("\nFacts about ", 1)
             speaker = speaker[:-1]
             text = head.split(f"NEW MESSAGE by {speaker}: ", 1)[1]
-            self._facts = [f"{speaker} said: {text}"[:900]]
-            reply: Any = {"facts": self._facts}
+            self._facts = [[f"{speaker} said: {text}"[:900]]]
+            reply: Any = {"facts": self._facts[0]}
+        elif kwargs.get("prefix_key") == "extract-batch":
+            # One line "MESSAGE <n> by <speaker>: <text>" per message (messages of one line each).
+            said = re.findall(r"^MESSAGE (\d+) by ([^:]+): (.*)$", user, flags=re.MULTILINE)
+            self._facts = [[f"{speaker} said: {text}"[:900]] for _, speaker, text in said]
+            reply = {n: facts for (n, _, _), facts in zip(said, self._facts, strict=True)}
         elif kwargs.get("prefix_key") == "manage":
-            reply = {"memory": [{"event": "ADD", "text": f} for f in self._facts]}
+            reply = {"memory": [{"event": "ADD", "text": f} for f in self._facts.pop(0)]}
         else:
             first = next((ln for ln in user.split("\n") if ln.startswith("[1]")), "Not mentioned")
             reply = {"memories": [1] if first.startswith("[1]") else [], "answer": first}

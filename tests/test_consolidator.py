@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any
 
-from fakes import EchoEngine
+from fakes import EchoEngine, RecordingEngine
 
 from edgemem import Memory
 from edgemem.consolidator import Consolidator
@@ -185,7 +185,7 @@ def test_ingest_stores_first_then_consolidates_and_resumes(make_memory):
 def test_consolidator_step_is_a_no_op_on_an_empty_queue(make_memory):
     mem = make_memory(EchoEngine())
     c = Consolidator(mem.store, mem._manager_for)
-    assert c.step() is None and c.drain() == 0
+    assert c.step() == [] and c.drain() == 0
     c.close()
 
 
@@ -221,3 +221,66 @@ def test_background_calls_run_on_background_threads(make_memory):
     mem = make_memory(eng, name="caller.db", background_threads=1, background=False)
     mem.add("I live in Oslo", speaker="Sam", wait=True)
     assert eng.threads and set(eng.threads) == {None}
+
+
+def test_queued_turns_of_one_session_share_one_extraction_call(make_memory):
+    """extract_batch: the queued turns of one session (same source and time) are extracted in one call,
+    each turn's facts go to the manager on their own, in order; a new session starts a new batch."""
+    from edgemem import Turn
+
+    eng = RecordingEngine()
+    mem = make_memory(eng, extract_batch=4)
+    day1 = [Turn(s, f"{s} message {i}", "1 May 2023", "chat", str(i)) for i, s in enumerate("ABABA")]
+    day2 = [Turn("B", "B message 5", "2 May 2023", "chat", "5")]
+    res = mem.ingest(day1 + day2)
+    assert res.processed == 6 and mem.stats()["pending"] == 0
+    batches = [m[-1]["content"] for m in eng.sent["extract-batch"]]
+    assert len(batches) == 1 and batches[0].count("\nMESSAGE ") == 4  # turns 0-3 of day 1 in one call
+    assert "MESSAGE 4 by B: B message 3" in batches[0]
+    singles = [m[-1]["content"] for m in eng.sent["extract"]]
+    assert len(singles) == 2  # the fifth turn of day 1 (a batch of one) and day 2's turn
+    assert len(eng.sent["manage"]) == 6
+    by_turn = {r.text: r.facts for r in res.results}
+    assert by_turn["A message 2"] == ["A said: A message 2"] and by_turn["B message 5"] == ["B said: B message 5"]
+    # the batch's call is counted once, on its first turn
+    assert [r.llm_calls for r in res.results] == [2, 1, 1, 1, 2, 2]
+    assert sorted(m.text for m in mem.memories()) == sorted(f"{t.speaker} said: {t.text}" for t in day1 + day2)
+
+
+def test_a_batch_leaves_out_what_needs_no_extraction_and_survives_a_bad_reply(make_memory):
+    """Requests to forget and gated messages make no call, so they are not in the batch's prompt; a batch
+    reply that cannot be read costs one call and the turns are extracted one by one."""
+    from edgemem import Turn
+
+    class BadBatch(RecordingEngine):
+        def complete(self, messages: list[dict[str, str]], **kwargs: Any) -> Completion:
+            if kwargs.get("prefix_key") == "extract-batch":
+                self.sent.setdefault("extract-batch", []).append(messages)
+                return Completion('{"1": ["only one"]}', 10, 5, 0, 0.0, 0.0, 0.0)
+            return super().complete(messages, **kwargs)
+
+    eng = BadBatch()
+    mem = make_memory(eng, extract_batch=8, admission_gate=True)
+    turns = [
+        Turn("Leo", "I started training for the Berlin marathon in April.", "1 May 2023", "chat", "0"),
+        Turn("Ana", "Wow, nice!", "1 May 2023", "chat", "1"),
+        Turn("Leo", "My sister Mia lives in Lisbon and I visit her often.", "1 May 2023", "chat", "2"),
+        Turn("Leo", "Please forget that my sister lives in Lisbon.", "1 May 2023", "chat", "3"),
+    ]
+    res = mem.ingest(turns)
+    assert res.processed == 4
+    (batch,) = [m[-1]["content"] for m in eng.sent["extract-batch"]]
+    assert "Wow, nice!" not in batch and "forget" not in batch and batch.count("MESSAGE ") == 2
+    assert len(eng.sent["extract"]) == 2  # the unreadable batch: both turns again, one by one
+    assert [len(r.facts) for r in res.results] == [1, 0, 1, 0]
+    assert [m.text for m in mem.memories()] == ["Leo said: I started training for the Berlin marathon in April."]
+
+
+def test_extract_batch_must_be_a_batch_size(make_memory):
+    import pytest
+
+    from edgemem.errors import InvalidInput
+
+    for bad in (0, 9, 2.0, True, "4"):
+        with pytest.raises(InvalidInput, match="extract_batch"):
+            make_memory(EchoEngine(), extract_batch=bad)

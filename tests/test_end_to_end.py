@@ -97,3 +97,27 @@ def test_the_request_to_forget_is_honoured(demo_run):
     deletes = [h for h in mem.history() if h.op == "DELETE" and "request to forget" in (h.detail or "")]
     assert deletes and all("allergic" in (h.old_text or "").lower() for h in deletes)
     assert "allergic" not in mem.context("Is Leo allergic to anything?").text.lower()
+
+
+def test_batched_extraction_on_the_real_model(tmp_path, qwen_engine, embedder):
+    """extract_batch=4 on the real model: four queued messages of one session cost one extraction call,
+    every message is consolidated, and the facts stay with the message (and the writer) they came from."""
+    from edgemem import Turn
+
+    said = [
+        ("Leo", "I started training for the Berlin marathon last week, my first one ever!"),
+        ("Mia", "That's amazing. I just adopted a grey cat named Pixel from the shelter."),
+        ("Leo", "Congrats! My brother Tom is a vet, I can ask him about cat food for you."),
+        ("Mia", "Thanks, I'm moving to Porto in June, so Pixel will get a new home too."),
+    ]
+    turns = [Turn(s, t, "8 May 2023", "demo", str(i)) for i, (s, t) in enumerate(said)]
+    with Memory(tmp_path / "batch.db", user="u", engine=qwen_engine, embedder=embedder, extract_batch=4) as mem:
+        res = mem.ingest(turns)
+        assert res.processed == 4 and mem.stats()["pending"] == 0
+        extraction_calls = sum(r.llm_calls for r in res.results) - sum(r.manage_s > 0 for r in res.results)
+        assert extraction_calls == 1, [(r.llm_calls, r.facts) for r in res.results]
+        facts = {r.text: r.facts for r in res.results}
+        assert any("marathon" in f.lower() for f in facts[said[0][1]]), facts
+        assert any("pixel" in f.lower() or "cat" in f.lower() for f in facts[said[1][1]]), facts
+        assert not any("marathon" in f.lower() for t, fs in facts.items() if t != said[0][1] for f in fs), facts
+        assert mem.memories(), "the batch's facts were stored"

@@ -230,3 +230,24 @@ def test_admission_gate_skips_extraction(make_memory):
     assert r.llm_calls == 2 and [m.text for m in mem.memories()] == ["Sam plays chess"]
     r = mem.add("Forget that.", speaker="Sam", wait=True)
     assert [o.op for o in r.operations] == ["DELETE"] and mem.memories() == []
+
+
+def test_answer_is_told_when_the_question_is_asked(make_memory):
+    """``now`` reaches the answer prompt (for "how long ago"), not the search; without it the prompt is the
+    one the answer agent was trained on."""
+    import pytest
+    from fakes import RecordingEngine
+
+    from edgemem.errors import InvalidInput
+
+    eng = RecordingEngine()
+    mem = make_memory(eng)
+    mem.add("I adopted a cat named Pixel.", speaker="Mia", time="1 May 2023", wait=True)
+    mem.answer("When did Mia adopt Pixel?", now="28 May 2023")
+    mem.answer("When did Mia adopt Pixel?")
+    asked, plain = (m[-1]["content"] for m in eng.sent["answer"])
+    assert "Today is 28 May 2023.\n\nQuestion: When did Mia adopt Pixel?" in asked
+    assert "Today is" not in plain and asked.replace("\n\nToday is 28 May 2023.", "") == plain
+    for bad in ("", "  ", 5):
+        with pytest.raises(InvalidInput, match="now="):
+            mem.answer("When?", now=bad)

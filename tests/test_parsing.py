@@ -3,7 +3,7 @@
 import pytest
 
 from edgemem.errors import ModelOutputError
-from edgemem.parsing import parse_answer, parse_facts, parse_operations
+from edgemem.parsing import parse_answer, parse_batch_facts, parse_facts, parse_operations
 
 FACTS = [
     ('{"facts": ["Sam likes tea", "Sam lives in Oslo"]}', ["Sam likes tea", "Sam lives in Oslo"]),
@@ -26,6 +26,28 @@ def test_parse_facts(text, expected):
 def test_parse_facts_rejects(text):
     with pytest.raises(ModelOutputError):
         parse_facts(text)
+
+
+BATCH_FACTS = [
+    ('{"1": ["Sam likes tea"], "2": []}', 2, [["Sam likes tea"], []]),
+    ('{"2": ["b"], "1": ["a", "a", 3]}', 2, [["a"], ["b"]]),  # keys in any order; duplicate and non-string dropped
+    ('{"1": [], "2": [], "3": ["c"], "extra": ["x"]}', 3, [[], [], ["c"]]),  # keys past n ignored
+    ('```json\n{"1": ["1","2","3","4","5","6"]}\n```', 1, [["1", "2", "3", "4", "5"]]),  # fence; MAX_FACTS each
+]
+
+
+@pytest.mark.parametrize("text,n,expected", BATCH_FACTS)
+def test_parse_batch_facts(text, n, expected):
+    assert parse_batch_facts(text, n) == expected
+
+
+@pytest.mark.parametrize(
+    "text,n", [("", 1), ('{"1": []}', 2), ('{"1": "a", "2": []}', 2), ('{"facts": ["a"]}', 1), ("[[1]]", 1)]
+)
+def test_parse_batch_facts_rejects(text, n):
+    """A missing message or a non-list makes the whole batch unreadable: the caller extracts one by one."""
+    with pytest.raises(ModelOutputError):
+        parse_batch_facts(text, n)
 
 
 # (output, number of memories shown, expected valid (event, ref, text), expected rejection reasons)

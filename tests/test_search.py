@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from edgemem import store
 from edgemem.db import sqlite_module
-from edgemem.store import PlannedOp, Store, Turn, keyword_query
+from edgemem.store import PlannedOp, Store, Turn, keyword_query, query_words
 
 
 def unit(seed: int) -> np.ndarray:
@@ -123,7 +123,7 @@ def test_fts_syntax_in_user_text_is_plain_words(tmp_path, text):
     s.add_memories("u", "Leo", ["Leo runs in Berlin", "Leo and Ann"], np.stack([unit(1), unit(2)]))
     hits = s.search("u", unit(3), 5, text=text)
     assert {h.text for h in hits} <= {"Leo runs in Berlin", "Leo and Ann"}
-    q = keyword_query(text)
+    q = keyword_query(query_words(text))
     assert q is None or all(part.startswith('"') and part.endswith('"') for part in q.split(" OR "))
     assert len(s.memories("u")) == 2  # nothing changed
     s.close()
@@ -136,7 +136,7 @@ def test_any_text_is_a_valid_keyword_query(text):
     conn = sqlite_module().connect(":memory:")
     conn.execute("CREATE VIRTUAL TABLE f USING fts5(text, tokenize='unicode61 remove_diacritics 2')")
     conn.execute("INSERT INTO f VALUES ('leo runs in berlin')")
-    q = keyword_query(text)
+    q = keyword_query(query_words(text))
     if q is not None:
         rows = list(conn.execute("SELECT rowid FROM f WHERE f MATCH ?", (q,)))
         assert rows in ([], [(1,)])
@@ -182,4 +182,22 @@ def test_turns_of_memories_deleted_before_the_migration_are_hidden(tmp_path):
     conn.close()
     s = Store(str(path))
     assert keyword_ids(s, "u", "Oslo", "turn") == []
+    s.close()
+
+
+def test_keyword_search_leaves_out_words_in_too_many_documents(tmp_path, monkeypatch):
+    """A word in more than MAX_TERM_DOCS documents is not looked for (the cost of scoring every document
+    it matches, for almost no BM25 weight); the rarer words of the question still are, and a question of
+    common words only falls back to the dense ranking."""
+    from edgemem import store as store_module
+
+    monkeypatch.setattr(store_module, "MAX_TERM_DOCS", 3)
+    s = Store(str(tmp_path / "m.db"))
+    texts = [f"Leo walked the dog on day {i}" for i in range(5)] + ["Leo adopted a dog named Biscuit"]
+    s.add_memories("u", "Leo", texts, np.stack([unit(i + 1) for i in range(6)]))
+    assert s._keyword("memory", "u", "walked Biscuit", 10, None) == [6]  # "walked" is in 5 documents
+    assert s._keyword("memory", "u", "walked dog", 10, None) == []
+    monkeypatch.setattr(store_module, "MAX_TERM_DOCS", 2000)
+    assert set(s._keyword("memory", "u", "walked dog", 10, None)) == set(range(1, 7))
+    assert len(s.search("u", unit(2), 3, text="walked dog")) == 3  # dense alone when no keyword is left
     s.close()

@@ -1,0 +1,423 @@
+"""LongMemEval accuracy of edgemem and baselines, same model and data, in one run.
+
+    python -m benchmarks.longmemeval --data ../shared/data/longmemeval/oracle_dev.json --sample 30
+    python -m benchmarks.longmemeval --data s_dev_sample.json --systems rag,rag-hybrid     # retrieval only
+    python -m benchmarks.longmemeval --data FILE --types knowledge-update,temporal-reasoning --max-questions 20
+
+LongMemEval (Wu et al., ICLR 2025) asks each question over its own chat history: for every question,
+memory is built from that question's haystack only (its sessions in date order, user and assistant turns,
+each turn with its session's date), then the question is asked at its ``question_date``. Systems:
+
+  none        the model alone, no memory;
+  rag         raw-turn RAG: every turn embedded as "[session date] speaker: text", the top --rag-k turns by
+              cosine in the prompt in dialogue order (the baseline a user would build);
+  rag-hybrid  the same turns ranked by edgemem's hybrid search (vectors and keywords fused by RRF);
+  edgemem     the runtime: each question's history ingested through the write path (stored, then
+              consolidated by the Memory Manager; the bank is cached per question and settings), answered
+              by the Answer Agent, which is told the question's date.
+
+Writes into --out: predictions.jsonl (one line per system and question, appended as it goes: an
+interrupted run continues where it stopped), summary.json (scores per system, question type and for
+abstention; evidence-session recall; ingest cost; machine, model hash, versions), summary.md.
+
+Scores: token-set F1 and exact match against the gold answer (benchmarks.scoring). An abstention question
+(id ending in ``_abs``: the history never says) is right when the answer says it is not known, and scores
+1 or 0 in both metrics. Evidence-session recall: the share of a question's ``answer_session_ids`` of which
+the context holds a turn, or a fact taken from one. No LLM judge yet: LongMemEval's official metric is a
+GPT-4o judge, so these numbers are not comparable with the paper's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import statistics
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from benchmarks.locomo import Baselines, context_keys
+from benchmarks.scoring import paired_delta, score
+from edgemem.config import MemoryConfig
+from edgemem.machine import machine_info, percentile
+from edgemem.store import Turn
+
+SYSTEMS = ("none", "rag", "rag-hybrid", "edgemem")
+TYPES = (
+    "single-session-user",
+    "single-session-assistant",
+    "single-session-preference",
+    "multi-session",
+    "knowledge-update",
+    "temporal-reasoning",
+)
+ABSTENTION = "abstention"  # the questions whose id ends in _abs, scored apart as well as with their type
+
+BASELINE_SYSTEM = """You answer a user's question about their earlier chats with an assistant.
+Use the chat excerpts when given; each line starts with the date of its chat. Today's date comes with the question.
+Answer in at most 6 words: a name, a date, a number or a short phrase. No full sentence.
+If the excerpts do not say, answer "Not mentioned"."""
+
+# An answer that says the history does not hold it (the right answer to an abstention question).
+ABSTAINED = re.compile(
+    r"\b(not mentioned|not (?:stated|specified|provided|available|known|say)|no (?:information|mention|record)|"
+    r"(?:do not|don't|cannot|can't) (?:know|say|tell)|unknown|never mentioned)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Question:
+    id: str
+    type: str
+    question: str
+    answer: str
+    date: str  # when the question is asked
+    sessions: list[tuple[str, str, list[dict[str, Any]]]]  # (session id, date, turns), oldest first
+    answer_sessions: list[str]
+
+    @property
+    def abstention(self) -> bool:
+        return self.id.endswith("_abs")
+
+    def turns(self) -> list[Turn]:
+        """The history as edgemem turns: speaker User / Assistant, the session's date, key "<session>:<n>"."""
+        return [
+            Turn("User" if t["role"] == "user" else "Assistant", str(t["content"]), date, self.id, f"{sid}:{n}")
+            for sid, date, turns in self.sessions
+            for n, t in enumerate(turns)
+            if str(t.get("content", "")).strip()
+        ]
+
+
+def load(path: Path) -> list[Question]:
+    """The questions of a file in LongMemEval's format, each history's sessions in date order."""
+    if not path.is_file():
+        raise SystemExit(f"No LongMemEval file at {path}. Fix: pass --data FILE (a file in LongMemEval's format).")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    out = []
+    for i, q in enumerate(data):
+        missing = {"question_id", "question_type", "question", "answer", "question_date", "haystack_sessions"} - set(q)
+        if missing:
+            raise SystemExit(f"{path}: question {i} has no {', '.join(sorted(missing))}. Fix: a LongMemEval file.")
+        dates, ids = q.get("haystack_dates", []), q.get("haystack_session_ids", [])
+        sessions = [
+            (str(ids[n]) if n < len(ids) else f"s{n}", str(dates[n]) if n < len(dates) else "", s)
+            for n, s in enumerate(q["haystack_sessions"])
+        ]
+        sessions.sort(key=lambda s: date_key(s[1]))  # stable: sessions of one date keep their order
+        out.append(
+            Question(
+                str(q["question_id"]),
+                str(q["question_type"]),
+                str(q["question"]),
+                str(q["answer"]),
+                str(q["question_date"]),
+                sessions,
+                [str(s) for s in q.get("answer_session_ids", [])],
+            )
+        )
+    return out
+
+
+def date_key(date: str) -> str:
+    """A sortable form of LongMemEval's "2023/05/21 (Sun) 19:50" (the weekday left out)."""
+    return re.sub(r"\s*\([A-Za-z]+\)\s*", " ", date).strip()
+
+
+def stratum(q: Question) -> str:
+    return f"{q.type}{'_abs' if q.abstention else ''}"
+
+
+def stratified(questions: list[Question], n: int, seed: int = 0) -> list[Question]:
+    """``n`` questions drawn in proportion to each question type (abstention questions a stratum of their
+    own), at least one of each stratum while ``n`` allows; the file's order is kept."""
+    groups: dict[str, list[Question]] = defaultdict(list)
+    for q in questions:
+        groups[stratum(q)].append(q)
+    if n >= len(questions):
+        return list(questions)
+    rng = random.Random(seed)
+    share = {k: max(1, round(n * len(v) / len(questions))) if n >= len(groups) else 0 for k, v in groups.items()}
+    while sum(share.values()) > n:  # rounding up: take back from the largest strata
+        share[max(share, key=lambda k: share[k])] -= 1
+    while sum(share.values()) < n:
+        share[max(groups, key=lambda k: len(groups[k]) - share[k])] += 1
+    picked = {q.id for k, v in groups.items() for q in rng.sample(v, min(share[k], len(v)))}
+    return [q for q in questions if q.id in picked]
+
+
+def abstained(answer: str) -> bool:
+    """Whether an answer says the information is not in the history.
+
+    >>> abstained("Not mentioned"), abstained("You did not mention this"), abstained("Rome")
+    (True, False, False)
+    """
+    return bool(ABSTAINED.search(answer))
+
+
+def score_answer(q: Question, prediction: str) -> dict[str, float]:
+    """F1 and exact match; for an abstention question 1 in both when the answer abstains, else 0."""
+    if q.abstention:
+        right = float(abstained(prediction))
+        return {"f1": right, "em": right}
+    s = score(prediction, q.answer)
+    return {"f1": s["f1"], "em": s["em"]}
+
+
+def session_recall(q: Question, keys: list[str]) -> float | None:
+    """The share of the question's evidence sessions of which the context holds a turn (keys "<session>:<n>")."""
+    if not q.answer_sessions:
+        return None
+    held = {k.rsplit(":", 1)[0] for k in keys}
+    return sum(s in held for s in q.answer_sessions) / len(q.answer_sessions)
+
+
+# -- running -------------------------------------------------------------------------------------------
+
+
+def edgemem_answer(q: Question, config: MemoryConfig, banks: Path, engine: Any, embedder: Any) -> dict[str, Any]:
+    """Ingest the question's history into its cached bank (resumes), then answer at the question's date."""
+    from edgemem import Memory
+    from edgemem.locomo import bank_file
+
+    t0 = time.perf_counter()
+    with Memory(bank_file(banks, q.id, config), user="lme", config=config, engine=engine, embedder=embedder) as mem:
+        res = mem.ingest(q.turns())
+        ingest_s = time.perf_counter() - t0
+        a = mem.answer(q.question, now=q.date)
+        return {
+            "prediction": a.answer,
+            "context_keys": context_keys(mem.store, a.context),
+            "latency_s": a.total_s,
+            "prompt_tokens": a.prompt_tokens,
+            "ingest": {
+                "turns": res.stored + res.skipped,
+                "consolidated_now": res.processed,
+                "seconds_now": ingest_s,
+                "llm_calls": sum(r.llm_calls for r in res.results),
+                "memories": mem.stats()["memories"],
+            },
+        }
+
+
+def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> dict[str, Any]:
+    """The run ``main`` parses flags for; ``engine`` / ``embedder`` given (tests) replace the real ones."""
+    from edgemem.embedder import Embedder
+    from edgemem.engine import LlamaEngine
+    from edgemem.models import resolve_model, sha256_file
+
+    questions = load(args.data)
+    if args.types:
+        unknown = set(args.types) - set(TYPES)
+        if unknown:
+            raise SystemExit(f"Unknown --types {', '.join(sorted(unknown))}. Fix: some of {', '.join(TYPES)}.")
+        questions = [q for q in questions if q.type in args.types]
+    if args.sample:
+        questions = stratified(questions, args.sample, args.seed)
+    if args.max_questions:
+        questions = questions[: args.max_questions]
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    pred_path = out / "predictions.jsonl"
+    done = set()
+    if pred_path.exists():
+        done = {(r["system"], r["question_id"]) for r in map(json.loads, pred_path.read_text().splitlines())}
+    model_path = resolve_model(args.model)
+    engine = engine or LlamaEngine(model_path, n_ctx=args.n_ctx, threads=args.threads)
+    embedder = embedder or Embedder()
+    baselines = Baselines(engine, embedder, args.rag_k, system=BASELINE_SYSTEM)
+    config = MemoryConfig(model=args.model, threads=args.threads, n_ctx=args.n_ctx, extract_batch=args.extract_batch)
+    with pred_path.open("a") as sink:
+        for n, q in enumerate(questions, start=1):
+            for system in args.systems:
+                if (system, q.id) in done:
+                    continue
+                if system == "edgemem":
+                    row = edgemem_answer(q, config, args.banks or out / "banks", engine, embedder)
+                else:
+                    turns = q.turns() if system != "none" else []
+                    conv = SimpleNamespace(sample_id=q.id)
+                    prediction, meta = baselines.answer(system, conv, turns, q.question, now=q.date)
+                    row = {"prediction": prediction, **meta}
+                row = {"system": system, "question_id": q.id, "type": q.type, "abstention": q.abstention, **row}
+                row.update(score_answer(q, row["prediction"]))
+                if "context_keys" in row:
+                    row["session_recall"] = session_recall(q, row["context_keys"])
+                sink.write(json.dumps(row) + "\n")
+                sink.flush()
+                print(
+                    f"[{n}/{len(questions)}] {system} {q.id}: {row['prediction']!r} (f1 {row['f1']:.2f})",
+                    file=sys.stderr,
+                )
+    rows = [
+        r for r in map(json.loads, pred_path.read_text().splitlines()) if r["question_id"] in {q.id for q in questions}
+    ]
+    summary = {
+        "benchmark": "longmemeval",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "data": str(args.data),
+        "questions": len(questions),
+        "sample": args.sample,
+        "seed": args.seed,
+        "types": args.types,
+        "systems": args.systems,
+        "model": {"name": args.model, "file": model_path.name, "sha256": sha256_file(model_path)},
+        "threads": args.threads,
+        "n_ctx": args.n_ctx,
+        "rag_k": args.rag_k,
+        "extract_batch": args.extract_batch,
+        "judge": None,
+        "machine": machine_info(),
+        **scores(rows, args.systems),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "summary.md").write_text(markdown(summary))
+    print(markdown(summary))
+    return summary
+
+
+# -- scoring -------------------------------------------------------------------------------------------
+
+
+def scores(rows: list[dict[str, Any]], systems: list[str]) -> dict[str, Any]:
+    """Mean F1 / EM (×100) per system: all, per question type, abstention; evidence-session recall; answer
+    latency; ingest cost (edgemem); and each system paired against rag on the same questions."""
+    by_system: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_system[r["system"]].append(r)
+
+    def agg(rs: list[dict[str, Any]]) -> dict[str, Any]:
+        entry: dict[str, Any] = {"n": len(rs)}
+        if rs:
+            entry["f1"] = 100 * statistics.fmean(r["f1"] for r in rs)
+            entry["em"] = 100 * statistics.fmean(r["em"] for r in rs)
+            recalls = [r["session_recall"] for r in rs if r.get("session_recall") is not None]
+            if recalls:
+                entry["session_recall"] = statistics.fmean(recalls)
+                entry["session_complete"] = statistics.fmean(x == 1.0 for x in recalls)
+        return entry
+
+    table: dict[str, Any] = {}
+    for system in systems:
+        rs = by_system.get(system, [])
+        entry: dict[str, Any] = {"all": agg(rs)}
+        for t in TYPES:
+            kept = [r for r in rs if r["type"] == t]
+            if kept:
+                entry[t] = agg(kept)
+        entry[ABSTENTION] = agg([r for r in rs if r["abstention"]])
+        lat = [r["latency_s"] for r in rs if "latency_s" in r]
+        entry["answer_p50_s"] = percentile(lat, 50)
+        ingests = [r["ingest"] for r in rs if "ingest" in r]
+        if ingests:
+            now = [i for i in ingests if i["consolidated_now"]]
+            entry["ingest"] = {
+                "turns_per_question_p50": percentile([i["turns"] for i in ingests], 50),
+                "seconds_per_question_p50": percentile([i["seconds_now"] for i in now], 50) if now else None,
+                "seconds_per_turn": (
+                    sum(i["seconds_now"] for i in now) / sum(i["consolidated_now"] for i in now) if now else None
+                ),
+                "memories_per_question_p50": percentile([i["memories"] for i in ingests], 50),
+            }
+        table[system] = entry
+    paired = {}
+    if "rag" in by_system:
+        base = {r["question_id"]: r["f1"] for r in by_system["rag"]}
+        for system in systems:
+            if system == "rag" or system not in by_system:
+                continue
+            common = [r for r in by_system[system] if r["question_id"] in base]
+            if common:
+                paired[f"{system} - rag"] = paired_delta(
+                    [r["f1"] for r in common], [base[r["question_id"]] for r in common]
+                )
+    return {"scores": table, "paired_f1": paired}
+
+
+def markdown(s: dict[str, Any]) -> str:
+    systems = [x for x in s["systems"] if x in s["scores"]]
+    lines = [
+        f"# LongMemEval: {s['questions']} questions of {Path(s['data']).name}"
+        + (f" (stratified sample, seed {s['seed']})" if s.get("sample") else ""),
+        "",
+        f"Model {s['model']['name']} ({s['threads']} threads). Token F1 (×100); abstention questions score 1 when "
+        "the answer says the history does not hold it. No LLM judge: not comparable with the paper's GPT-4o judge.",
+        "",
+        "| F1 | " + " | ".join(systems) + " |",
+        "|---|" + "---|" * len(systems),
+    ]
+    for key in ("all", *TYPES, ABSTENTION):
+        cells = []
+        for system in systems:
+            e = s["scores"][system].get(key)
+            cells.append(f"{e['f1']:.1f} ({e['n']})" if e and e.get("n") else "-")
+        if any(c != "-" for c in cells):
+            lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    recall = [s["scores"][x]["all"].get("session_recall") for x in systems]
+    if any(r is not None for r in recall):
+        lines.append(
+            "| evidence-session recall | " + " | ".join("-" if r is None else f"{r:.2f}" for r in recall) + " |"
+        )
+    p50 = [s["scores"][x].get("answer_p50_s") for x in systems]
+    lines.append("| answer p50 s | " + " | ".join("-" if v is None else f"{v:.2f}" for v in p50) + " |")
+    for name, d in s.get("paired_f1", {}).items():
+        lines.append("")
+        lines.append(
+            f"{name}: {d['delta']:+.1f} F1 (95 % interval {d['ci95_low']:+.1f} to {d['ci95_high']:+.1f}; "
+            f"{d['better']} better, {d['worse']} worse)"
+        )
+    ingest = s["scores"].get("edgemem", {}).get("ingest")
+    if ingest:
+        lines += [
+            "",
+            f"edgemem ingest: {ingest['turns_per_question_p50']} turns per question (p50), "
+            + (
+                f"{ingest['seconds_per_question_p50']:.0f} s per question (p50), "
+                if ingest["seconds_per_question_p50"]
+                else ""
+            )
+            + (f"{ingest['seconds_per_turn']:.2f} s per turn, " if ingest["seconds_per_turn"] else "")
+            + f"{ingest['memories_per_question_p50']} memories per question (p50).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None, engine: Any = None, embedder: Any = None) -> dict[str, Any]:
+    defaults = MemoryConfig()
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, required=True, help="a file in LongMemEval's format")
+    p.add_argument("--systems", default="none,rag,rag-hybrid,edgemem", help=f"comma list of {', '.join(SYSTEMS)}")
+    p.add_argument("--types", default=None, help=f"comma list of question types ({', '.join(TYPES)})")
+    p.add_argument("--sample", type=int, default=None, help="a sample of N questions stratified by type")
+    p.add_argument("--seed", type=int, default=0, help="the sample's seed")
+    p.add_argument("--max-questions", type=int, default=None, help="only the first N questions (after --sample)")
+    p.add_argument("--model", default="qwen2.5-coder-0.5b", help="registry name or .gguf path")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--n-ctx", type=int, default=defaults.n_ctx)
+    p.add_argument("--rag-k", type=int, default=10, help="rag / rag-hybrid: turns in the prompt")
+    p.add_argument(
+        "--extract-batch", type=int, default=defaults.extract_batch, help="edgemem: messages per extraction call"
+    )
+    p.add_argument("--banks", type=Path, default=None, help="cache of ingested banks (default <out>/banks)")
+    p.add_argument("--out", type=Path, default=None, help="folder for everything written")
+    args = p.parse_args(argv)
+    args.systems = [x for x in args.systems.split(",") if x]
+    unknown = set(args.systems) - set(SYSTEMS)
+    if unknown:
+        raise SystemExit(f"Unknown --systems {', '.join(sorted(unknown))}. Fix: some of {', '.join(SYSTEMS)}.")
+    args.types = [x for x in args.types.split(",") if x] if args.types else None
+    if args.out is None:
+        args.out = Path("benchmarks/results") / f"longmemeval-{datetime.now():%Y%m%d-%H%M%S}"
+    return run(args, engine, embedder)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The LongMemEval harness (benchmarks/longmemeval.py): loading, the stratified sample, scoring (abstention,
+evidence-session recall), resuming; on a made-up file in LongMemEval's format, with a scripted engine
+for control flow and the real model for the whole run. Run: .venv/bin/pytest tests/test_longmemeval.py"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fakes import EchoEngine
+
+from benchmarks import longmemeval as lme
+
+
+def session(*said: str) -> list[dict[str, object]]:
+    return [
+        {"role": "user" if n % 2 == 0 else "assistant", "content": t, "has_answer": False} for n, t in enumerate(said)
+    ]
+
+
+QUESTIONS = [
+    {
+        "question_id": "q1",
+        "question_type": "knowledge-update",
+        "question": "Where do I live now?",
+        "answer": "Rome",
+        "question_date": "2023/06/01 (Thu) 10:00",
+        # the later session comes first in the file: the history is put in date order
+        "haystack_dates": ["2023/05/20 (Sat) 09:00", "2023/05/01 (Mon) 09:00"],
+        "haystack_session_ids": ["s_new", "s_old"],
+        "haystack_sessions": [
+            session("I moved from Oslo to Rome last week.", "Congratulations on the move to Rome!"),
+            session("I live in Oslo and work as a nurse.", "Oslo is a lovely city."),
+        ],
+        "answer_session_ids": ["s_new"],
+    },
+    {
+        "question_id": "q2_abs",
+        "question_type": "single-session-user",
+        "question": "What is my dog's name?",
+        "answer": "You did not mention a dog.",
+        "question_date": "2023/06/01 (Thu) 10:00",
+        "haystack_dates": ["2023/05/02 (Tue) 09:00"],
+        "haystack_session_ids": ["s_cat"],
+        "haystack_sessions": [session("My cat is called Pixel.", "Pixel is a cute name.")],
+        "answer_session_ids": [],
+    },
+]
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    path = tmp_path / "lme.json"
+    path.write_text(json.dumps(QUESTIONS))
+    return path
+
+
+def test_doctests():
+    import doctest
+
+    assert doctest.testmod(lme).failed == 0
+
+
+def test_load_orders_sessions_by_date_and_keys_turns_by_session(data):
+    q1, q2 = lme.load(data)
+    assert [s[0] for s in q1.sessions] == ["s_old", "s_new"] and not q1.abstention and q2.abstention
+    turns = q1.turns()
+    assert [t.key for t in turns] == ["s_old:0", "s_old:1", "s_new:0", "s_new:1"]
+    assert [t.speaker for t in turns[:2]] == ["User", "Assistant"] and turns[0].time == "2023/05/01 (Mon) 09:00"
+    assert lme.session_recall(q1, ["s_new:1", "s_old:0"]) == 1.0 and lme.session_recall(q1, ["s_old:0"]) == 0.0
+
+
+def test_bad_files_say_what_is_wrong(tmp_path):
+    with pytest.raises(SystemExit, match="No LongMemEval file"):
+        lme.load(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"question_id": "x"}]))
+    with pytest.raises(SystemExit, match="has no answer"):
+        lme.load(bad)
+
+
+def test_abstention_is_scored_by_whether_the_answer_abstains(data):
+    q1, q2 = lme.load(data)
+    assert lme.score_answer(q2, "Not mentioned") == {"f1": 1.0, "em": 1.0}
+    assert lme.score_answer(q2, "Rex") == {"f1": 0.0, "em": 0.0}
+    assert lme.score_answer(q1, "Rome")["em"] == 1.0 and lme.score_answer(q1, "Not mentioned")["f1"] == 0.0
+
+
+def test_stratified_sample_keeps_every_type_and_the_file_order():
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / "longmemeval" / "oracle_dev.json"
+    if not path.is_file():
+        pytest.skip("the LongMemEval development file is not next to the project")
+    questions = lme.load(path)
+    sample = lme.stratified(questions, 30, seed=0)
+    assert len(sample) == 30 and sample == [q for q in questions if q in sample]
+    assert {lme.stratum(q) for q in sample} == {lme.stratum(q) for q in questions}
+    assert [q.id for q in lme.stratified(questions, 30, seed=0)] == [q.id for q in sample]  # reproducible
+
+
+def test_a_run_writes_scores_and_resumes(data, tmp_path, embedder):
+    out = tmp_path / "run"
+    argv = ["--data", str(data), "--systems", "none,rag,rag-hybrid,edgemem", "--out", str(out)]
+    first = lme.main(argv, engine=EchoEngine(), embedder=embedder)
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 and {r["system"] for r in rows} == set(lme.SYSTEMS)
+    rag_q1 = next(r for r in rows if r["system"] == "rag" and r["question_id"] == "q1")
+    assert rag_q1["session_recall"] == 1.0  # both sessions are in a context of 10 turns
+    edge = next(r for r in rows if r["system"] == "edgemem" and r["question_id"] == "q1")
+    assert edge["ingest"]["turns"] == 4 and edge["ingest"]["consolidated_now"] == 4
+    s = first["scores"]
+    assert s["edgemem"]["all"]["n"] == 2 and s["rag"][lme.ABSTENTION]["n"] == 1
+    assert "knowledge-update" in (out / "summary.md").read_text()
+    again = lme.main(argv, engine=EchoEngine(), embedder=embedder)  # nothing left to do: same rows, same scores
+    assert len((out / "predictions.jsonl").read_text().splitlines()) == 8
+    assert again["scores"] == first["scores"]
+
+
+@pytest.mark.slow
+def test_a_run_on_the_real_model(data, tmp_path, embedder, qwen_engine):
+    """Every system on the real model: answers come back, edgemem builds each question's bank and the
+    question's date reaches its prompt."""
+    out = tmp_path / "real"
+    summary = lme.main(
+        ["--data", str(data), "--systems", "none,rag,rag-hybrid,edgemem", "--out", str(out), "--threads", "1"],
+        engine=qwen_engine,
+        embedder=embedder,
+    )
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 and all(isinstance(r["prediction"], str) for r in rows)
+    edge = [r for r in rows if r["system"] == "edgemem"]
+    assert all(r["ingest"]["memories"] > 0 for r in edge), edge
+    assert summary["scores"]["edgemem"]["all"]["n"] == 2
+
+
+def test_rag_context_is_cut_to_the_model_window(tmp_path, embedder):
+    """Long assistant turns: rag keeps the best-ranked turns that fit n_ctx, never an overlong prompt."""
+    long = {
+        **QUESTIONS[0],
+        "question_id": "long",
+        "haystack_dates": ["2023/05/01 (Mon) 09:00"],
+        "haystack_session_ids": ["s"],
+        "haystack_sessions": [session(*[f"Rome tip {n}: " + "word " * 600 for n in range(12)])],
+        "answer_session_ids": ["s"],
+    }
+    path = tmp_path / "long.json"
+    path.write_text(json.dumps([long]))
+    engine = EchoEngine()
+    lme.main(["--data", str(path), "--systems", "rag,rag-hybrid", "--out", str(tmp_path / "o")], engine, embedder)
+    rows = [json.loads(line) for line in (tmp_path / "o" / "predictions.jsonl").read_text().splitlines()]
+    for r in rows:
+        assert 1 <= len(r["context_keys"]) <= (engine.n_ctx - 400) // 600 < 10, r["context_keys"]
