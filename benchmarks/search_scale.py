@@ -98,13 +98,13 @@ def search_times(store: Any, qvecs: np.ndarray, questions: list[str], calls_at: 
 
 
 def uncapped_keywords(store: Any, qvecs: np.ndarray, questions: list[str], calls_at: list[int]) -> dict[str, Any]:
-    """The hybrid search again with every word of the question looked for (no ``MAX_TERM_DOCS`` cut),
+    """The hybrid search again with every word of the question looked for (no ``MAX_QUERY_POSTINGS`` cut),
     side by side: its times, and the share of the capped search's top 10 that it also returns."""
     from edgemem import store as store_module
 
     capped = [[h.id for h in store.search_turns("u", qvecs[i], 10, text=questions[i])] for i in range(len(questions))]
-    kept = store_module.MAX_TERM_DOCS
-    store_module.MAX_TERM_DOCS = 2**62
+    kept = store_module.MAX_QUERY_POSTINGS
+    store_module.MAX_QUERY_POSTINGS = 2**62
     try:
         out: dict[str, Any] = {
             "hybrid_memories_uncapped_ms": timed(
@@ -116,8 +116,8 @@ def uncapped_keywords(store: Any, qvecs: np.ndarray, questions: list[str], calls
         }
         full = [[h.id for h in store.search_turns("u", qvecs[i], 10, text=questions[i])] for i in range(len(questions))]
     finally:
-        store_module.MAX_TERM_DOCS = kept
-    out["max_term_docs"] = kept
+        store_module.MAX_QUERY_POSTINGS = kept
+    out["max_query_postings"] = kept
     out["hybrid_turns_overlap_at_10"] = float(
         np.mean([len(set(a) & set(b)) / max(len(b), 1) for a, b in zip(capped, full, strict=True)])
     )

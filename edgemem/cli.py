@@ -283,16 +283,24 @@ def status(db: str | None, user: str, model: str | None, threads: int | None, as
 
 @cli.command()
 @click.argument("question")
-@click.option("--k", type=int, default=None, help="Memories per speaker (default 30).")
+@click.option("--k", type=int, default=None, help="Memories per speaker (default: answer_k, 5).")
+@click.option("--now", default=None, help='When the question is asked, e.g. "28 May 2023" (for "how long ago").')
 @store_options
 @json_option
 @handle_errors
 def ask(
-    question: str, k: int | None, db: str | None, user: str, model: str | None, threads: int | None, as_json: bool
+    question: str,
+    k: int | None,
+    now: str | None,
+    db: str | None,
+    user: str,
+    model: str | None,
+    threads: int | None,
+    as_json: bool,
 ) -> None:
     """Answer a question from the memories."""
     with open_memory(db, user, model, threads, existing=True) as mem:
-        a = mem.answer(question, k=k)
+        a = mem.answer(question, k=k, now=now)
 
         def text() -> None:
             click.echo(a.answer)

@@ -40,9 +40,10 @@ def build_server(memory: Memory) -> Any:
         return {"text": c.text, "tokens": c.tokens, "items": [dataclasses.asdict(i) for i in c.items]}
 
     @server.tool()
-    def answer(question: str) -> dict[str, Any]:
-        """Answer a question from the stored memories, with the memories it used."""
-        a = memory.answer(question)
+    def answer(question: str, now: str | None = None) -> dict[str, Any]:
+        """Answer a question from the stored memories, with the memories it used; ``now``: today's date
+        (e.g. "28 May 2023"), for questions such as "how long ago"."""
+        a = memory.answer(question, now=now)
         return {"answer": a.answer, "cited": [c.text for c in a.cited]}
 
     @server.tool()

@@ -83,6 +83,7 @@ def create_app(memory: Memory, token: str | None = None) -> Any:
     class Question(BaseModel):
         question: str = Field(min_length=1, max_length=10_000)
         k: int | None = Field(default=None, ge=1, le=200)
+        now: str | None = Field(default=None, min_length=1, max_length=100)  # when the question is asked
 
     def authorize(request: Request) -> None:
         if token is None:
@@ -165,7 +166,7 @@ def create_app(memory: Memory, token: str | None = None) -> Any:
     def answer(user: str, body: Question) -> dict[str, Any]:
         """Answer a question from the user's memories (Answer Agent)."""
         with model_lock.hold() as waited:
-            return out(memory.answer(body.question, k=body.k, user=user), waited)
+            return out(memory.answer(body.question, k=body.k, user=user, now=body.now), waited)
 
     @app.post("/v1/users/{user}/answer/stream", dependencies=auth)
     def answer_stream(user: str, body: Question) -> Any:
@@ -181,7 +182,9 @@ def create_app(memory: Memory, token: str | None = None) -> Any:
         def work() -> None:
             try:
                 with model_lock.hold() as waited:
-                    a = memory.answer(body.question, k=body.k, user=user, on_token=lambda t: events.put({"token": t}))
+                    a = memory.answer(
+                        body.question, k=body.k, user=user, now=body.now, on_token=lambda t: events.put({"token": t})
+                    )
                 events.put({"result": dataclasses.asdict(a), "queue_s": waited})
             except EdgememError as e:
                 events.put({"error": type(e).__name__, "detail": str(e)})

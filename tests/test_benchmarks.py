@@ -606,7 +606,7 @@ def test_search_scale_on_real_text_with_a_cache(tmp_path):
         assert all(
             row[f"{p}_ms"]["n"] == 6 for p in ("dense_memories", "dense_turns", "hybrid_memories", "hybrid_turns")
         )
-        # no word is in MAX_TERM_DOCS documents here: the capped and the uncapped keyword search agree
+        # no question reaches MAX_QUERY_POSTINGS here: the capped and the uncapped keyword search agree
         assert row["hybrid_turns_uncapped_ms"]["n"] == 6 and row["hybrid_turns_overlap_at_10"] == 1.0
     texts, _ = search_scale.corpus(data, 60)
 

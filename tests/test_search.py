@@ -186,18 +186,18 @@ def test_turns_of_memories_deleted_before_the_migration_are_hidden(tmp_path):
 
 
 def test_keyword_search_leaves_out_words_in_too_many_documents(tmp_path, monkeypatch):
-    """A word in more than MAX_TERM_DOCS documents is not looked for (the cost of scoring every document
-    it matches, for almost no BM25 weight); the rarer words of the question still are, and a question of
-    common words only falls back to the dense ranking."""
+    """A keyword query reads at most MAX_QUERY_POSTINGS documents holding its words, the rarest words
+    first: a common word that does not fit is not looked for (the cost of scoring every document it
+    matches, for almost no BM25 weight), and a question of common words only falls back to the dense ranking."""
     from edgemem import store as store_module
 
-    monkeypatch.setattr(store_module, "MAX_TERM_DOCS", 3)
+    monkeypatch.setattr(store_module, "MAX_QUERY_POSTINGS", 3)
     s = Store(str(tmp_path / "m.db"))
     texts = [f"Leo walked the dog on day {i}" for i in range(5)] + ["Leo adopted a dog named Biscuit"]
     s.add_memories("u", "Leo", texts, np.stack([unit(i + 1) for i in range(6)]))
     assert s._keyword("memory", "u", "walked Biscuit", 10, None) == [6]  # "walked" is in 5 documents
     assert s._keyword("memory", "u", "walked dog", 10, None) == []
-    monkeypatch.setattr(store_module, "MAX_TERM_DOCS", 2000)
+    monkeypatch.setattr(store_module, "MAX_QUERY_POSTINGS", 4000)
     assert set(s._keyword("memory", "u", "walked dog", 10, None)) == set(range(1, 7))
     assert len(s.search("u", unit(2), 3, text="walked dog")) == 3  # dense alone when no keyword is left
     s.close()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fakes import EchoEngine
+from fakes import EchoEngine, RecordingEngine
 
 from edgemem.server import FairLock, create_app
 
@@ -69,6 +69,17 @@ def test_users_are_isolated(client):
     assert client.get("/v1/users/bob/memories", headers=AUTH).json()["result"][0]["deleted"] is False
     a = client.post("/v1/users/alice/answer", json={"question": "What does alice love?"}, headers=AUTH).json()
     assert a["result"]["answer"] and "queue_s" in a
+
+
+def test_answer_is_told_the_date_it_is_asked(make_memory):
+    from fastapi.testclient import TestClient
+
+    eng = RecordingEngine()
+    client = TestClient(create_app(make_memory(eng)))
+    client.post("/v1/users/mia/messages?wait=true", json={"text": "I adopted Pixel", "speaker": "mia"})
+    r = client.post("/v1/users/mia/answer", json={"question": "When did I adopt Pixel?", "now": "28 May 2023"})
+    assert r.status_code == 200 and "Today is 28 May 2023." in eng.sent["answer"][-1][-1]["content"]
+    assert client.post("/v1/users/mia/answer", json={"question": "When?", "now": ""}).status_code in (400, 422)
 
 
 def test_streamed_answer(client):
