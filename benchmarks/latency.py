@@ -424,6 +424,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "threads": args.threads,
         "targets": TARGETS,
     }
+
+    def writes(**variant: Any) -> dict[str, Any]:
+        """The writes section, with the settings of a variant (its own result section) on top."""
+        return bench_writes(
+            args.model,
+            args.threads,
+            locomo_path(args.data),
+            args.writes_sessions,
+            args.questions,
+            args.add_gap,
+            **variant,
+        )
+
     steps = [
         ("decode", lambda: bench_decode(model_path, args.threads, args.decode_tokens, args.reps)),
         (
@@ -431,36 +444,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             lambda: bench_pipeline(args.model, args.threads, locomo_path(args.data), args.sessions, args.questions),
         ),
         ("calls", lambda: bench_calls(args.model, args.threads, require_locomo(args.data), args.calls_sessions)),
-        (
-            "writes",
-            lambda: bench_writes(
-                args.model, args.threads, locomo_path(args.data), args.writes_sessions, args.questions, args.add_gap
-            ),
-        ),
-        (
-            "writes_background",
-            lambda: bench_writes(
-                args.model,
-                args.threads,
-                locomo_path(args.data),
-                args.writes_sessions,
-                args.questions,
-                args.add_gap,
-                args.writes_background_threads,
-            ),
-        ),
-        (
-            "writes_batched",
-            lambda: bench_writes(
-                args.model,
-                args.threads,
-                locomo_path(args.data),
-                args.writes_sessions,
-                args.questions,
-                args.add_gap,
-                extract_batch=args.writes_extract_batch or 1,
-            ),
-        ),
+        ("writes", lambda: writes()),
+        ("writes_background", lambda: writes(background_threads=args.writes_background_threads)),
+        ("writes_batched", lambda: writes(extract_batch=args.writes_extract_batch or 1)),
         (
             "search",
             lambda: bench_search([int(s) for s in args.sizes.split(",") if s], args.search_data, args.search_cache),
