@@ -14,11 +14,14 @@ each turn with its session's date), then the question is asked at its ``question
   rag-hybrid  the same turns ranked by edgemem's hybrid search (vectors and keywords fused by RRF);
   edgemem     the runtime: each question's history ingested through the write path (stored, then
               consolidated by the Memory Manager; the bank is cached per question and settings), answered
-              by the Answer Agent, which is told the question's date.
+              by the Answer Agent, which is told the question's date. The assistant's replies are kept as
+              raw turns only (``MemoryConfig.raw_only_speakers``; --assistant-facts extracts them too):
+              hundreds of words of advice each, they are the slowest messages to extract.
 
 Writes into --out: predictions.jsonl (one line per system and question, appended as it goes: an
 interrupted run continues where it stopped), summary.json (scores per system, question type and for
-abstention; evidence-session recall; ingest cost; machine, model hash, versions), summary.md.
+abstention; evidence-session recall; ingest cost; machine, model hash, versions), summary.md, and a plot
+of F1 per question type (f1_per_type.png; ``--plots-from RUN`` draws it again).
 
 Scores: token-set F1 and exact match against the gold answer (benchmarks.scoring). An abstention question
 (id ending in ``_abs``: the history never says) is right when the answer says it is not known, and scores
@@ -59,6 +62,7 @@ TYPES = (
     "temporal-reasoning",
 )
 ABSTENTION = "abstention"  # the questions whose id ends in _abs, scored apart as well as with their type
+ANSWERABLE = "answerable"  # all the others
 
 BASELINE_SYSTEM = """You answer a user's question about their earlier chats with an assistant.
 Use the chat excerpts when given; each line starts with the date of its chat. Today's date comes with the question.
@@ -165,10 +169,15 @@ def abstained(answer: str) -> bool:
 
 def score_answer(q: Question, prediction: str) -> dict[str, float]:
     """F1 and exact match; for an abstention question 1 in both when the answer abstains, else 0."""
-    if q.abstention:
+    return score_row(prediction, q.answer, q.abstention)
+
+
+def score_row(prediction: str, gold: str, abstention: bool) -> dict[str, float]:
+    """:func:`score_answer` from a row's own fields (the committed predictions are rescored with it)."""
+    if abstention:
         right = float(abstained(prediction))
         return {"f1": right, "em": right}
-    s = score(prediction, q.answer)
+    s = score(prediction, gold)
     return {"f1": s["f1"], "em": s["em"]}
 
 
@@ -234,7 +243,13 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
     engine = engine or LlamaEngine(model_path, n_ctx=args.n_ctx, threads=args.threads)
     embedder = embedder or Embedder()
     baselines = Baselines(engine, embedder, args.rag_k, system=BASELINE_SYSTEM)
-    config = MemoryConfig(model=args.model, threads=args.threads, n_ctx=args.n_ctx, extract_batch=args.extract_batch)
+    config = MemoryConfig(
+        model=args.model,
+        threads=args.threads,
+        n_ctx=args.n_ctx,
+        extract_batch=args.extract_batch,
+        raw_only_speakers=() if args.assistant_facts else ("Assistant",),
+    )
     with pred_path.open("a") as sink:
         for n, q in enumerate(questions, start=1):
             for system in args.systems:
@@ -247,7 +262,14 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
                     conv = SimpleNamespace(sample_id=q.id)
                     prediction, meta = baselines.answer(system, conv, turns, q.question, now=q.date)
                     row = {"prediction": prediction, **meta}
-                row = {"system": system, "question_id": q.id, "type": q.type, "abstention": q.abstention, **row}
+                row = {
+                    "system": system,
+                    "question_id": q.id,
+                    "type": q.type,
+                    "abstention": q.abstention,
+                    "gold": q.answer,
+                    **row,
+                }
                 row.update(score_answer(q, row["prediction"]))
                 if "context_keys" in row:
                     row["session_recall"] = session_recall(q, row["context_keys"])
@@ -274,12 +296,14 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
         "n_ctx": args.n_ctx,
         "rag_k": args.rag_k,
         "extract_batch": args.extract_batch,
+        "assistant_facts": args.assistant_facts,
         "judge": None,
         "machine": machine_info(),
         **scores(rows, args.systems),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     (out / "summary.md").write_text(markdown(summary))
+    plot(summary, out)
     print(markdown(summary))
     return summary
 
@@ -314,6 +338,8 @@ def scores(rows: list[dict[str, Any]], systems: list[str]) -> dict[str, Any]:
             if kept:
                 entry[t] = agg(kept)
         entry[ABSTENTION] = agg([r for r in rs if r["abstention"]])
+        # a stratified sample holds more abstention questions than the file (one of each kind at least)
+        entry[ANSWERABLE] = agg([r for r in rs if not r["abstention"]])
         lat = [r["latency_s"] for r in rs if "latency_s" in r]
         entry["answer_p50_s"] = percentile(lat, 50)
         ingests = [r["ingest"] for r in rs if "ingest" in r]
@@ -354,7 +380,7 @@ def markdown(s: dict[str, Any]) -> str:
         "| F1 | " + " | ".join(systems) + " |",
         "|---|" + "---|" * len(systems),
     ]
-    for key in ("all", *TYPES, ABSTENTION):
+    for key in ("all", ANSWERABLE, *TYPES, ABSTENTION):
         cells = []
         for system in systems:
             e = s["scores"][system].get(key)
@@ -390,10 +416,37 @@ def markdown(s: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def plot(s: dict[str, Any], out: Path) -> None:
+    """F1 per question type and for abstention, one bar per system (``f1_per_type.png``; not committed)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(matplotlib not installed: no plot)", file=sys.stderr)
+        return
+    systems = [x for x in s["systems"] if x in s["scores"]]
+    keys = [k for k in (*TYPES, ABSTENTION, "all") if any(s["scores"][x].get(k, {}).get("n") for x in systems)]
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / max(1, len(systems))
+    for i, system in enumerate(systems):
+        values = [s["scores"][system].get(k, {}).get("f1", 0) for k in keys]
+        ax.bar([x + i * width for x in range(len(keys))], values, width, label=system)
+    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(keys))], [k.replace("-", "-\n", 1) for k in keys], fontsize=8)
+    ax.set_ylabel("F1")
+    ax.set_title(f"LongMemEval, {s['questions']} questions of {Path(s['data']).name}: F1 per question type")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "f1_per_type.png", dpi=120)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None, engine: Any = None, embedder: Any = None) -> dict[str, Any]:
     defaults = MemoryConfig()
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", type=Path, required=True, help="a file in LongMemEval's format")
+    p.add_argument("--data", type=Path, default=None, help="a file in LongMemEval's format")
+    p.add_argument("--plots-from", type=Path, default=None, help="only draw the plot of a finished run folder")
     p.add_argument("--systems", default="none,rag,rag-hybrid,edgemem", help=f"comma list of {', '.join(SYSTEMS)}")
     p.add_argument("--types", default=None, help=f"comma list of question types ({', '.join(TYPES)})")
     p.add_argument("--sample", type=int, default=None, help="a sample of N questions stratified by type")
@@ -406,9 +459,21 @@ def main(argv: list[str] | None = None, engine: Any = None, embedder: Any = None
     p.add_argument(
         "--extract-batch", type=int, default=defaults.extract_batch, help="edgemem: messages per extraction call"
     )
+    p.add_argument(
+        "--assistant-facts",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="edgemem: extract facts from the assistant's replies too (default: kept as raw turns only)",
+    )
     p.add_argument("--banks", type=Path, default=None, help="cache of ingested banks (default <out>/banks)")
     p.add_argument("--out", type=Path, default=None, help="folder for everything written")
     args = p.parse_args(argv)
+    if args.plots_from is not None:
+        summary = json.loads((args.plots_from / "summary.json").read_text())
+        plot(summary, args.plots_from)
+        return summary
+    if args.data is None:
+        p.error("--data FILE is needed (a file in LongMemEval's format)")
     args.systems = [x for x in args.systems.split(",") if x]
     unknown = set(args.systems) - set(SYSTEMS)
     if unknown:

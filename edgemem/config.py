@@ -45,6 +45,11 @@ class MemoryConfig:
     # measurement: on conv-30 sessions 1-6 a fifth fewer model calls, F1 +1.4 (-5.1 to +8.8)
     # (experiments/admission-gate-conv30).
     admission_gate: bool = True
+    # Speakers whose messages are kept as raw turns only: stored, embedded and searchable, never sent to
+    # fact extraction (no model call). For an assistant's own replies, hundreds of words of advice each:
+    # the extractor writes up to five long facts for each and the manager writes them again, while the
+    # raw turn already answers "what did you recommend". Empty: every speaker's messages are extracted.
+    raw_only_speakers: tuple[str, ...] = ()
     # Queued messages of one session (same source and time) whose facts are extracted in one model call,
     # up to this many (1: one call per message, as Memory-R1). Each message's facts still go to the
     # manager on their own, in dialogue order. A batch forms only from what is queued: a lone message
@@ -95,12 +100,24 @@ class MemoryConfig:
                 f"extract_batch={self.extract_batch!r} is not a batch size. Fix: a whole number from 1 to "
                 f"{MAX_EXTRACT_BATCH}."
             )
+        if isinstance(self.raw_only_speakers, str) or not all(
+            isinstance(x, str) and x.strip() for x in self.raw_only_speakers
+        ):
+            raise InvalidInput(
+                f"raw_only_speakers={self.raw_only_speakers!r} is not a list of speaker names. "
+                'Fix: e.g. raw_only_speakers=("assistant",), or () for none.'
+            )
+        self.raw_only_speakers = tuple(self.raw_only_speakers)
         for name in ("threads", "background_threads"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise InvalidInput(
                     f"{name}={value!r} is not a thread count. Fix: a whole number of 1 or more, or None."
                 )
+
+    def raw_only(self, speaker: str) -> bool:
+        """Whether ``speaker``'s messages are kept as raw turns only (names compared case-insensitively)."""
+        return speaker.strip().casefold() in {s.strip().casefold() for s in self.raw_only_speakers}
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> MemoryConfig:
@@ -131,6 +148,7 @@ class MemoryConfig:
             **({"manager_add_by_number": True} if self.manager_add_by_number else {}),
             **({"admission_gate": True} if self.admission_gate else {}),
             **({"extract_batch": self.extract_batch} if self.extract_batch != 1 else {}),
+            **({"raw_only_speakers": sorted(self.raw_only_speakers)} if self.raw_only_speakers else {}),
         }
 
 

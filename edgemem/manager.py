@@ -34,6 +34,7 @@ MANAGE_MAX_TOKENS_PER_FACT = 80
 # FORGET_MARGIN of the best match (so "forget my phone number" takes the number, not every contact detail).
 FORGET_MIN_SCORE, FORGET_MARGIN = 0.5, 0.1
 ADMISSION_SKIP = "admission gate: nothing to remember (no first-person word, a short message): not extracted"
+RAW_ONLY = "kept as a raw turn only (its speaker is in raw_only_speakers): not extracted"
 
 
 @dataclass
@@ -172,9 +173,9 @@ class MemoryManager:
     # -- fact extraction ------------------------------------------------------------------------------
 
     def needs_extraction(self, turn: Turn) -> bool:
-        """Whether ``decide`` would ask the model for this message's facts (not a request to forget, and
-        not skipped by the admission gate)."""
-        if forget_request(turn.text) is not None:
+        """Whether ``decide`` would ask the model for this message's facts (not a request to forget, not a
+        speaker kept raw only, not skipped by the admission gate)."""
+        if forget_request(turn.text) is not None or self.config.raw_only(turn.speaker):
             return False
         return not self.config.admission_gate or worth_extracting(turn.text)
 
@@ -260,6 +261,9 @@ class MemoryManager:
             deletes = self.forget_ops(user, turn, turn_id, request)
             result.total_s = time.perf_counter() - t0
             return Decision(result, deletes, forget=True)
+        if self.config.raw_only(turn.speaker):
+            result.total_s = time.perf_counter() - t0
+            return Decision(result, [PlannedOp("NOOP", None, None, None, RAW_ONLY)])
         if self.config.admission_gate and not worth_extracting(turn.text):
             result.total_s = time.perf_counter() - t0
             return Decision(result, [PlannedOp("NOOP", None, None, None, ADMISSION_SKIP)])

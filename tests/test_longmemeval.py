@@ -4,6 +4,7 @@ for control flow and the real model for the whole run. Run: .venv/bin/pytest tes
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -111,6 +112,9 @@ def test_a_run_writes_scores_and_resumes(data, tmp_path, embedder):
     s = first["scores"]
     assert s["edgemem"]["all"]["n"] == 2 and s["rag"][lme.ABSTENTION]["n"] == 1
     assert "knowledge-update" in (out / "summary.md").read_text()
+    (out / "f1_per_type.png").unlink(missing_ok=True)
+    lme.main(["--plots-from", str(out)])
+    assert (out / "f1_per_type.png").is_file() or importlib.util.find_spec("matplotlib") is None
     again = lme.main(argv, engine=EchoEngine(), embedder=embedder)  # nothing left to do: same rows, same scores
     assert len((out / "predictions.jsonl").read_text().splitlines()) == 8
     assert again["scores"] == first["scores"]

@@ -251,3 +251,25 @@ def test_answer_is_told_when_the_question_is_asked(make_memory):
     for bad in ("", "  ", 5):
         with pytest.raises(InvalidInput, match="now="):
             mem.answer("When?", now=bad)
+
+
+def test_raw_only_speakers_are_stored_and_searchable_but_never_extracted(make_memory):
+    """An assistant's own replies: kept as raw turns (searchable, in the answer context), one NOOP each,
+    no model call; the user's messages are extracted as before."""
+    import pytest
+    from fakes import RecordingEngine
+
+    from edgemem.errors import InvalidInput
+
+    eng = RecordingEngine()
+    mem = make_memory(eng, raw_only_speakers=["assistant"])
+    r = mem.add("For tomatoes, plant basil and marigolds next to them.", speaker="Assistant", wait=True)
+    assert r.llm_calls == 0 and [o.op for o in r.operations] == ["NOOP"] and "raw turn only" in r.operations[0].detail
+    u = mem.add("I planted basil next to my tomatoes.", speaker="Leo", wait=True)
+    assert u.llm_calls == 2 and len(eng.sent["extract"]) == 1
+    hits = mem.store.search_turns("u", mem.embedder.embed_one("marigolds for tomatoes"), 2, text="marigolds")
+    assert any("marigolds" in h.text for h in hits)
+    assert mem.config.bank_settings()["raw_only_speakers"] == ["assistant"]
+    for bad in ("assistant", [""], [3]):
+        with pytest.raises(InvalidInput, match="raw_only_speakers"):
+            make_memory(eng, name="bad.db", raw_only_speakers=bad)
