@@ -38,6 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from benchmarks import grouped_bars, pyplot
 from benchmarks.scoring import CATEGORY_LOCOMO, CATEGORY_MEM0, paired_delta, score
 from edgemem.config import MemoryConfig
 from edgemem.machine import machine_info, percentile
@@ -589,29 +590,14 @@ def markdown(s: dict[str, Any]) -> str:
 
 
 def plots(s: dict[str, Any], out: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(matplotlib not installed: no plots)", file=sys.stderr)
+    plt = pyplot()
+    if plt is None:
         return
     systems = [x for x in s["systems"] if x in s["scores"]]
-    fig, ax = plt.subplots(figsize=(8, 4))
-    width = 0.8 / max(1, len(systems))
-    for i, system in enumerate(systems):
-        vals = [s["scores"][system].get(c, {}).get("f1", 0) for c in ("1", "2", "3", "4", "all")]
-        ax.bar([x + i * width for x in range(5)], vals, width, label=system)
-    ax.set_xticks(
-        [x + 0.4 - width / 2 for x in range(5)], [f"{c}\n{CATEGORY_LOCOMO[int(c)]}" for c in "1234"] + ["all"]
-    )
-    ax.set_ylabel("F1")
-    ax.set_title(f"LoCoMo {', '.join(s['conversations'])}: F1 per category")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "f1_per_category.png", dpi=120)
-    plt.close(fig)
+    series = {x: [s["scores"][x].get(c, {}).get("f1", 0) for c in ("1", "2", "3", "4", "all")] for x in systems}
+    labels = [f"{c}\n{CATEGORY_LOCOMO[int(c)]}" for c in "1234"] + ["all"]
+    title = f"LoCoMo {', '.join(s['conversations'])}: F1 per category"
+    grouped_bars(plt, out / "f1_per_category.png", labels, series, title)
     fig, ax = plt.subplots(figsize=(5, 4))
     for system in systems:
         a = s["scores"][system]["all"]

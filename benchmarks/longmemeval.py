@@ -46,6 +46,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from benchmarks import grouped_bars, pyplot
 from benchmarks.locomo import Baselines, context_keys
 from benchmarks.scoring import paired_delta, score
 from edgemem.config import MemoryConfig
@@ -418,28 +419,17 @@ def markdown(s: dict[str, Any]) -> str:
 
 def plot(s: dict[str, Any], out: Path) -> None:
     """F1 per question type and for abstention, one bar per system (``f1_per_type.png``; not committed)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(matplotlib not installed: no plot)", file=sys.stderr)
+    plt = pyplot()
+    if plt is None:
         return
     systems = [x for x in s["systems"] if x in s["scores"]]
-    keys = [k for k in (*TYPES, ABSTENTION, "all") if any(s["scores"][x].get(k, {}).get("n") for x in systems)]
-    fig, ax = plt.subplots(figsize=(10, 4))
-    width = 0.8 / max(1, len(systems))
-    for i, system in enumerate(systems):
-        values = [s["scores"][system].get(k, {}).get("f1", 0) for k in keys]
-        ax.bar([x + i * width for x in range(len(keys))], values, width, label=system)
-    ax.set_xticks([x + 0.4 - width / 2 for x in range(len(keys))], [k.replace("-", "-\n", 1) for k in keys], fontsize=8)
-    ax.set_ylabel("F1")
-    ax.set_title(f"LongMemEval, {s['questions']} questions of {Path(s['data']).name}: F1 per question type")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "f1_per_type.png", dpi=120)
-    plt.close(fig)
+    keys = [
+        k for k in (*TYPES, ABSTENTION, ANSWERABLE, "all") if any(s["scores"][x].get(k, {}).get("n") for x in systems)
+    ]
+    series = {x: [s["scores"][x].get(k, {}).get("f1", 0) for k in keys] for x in systems}
+    labels = [k.replace("-", "-\n", 1) for k in keys]
+    title = f"LongMemEval, {s['questions']} questions of {Path(s['data']).name}: F1 per question type"
+    grouped_bars(plt, out / "f1_per_type.png", labels, series, title, width_in=10)
 
 
 def main(argv: list[str] | None = None, engine: Any = None, embedder: Any = None) -> dict[str, Any]:
