@@ -16,7 +16,7 @@ each turn with its session's date), then the question is asked at its ``question
               consolidated by the Memory Manager; the bank is cached per question and settings), answered
               by the Answer Agent, which is told the question's date. The assistant's replies are kept as
               raw turns only (``MemoryConfig.raw_only_speakers``; --assistant-facts extracts them too):
-              hundreds of words of advice each, they are the slowest messages to extract.
+              hundreds of words of advice each (what extracting them costs is not measured yet).
 
 Writes into --out: predictions.jsonl (one line per system and question, appended as it goes: an
 interrupted run continues where it stopped), summary.json (scores per system, question type and for

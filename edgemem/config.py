@@ -46,9 +46,9 @@ class MemoryConfig:
     # (experiments/admission-gate-conv30).
     admission_gate: bool = True
     # Speakers whose messages are kept as raw turns only: stored, embedded and searchable, never sent to
-    # fact extraction (no model call). For an assistant's own replies, hundreds of words of advice each:
-    # the extractor writes up to five long facts for each and the manager writes them again, while the
-    # raw turn already answers "what did you recommend". Empty: every speaker's messages are extracted.
+    # fact extraction (no model call). For an assistant's own replies, hundreds of words of advice each,
+    # whose raw turn already answers "what did you recommend". Empty: every speaker's messages are extracted.
+    # Kept lowercased and sorted (names are compared case-insensitively).
     raw_only_speakers: tuple[str, ...] = ()
     # Queued messages of one session (same source and time) whose facts are extracted in one model call,
     # up to this many (1: one call per message, as Memory-R1). Each message's facts still go to the
@@ -107,7 +107,7 @@ class MemoryConfig:
                 f"raw_only_speakers={self.raw_only_speakers!r} is not a list of speaker names. "
                 'Fix: e.g. raw_only_speakers=("assistant",), or () for none.'
             )
-        self.raw_only_speakers = tuple(self.raw_only_speakers)
+        self.raw_only_speakers = tuple(sorted({x.strip().casefold() for x in self.raw_only_speakers}))
         for name in ("threads", "background_threads"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -117,7 +117,7 @@ class MemoryConfig:
 
     def raw_only(self, speaker: str) -> bool:
         """Whether ``speaker``'s messages are kept as raw turns only (names compared case-insensitively)."""
-        return speaker.strip().casefold() in {s.strip().casefold() for s in self.raw_only_speakers}
+        return speaker.strip().casefold() in self.raw_only_speakers
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> MemoryConfig:
@@ -148,7 +148,7 @@ class MemoryConfig:
             **({"manager_add_by_number": True} if self.manager_add_by_number else {}),
             **({"admission_gate": True} if self.admission_gate else {}),
             **({"extract_batch": self.extract_batch} if self.extract_batch != 1 else {}),
-            **({"raw_only_speakers": sorted(self.raw_only_speakers)} if self.raw_only_speakers else {}),
+            **({"raw_only_speakers": list(self.raw_only_speakers)} if self.raw_only_speakers else {}),
         }
 
 

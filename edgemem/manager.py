@@ -175,9 +175,15 @@ class MemoryManager:
     def needs_extraction(self, turn: Turn) -> bool:
         """Whether ``decide`` would ask the model for this message's facts (not a request to forget, not a
         speaker kept raw only, not skipped by the admission gate)."""
-        if forget_request(turn.text) is not None or self.config.raw_only(turn.speaker):
-            return False
-        return not self.config.admission_gate or worth_extracting(turn.text)
+        return forget_request(turn.text) is None and self.not_extracted(turn) is None
+
+    def not_extracted(self, turn: Turn) -> str | None:
+        """Why a message that is no request to forget gets no extraction call (recorded as its NOOP), or None."""
+        if self.config.raw_only(turn.speaker):
+            return RAW_ONLY
+        if self.config.admission_gate and not worth_extracting(turn.text):
+            return ADMISSION_SKIP
+        return None
 
     def extract(self, turn: Turn, previous: Turn | None) -> Extraction:
         """The facts of one message: one model call."""
@@ -197,8 +203,6 @@ class MemoryManager:
         """The facts of several messages of one session in one model call, one Extraction per message
         (the call is counted on the first). None when the output cannot be read: the caller then
         extracts the messages one by one, so a bad batch costs a call but loses no fact."""
-        if len(turns) == 1:
-            return [self.extract(turns[0], None)]
         c = self.engine.complete(
             prompts.extraction_batch_messages([(t.speaker, t.text) for t in turns], turns[0].time),
             schema=prompts.extraction_batch_schema(len(turns)),
@@ -261,12 +265,10 @@ class MemoryManager:
             deletes = self.forget_ops(user, turn, turn_id, request)
             result.total_s = time.perf_counter() - t0
             return Decision(result, deletes, forget=True)
-        if self.config.raw_only(turn.speaker):
+        skipped = self.not_extracted(turn)
+        if skipped is not None:
             result.total_s = time.perf_counter() - t0
-            return Decision(result, [PlannedOp("NOOP", None, None, None, RAW_ONLY)])
-        if self.config.admission_gate and not worth_extracting(turn.text):
-            result.total_s = time.perf_counter() - t0
-            return Decision(result, [PlannedOp("NOOP", None, None, None, ADMISSION_SKIP)])
+            return Decision(result, [PlannedOp("NOOP", None, None, None, skipped)])
         if extraction is None:
             extraction = self.extract(turn, previous)
         if extraction.completion is not None:
