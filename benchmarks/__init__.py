@@ -31,7 +31,13 @@ def pyplot() -> Any:
 
 
 def grouped_bars(
-    plt: Any, path: Path, labels: list[str], series: dict[str, list[float]], title: str, width_in: float = 8
+    plt: Any,
+    path: Path,
+    labels: list[str],
+    series: dict[str, list[float]],
+    title: str,
+    width_in: float = 8,
+    ylabel: str = "F1",
 ) -> None:
     """One group of bars per label, one bar per series in each (F1 per category and system), saved to ``path``."""
     fig, ax = plt.subplots(figsize=(width_in, 4))
@@ -39,7 +45,7 @@ def grouped_bars(
     for i, (name, values) in enumerate(series.items()):
         ax.bar([x + i * width for x in range(len(labels))], values, width, label=name)
     ax.set_xticks([x + 0.4 - width / 2 for x in range(len(labels))], labels, fontsize=8 if width_in > 8 else None)
-    ax.set_ylabel("F1")
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()

@@ -126,6 +126,20 @@ class Baselines:
             self._vectors[key] = self.embedder.embed([turn_line(t) for t in turns])
         return self._vectors[key]
 
+    def retrieve(self, system: str, conv: Any, turns: list[Any], question: str) -> tuple[list[str], list[str]]:
+        """The context lines rag or rag-hybrid puts in the prompt, in dialogue order, and their dialogue ids;
+        no model call (the LongMemEval harness's retrieval-only runs stop here)."""
+        if system == "rag":
+            import numpy as np
+
+            sims = self._turn_vectors(f"{conv.sample_id}:{len(turns)}", turns) @ self.embedder.embed_one(question)
+            top = self._fit(turns, [int(i) for i in np.argsort(-sims)[: self.rag_k]])
+        elif system == "rag-hybrid":
+            top = self._fit(turns, self.hybrid_ranked(conv, turns, question))
+        else:
+            raise ValueError(f"no retrieval for system {system!r}; rag or rag-hybrid")
+        return [turn_line(turns[i]) for i in top], [turns[i].key for i in top]
+
     def answer(
         self,
         system: str,
@@ -138,23 +152,17 @@ class Baselines:
         """Answer with the baseline prompt; ``context`` given (the Mem0 peer's memories) is used as is;
         ``now``: when the question is asked (LongMemEval), None for LoCoMo."""
         t0 = time.perf_counter()
-        context = list(context or [])
         keys: list[str] | None = None  # the dialogue ids in the context (evidence recall), where known
-        if system == "rag":
-            import numpy as np
-
-            sims = self._turn_vectors(f"{conv.sample_id}:{len(turns)}", turns) @ self.embedder.embed_one(question)
-            top = self._fit(turns, [int(i) for i in np.argsort(-sims)[: self.rag_k]])
-            context, keys = [turn_line(turns[i]) for i in top], [turns[i].key for i in top]
-        elif system == "rag-hybrid":
-            top = self._fit(turns, self.hybrid_ranked(conv, turns, question))
-            context, keys = [turn_line(turns[i]) for i in top], [turns[i].key for i in top]
+        if system in ("rag", "rag-hybrid"):
+            context, keys = self.retrieve(system, conv, turns, question)
         elif system == "full":
             budget = self.engine.n_ctx - 400
             lines = [turn_line(t) for t in turns]
             while lines and self.engine.count_tokens("\n".join(lines)) > budget:
                 lines = lines[max(1, len(lines) // 20) :]  # drop the oldest 5 %
             context = lines
+        else:
+            context = list(context or [])
         c = self.engine.complete(
             baseline_messages(question, context, self.system, now), max_tokens=32, prefix_key=f"baseline-{system}"
         )

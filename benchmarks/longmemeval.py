@@ -1,7 +1,7 @@
 """LongMemEval accuracy of edgemem and baselines, same model and data, in one run.
 
     python -m benchmarks.longmemeval --data ../shared/data/longmemeval/oracle_dev.json --sample 30
-    python -m benchmarks.longmemeval --data s_dev_sample.json --systems rag,rag-hybrid     # retrieval only
+    python -m benchmarks.longmemeval --data s_dev_sample.json --systems rag,rag-hybrid --retrieval-only
     python -m benchmarks.longmemeval --data FILE --types knowledge-update,temporal-reasoning --max-questions 20
 
 LongMemEval (Wu et al., ICLR 2025) asks each question over its own chat history: for every question,
@@ -243,7 +243,6 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
     model_path = resolve_model(args.model)
     engine = engine or LlamaEngine(model_path, n_ctx=args.n_ctx, threads=args.threads)
     embedder = embedder or Embedder()
-    baselines = Baselines(engine, embedder, args.rag_k, system=BASELINE_SYSTEM)
     config = MemoryConfig(
         model=args.model,
         threads=args.threads,
@@ -253,10 +252,14 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
     )
     with pred_path.open("a") as sink:
         for n, q in enumerate(questions, start=1):
+            # one question's turn vectors serve rag and rag-hybrid, then go: S histories are ~500 turns each
+            baselines = Baselines(engine, embedder, args.rag_k, system=BASELINE_SYSTEM)
             for system in args.systems:
                 if (system, q.id) in done:
                     continue
-                if system == "edgemem":
+                if args.retrieval_only:
+                    row = retrieval_row(baselines, system, q)
+                elif system == "edgemem":
                     row = edgemem_answer(q, config, args.banks or out / "banks", engine, embedder)
                 else:
                     turns = q.turns() if system != "none" else []
@@ -271,15 +274,18 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
                     "gold": q.answer,
                     **row,
                 }
-                row.update(score_answer(q, row["prediction"]))
+                if "prediction" in row:
+                    row.update(score_answer(q, row["prediction"]))
                 if "context_keys" in row:
                     row["session_recall"] = session_recall(q, row["context_keys"])
                 sink.write(json.dumps(row) + "\n")
                 sink.flush()
-                print(
-                    f"[{n}/{len(questions)}] {system} {q.id}: {row['prediction']!r} (f1 {row['f1']:.2f})",
-                    file=sys.stderr,
+                said = (
+                    f"{row['prediction']!r} (f1 {row['f1']:.2f})"
+                    if "prediction" in row
+                    else f"evidence-session recall {row['session_recall']}"
                 )
+                print(f"[{n}/{len(questions)}] {system} {q.id}: {said}", file=sys.stderr)
     rows = [
         r for r in map(json.loads, pred_path.read_text().splitlines()) if r["question_id"] in {q.id for q in questions}
     ]
@@ -298,6 +304,7 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
         "rag_k": args.rag_k,
         "extract_batch": args.extract_batch,
         "assistant_facts": args.assistant_facts,
+        "retrieval_only": args.retrieval_only,
         "judge": None,
         "machine": machine_info(),
         **scores(rows, args.systems),
@@ -307,6 +314,18 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
     plot(summary, out)
     print(markdown(summary))
     return summary
+
+
+def retrieval_row(baselines: Baselines, system: str, q: Question) -> dict[str, Any]:
+    """What rag or rag-hybrid would put in the prompt for ``q``, without the model call: its dialogue ids,
+    its size in tokens and the time the retrieval took (embedding the history included)."""
+    t0 = time.perf_counter()
+    lines, keys = baselines.retrieve(system, SimpleNamespace(sample_id=q.id), q.turns(), q.question)
+    return {
+        "context_keys": keys,
+        "context_tokens": baselines.engine.count_tokens("\n".join(lines)),
+        "retrieval_s": time.perf_counter() - t0,
+    }
 
 
 # -- scoring -------------------------------------------------------------------------------------------
@@ -321,9 +340,11 @@ def scores(rows: list[dict[str, Any]], systems: list[str]) -> dict[str, Any]:
 
     def agg(rs: list[dict[str, Any]]) -> dict[str, Any]:
         entry: dict[str, Any] = {"n": len(rs)}
+        answered = [r for r in rs if "f1" in r]  # a retrieval-only run has none
+        if answered:
+            entry["f1"] = 100 * statistics.fmean(r["f1"] for r in answered)
+            entry["em"] = 100 * statistics.fmean(r["em"] for r in answered)
         if rs:
-            entry["f1"] = 100 * statistics.fmean(r["f1"] for r in rs)
-            entry["em"] = 100 * statistics.fmean(r["em"] for r in rs)
             recalls = [r["session_recall"] for r in rs if r.get("session_recall") is not None]
             if recalls:
                 entry["session_recall"] = statistics.fmean(recalls)
@@ -343,6 +364,9 @@ def scores(rows: list[dict[str, Any]], systems: list[str]) -> dict[str, Any]:
         entry[ANSWERABLE] = agg([r for r in rs if not r["abstention"]])
         lat = [r["latency_s"] for r in rs if "latency_s" in r]
         entry["answer_p50_s"] = percentile(lat, 50)
+        sizes = [r["context_tokens"] for r in rs if "context_tokens" in r]
+        if sizes:
+            entry["context_tokens_p50"] = percentile(sizes, 50)
         ingests = [r["ingest"] for r in rs if "ingest" in r]
         if ingests:
             now = [i for i in ingests if i["consolidated_now"]]
@@ -356,7 +380,7 @@ def scores(rows: list[dict[str, Any]], systems: list[str]) -> dict[str, Any]:
             }
         table[system] = entry
     paired = {}
-    if "rag" in by_system:
+    if any("f1" in r for r in by_system.get("rag", [])):
         base = {r["question_id"]: r["f1"] for r in by_system["rag"]}
         for system in systems:
             if system == "rag" or system not in by_system:
@@ -375,26 +399,44 @@ def markdown(s: dict[str, Any]) -> str:
         f"# LongMemEval: {s['questions']} questions of {Path(s['data']).name}"
         + (f" (stratified sample, seed {s['seed']})" if s.get("sample") else ""),
         "",
-        f"Model {s['model']['name']} ({s['threads']} threads). Token F1 (×100); abstention questions score 1 when "
-        "the answer says the history does not hold it. No LLM judge: not comparable with the paper's GPT-4o judge.",
+        (
+            "Retrieval only (no model call): the share of each question's evidence sessions of which the context "
+            "holds a turn."
+            if s.get("retrieval_only")
+            else f"Model {s['model']['name']} ({s['threads']} threads). Token F1 (×100); abstention questions score "
+            "1 when the answer says the history does not hold it. No LLM judge: not comparable with the paper's "
+            "GPT-4o judge."
+        ),
         "",
-        "| F1 | " + " | ".join(systems) + " |",
+        f"| {'evidence-session recall' if s.get('retrieval_only') else 'F1'} | " + " | ".join(systems) + " |",
         "|---|" + "---|" * len(systems),
     ]
     for key in ("all", ANSWERABLE, *TYPES, ABSTENTION):
         cells = []
         for system in systems:
-            e = s["scores"][system].get(key)
-            cells.append(f"{e['f1']:.1f} ({e['n']})" if e and e.get("n") else "-")
+            e = s["scores"][system].get(key) or {}
+            if s.get("retrieval_only"):
+                cells.append(f"{e['session_recall']:.2f} ({e['n']})" if "session_recall" in e else "-")
+            else:
+                cells.append(f"{e['f1']:.1f} ({e['n']})" if "f1" in e else "-")
         if any(c != "-" for c in cells):
             lines.append(f"| {key} | " + " | ".join(cells) + " |")
     recall = [s["scores"][x]["all"].get("session_recall") for x in systems]
-    if any(r is not None for r in recall):
+    complete = [s["scores"][x]["all"].get("session_complete") for x in systems]
+    if any(r is not None for r in complete):
+        lines.append(
+            "| all evidence sessions held | " + " | ".join("-" if r is None else f"{r:.2f}" for r in complete) + " |"
+        )
+    if any(r is not None for r in recall) and not s.get("retrieval_only"):
         lines.append(
             "| evidence-session recall | " + " | ".join("-" if r is None else f"{r:.2f}" for r in recall) + " |"
         )
+    sizes = [s["scores"][x].get("context_tokens_p50") for x in systems]
+    if any(v is not None for v in sizes):
+        lines.append("| context tokens p50 | " + " | ".join("-" if v is None else f"{v:.0f}" for v in sizes) + " |")
     p50 = [s["scores"][x].get("answer_p50_s") for x in systems]
-    lines.append("| answer p50 s | " + " | ".join("-" if v is None else f"{v:.2f}" for v in p50) + " |")
+    if any(v is not None for v in p50):
+        lines.append("| answer p50 s | " + " | ".join("-" if v is None else f"{v:.2f}" for v in p50) + " |")
     for name, d in s.get("paired_f1", {}).items():
         lines.append("")
         lines.append(
@@ -418,7 +460,8 @@ def markdown(s: dict[str, Any]) -> str:
 
 
 def plot(s: dict[str, Any], out: Path) -> None:
-    """F1 per question type and for abstention, one bar per system (``f1_per_type.png``; not committed)."""
+    """F1 (or, retrieval only, evidence-session recall) per question type and for abstention, one bar per
+    system (``f1_per_type.png`` / ``session_recall_per_type.png``)."""
     plt = pyplot()
     if plt is None:
         return
@@ -426,10 +469,11 @@ def plot(s: dict[str, Any], out: Path) -> None:
     keys = [
         k for k in (*TYPES, ABSTENTION, ANSWERABLE, "all") if any(s["scores"][x].get(k, {}).get("n") for x in systems)
     ]
-    series = {x: [s["scores"][x].get(k, {}).get("f1", 0) for k in keys] for x in systems}
+    metric, name = ("session_recall", "evidence-session recall") if s.get("retrieval_only") else ("f1", "F1")
+    series = {x: [s["scores"][x].get(k, {}).get(metric, 0) for k in keys] for x in systems}
     labels = [k.replace("-", "-\n", 1) for k in keys]
-    title = f"LongMemEval, {s['questions']} questions of {Path(s['data']).name}: F1 per question type"
-    grouped_bars(plt, out / "f1_per_type.png", labels, series, title, width_in=10)
+    title = f"LongMemEval, {s['questions']} questions of {Path(s['data']).name}: {name} per question type"
+    grouped_bars(plt, out / f"{metric}_per_type.png", labels, series, title, width_in=10, ylabel=name)
 
 
 def main(argv: list[str] | None = None, engine: Any = None, embedder: Any = None) -> dict[str, Any]:
@@ -455,6 +499,11 @@ def main(argv: list[str] | None = None, engine: Any = None, embedder: Any = None
         default=False,
         help="edgemem: extract facts from the assistant's replies too (default: kept as raw turns only)",
     )
+    p.add_argument(
+        "--retrieval-only",
+        action="store_true",
+        help="rag / rag-hybrid: score what the retrieval puts in the context, ask the model nothing",
+    )
     p.add_argument("--banks", type=Path, default=None, help="cache of ingested banks (default <out>/banks)")
     p.add_argument("--out", type=Path, default=None, help="folder for everything written")
     args = p.parse_args(argv)
@@ -468,6 +517,11 @@ def main(argv: list[str] | None = None, engine: Any = None, embedder: Any = None
     unknown = set(args.systems) - set(SYSTEMS)
     if unknown:
         raise SystemExit(f"Unknown --systems {', '.join(sorted(unknown))}. Fix: some of {', '.join(SYSTEMS)}.")
+    if args.retrieval_only and set(args.systems) - {"rag", "rag-hybrid"}:
+        raise SystemExit(
+            f"--retrieval-only scores rag and rag-hybrid, not {', '.join(sorted(set(args.systems) - {'rag', 'rag-hybrid'}))}."
+            " Fix: --systems rag,rag-hybrid."
+        )
     args.types = [x for x in args.types.split(",") if x] if args.types else None
     if args.out is None:
         args.out = Path("benchmarks/results") / f"longmemeval-{datetime.now():%Y%m%d-%H%M%S}"

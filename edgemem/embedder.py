@@ -93,8 +93,15 @@ class Embedder:
         """Vectors for ``texts`` as an array of shape (len(texts), 384)."""
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
-        out = [self._embed_batch(list(texts[i : i + self.batch_size])) for i in range(0, len(texts), self.batch_size)]
-        return np.concatenate(out)
+        # Batches of similar length: a batch is padded to its longest text, so one long text among short
+        # ones makes the whole batch pay for its length (LongMemEval's histories mix 10-word questions
+        # with 300-word answers). The order of the result is the order of ``texts``.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.empty((len(texts), DIM), dtype=np.float32)
+        for i in range(0, len(order), self.batch_size):
+            chunk = order[i : i + self.batch_size]
+            out[chunk] = self._embed_batch([texts[j] for j in chunk])
+        return out
 
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]

@@ -155,3 +155,24 @@ def test_rag_context_is_cut_to_the_model_window(tmp_path, embedder):
     rows = [json.loads(line) for line in (tmp_path / "o" / "predictions.jsonl").read_text().splitlines()]
     for r in rows:
         assert 1 <= len(r["context_keys"]) <= (engine.n_ctx - 400) // 600 < 10, r["context_keys"]
+
+
+def test_retrieval_only_scores_the_context_without_a_model_call(data, tmp_path, embedder):
+    """--retrieval-only: rows hold the context's ids, size and evidence-session recall, no answer; the
+    summary reports recall per type; other systems are refused with the fix."""
+    class NoCalls(EchoEngine):
+        def complete(self, messages, **kwargs):
+            raise AssertionError("a retrieval-only run asked the model")
+
+    engine = NoCalls()
+    out = tmp_path / "r"
+    argv = ["--data", str(data), "--systems", "rag,rag-hybrid", "--retrieval-only", "--out", str(out)]
+    summary = lme.main(argv, engine=engine, embedder=embedder)
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and all("prediction" not in r and "f1" not in r for r in rows)
+    q1 = [r for r in rows if r["question_id"] == "q1"]
+    assert all(r["session_recall"] == 1.0 and r["context_tokens"] > 0 for r in q1)
+    assert summary["scores"]["rag"]["knowledge-update"]["session_recall"] == 1.0
+    assert "f1" not in summary["scores"]["rag"]["all"] and "evidence-session recall" in (out / "summary.md").read_text()
+    with pytest.raises(SystemExit, match="Fix: --systems rag,rag-hybrid"):
+        lme.main([*argv[:2], "--systems", "rag,edgemem", "--retrieval-only", "--out", str(out)], engine, embedder)
