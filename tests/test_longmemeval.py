@@ -160,6 +160,7 @@ def test_rag_context_is_cut_to_the_model_window(tmp_path, embedder):
 def test_retrieval_only_scores_the_context_without_a_model_call(data, tmp_path, embedder):
     """--retrieval-only: rows hold the context's ids, size and evidence-session recall, no answer; the
     summary reports recall per type; other systems are refused with the fix."""
+
     class NoCalls(EchoEngine):
         def complete(self, messages, **kwargs):
             raise AssertionError("a retrieval-only run asked the model")
