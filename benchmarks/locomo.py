@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import grouped_bars, pyplot
+from benchmarks.judge import locomo_label
 from benchmarks.scoring import CATEGORY_LOCOMO, CATEGORY_MEM0, paired_delta, score
 from edgemem.config import MemoryConfig
 from edgemem.machine import machine_info, percentile
@@ -49,17 +50,6 @@ BASELINE_SYSTEM = """You answer questions about a conversation between two peopl
 Use the conversation excerpts when given; each line starts with the date and time of its session.
 Turn relative dates ("yesterday", "last week") into actual dates using that session date.
 Answer in at most 6 words: a name, a date, a number or a short phrase. No full sentence."""
-
-JUDGE_PROMPT = """Your task is to label an answer to a question as 'CORRECT' or 'WRONG'. You will be given
-a question, a 'gold' (ground truth) answer and a generated answer. Be generous: if the generated answer
-touches on the same topic as the gold answer, or refers to the same date or time period (in any
-format), it is CORRECT.
-
-Question: {question}
-Gold answer: {gold}
-Generated answer: {pred}
-
-Return JSON: {{"label": "CORRECT"}} or {{"label": "WRONG"}}"""
 
 
 def turn_line(t: Any) -> str:
@@ -430,7 +420,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     if "context_keys" in row:
                         row["evidence_recall"] = evidence_recall(qa.evidence, row["context_keys"])
                     if judge is not None:
-                        row["judge"] = judge_label(judge, qa.question, qa.answer, pred)
+                        row["judge"] = locomo_label(judge, qa.question, qa.answer, pred)
                     sink.write(json.dumps(row, ensure_ascii=False) + "\n")
                     sink.flush()
                 if as_of is not None:
@@ -498,16 +488,6 @@ def mem0_cost(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "prompt_tokens": sum(r["prompt_tokens"] for r in rows),
         "completion_tokens": sum(r["completion_tokens"] for r in rows),
     }
-
-
-def judge_label(judge: Any, question: str, gold: str, pred: str) -> int:
-    schema = {"type": "object", "properties": {"label": {"enum": ["CORRECT", "WRONG"]}}, "required": ["label"]}
-    c = judge.complete(
-        [{"role": "user", "content": JUDGE_PROMPT.format(question=question, gold=gold, pred=pred)}],
-        schema=schema,
-        max_tokens=16,
-    )
-    return int("CORRECT" in c.text)
 
 
 def summarize(pred_path: Path, systems: list[str], conversations: list[str], base: str = "edgemem") -> dict[str, Any]:

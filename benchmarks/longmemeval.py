@@ -26,8 +26,10 @@ of F1 per question type (f1_per_type.png; ``--plots-from RUN`` draws it again).
 Scores: token-set F1 and exact match against the gold answer (benchmarks.scoring). An abstention question
 (id ending in ``_abs``: the history never says) is right when the answer says it is not known, and scores
 1 or 0 in both metrics. Evidence-session recall: the share of a question's ``answer_session_ids`` of which
-the context holds a turn, or a fact taken from one. No LLM judge yet: LongMemEval's official metric is a
-GPT-4o judge, so these numbers are not comparable with the paper's.
+the context holds a turn, or a fact taken from one. --judge MODEL adds a local LLM judge with LongMemEval's
+rule per question type (benchmarks.judge; abstention questions keep the deterministic rule, and
+benchmarks.judge_agreement measures both against hand labels); the paper's judge is GPT-4o, so neither
+metric is comparable with the paper's numbers.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ from types import SimpleNamespace
 from typing import Any
 
 from benchmarks import grouped_bars, pyplot
+from benchmarks.judge import lme_label
 from benchmarks.locomo import Baselines, context_keys
-from benchmarks.scoring import paired_delta, score
+from benchmarks.scoring import abstained, paired_delta, score
 from edgemem.config import MemoryConfig
 from edgemem.machine import machine_info, percentile
 from edgemem.store import Turn
@@ -69,13 +72,6 @@ BASELINE_SYSTEM = """You answer a user's question about their earlier chats with
 Use the chat excerpts when given; each line starts with the date of its chat. Today's date comes with the question.
 Answer in at most 6 words: a name, a date, a number or a short phrase. No full sentence.
 If the excerpts do not say, answer "Not mentioned"."""
-
-# An answer that says the history does not hold it (the right answer to an abstention question).
-ABSTAINED = re.compile(
-    r"\b(not mentioned|not (?:stated|specified|provided|available|known|say)|no (?:information|mention|record)|"
-    r"(?:do not|don't|cannot|can't) (?:know|say|tell)|unknown|never mentioned)\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass
@@ -157,15 +153,6 @@ def stratified(questions: list[Question], n: int, seed: int = 0) -> list[Questio
         share[max(groups, key=lambda k: len(groups[k]) - share[k])] += 1
     picked = {q.id for k, v in groups.items() for q in rng.sample(v, min(share[k], len(v)))}
     return [q for q in questions if q.id in picked]
-
-
-def abstained(answer: str) -> bool:
-    """Whether an answer says the information is not in the history.
-
-    >>> abstained("Not mentioned"), abstained("You did not mention this"), abstained("Rome")
-    (True, False, False)
-    """
-    return bool(ABSTAINED.search(answer))
 
 
 def score_answer(q: Question, prediction: str) -> dict[str, float]:
@@ -286,6 +273,8 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
                     else f"evidence-session recall {row['session_recall']}"
                 )
                 print(f"[{n}/{len(questions)}] {system} {q.id}: {said}", file=sys.stderr)
+    if args.judge:
+        judge_rows(pred_path, questions, args.judge, args.threads)
     rows = [
         r for r in map(json.loads, pred_path.read_text().splitlines()) if r["question_id"] in {q.id for q in questions}
     ]
@@ -305,7 +294,7 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
         "extract_batch": args.extract_batch,
         "assistant_facts": args.assistant_facts,
         "retrieval_only": args.retrieval_only,
-        "judge": None,
+        "judge": f"local GGUF judge {args.judge} (not the GPT-4o judge of the paper)" if args.judge else None,
         "machine": machine_info(),
         **scores(rows, args.systems),
     }
@@ -314,6 +303,28 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
     plot(summary, out)
     print(markdown(summary))
     return summary
+
+
+def judge_rows(pred_path: Path, questions: list[Question], judge_model: str, threads: int) -> None:
+    """Label every answered row of ``questions`` not yet judged by ``judge_model`` with the local judge
+    (LongMemEval's rule for its question type, benchmarks.judge; abstention questions by the deterministic
+    rule); the file is rewritten in place."""
+    from edgemem.engine import LlamaEngine
+    from edgemem.models import resolve_model
+
+    by_id = {q.id: q for q in questions}
+    rows = [json.loads(line) for line in pred_path.read_text().splitlines()]
+    todo = [r for r in rows if r["question_id"] in by_id and "prediction" in r and r.get("judge_model") != judge_model]
+    if not todo:
+        return
+    judge = LlamaEngine(resolve_model(judge_model), n_ctx=2048, threads=threads)
+    for r in todo:
+        q = by_id[r["question_id"]]
+        r["judge"] = lme_label(judge, q.type, q.question, q.answer, r["prediction"], q.abstention)
+        r["judge_model"] = judge_model
+    tmp = pred_path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tmp.replace(pred_path)  # a crash leaves the old file whole
 
 
 def retrieval_row(baselines: Baselines, system: str, q: Question) -> dict[str, Any]:
@@ -344,6 +355,8 @@ def scores(rows: list[dict[str, Any]], systems: list[str]) -> dict[str, Any]:
         if answered:
             entry["f1"] = 100 * statistics.fmean(r["f1"] for r in answered)
             entry["em"] = 100 * statistics.fmean(r["em"] for r in answered)
+            if all("judge" in r for r in answered):
+                entry["judge"] = 100 * statistics.fmean(r["judge"] for r in answered)
         if rs:
             recalls = [r["session_recall"] for r in rs if r.get("session_recall") is not None]
             if recalls:
@@ -379,18 +392,23 @@ def scores(rows: list[dict[str, Any]], systems: list[str]) -> dict[str, Any]:
                 "memories_per_question_p50": percentile([i["memories"] for i in ingests], 50),
             }
         table[system] = entry
-    paired = {}
-    if any("f1" in r for r in by_system.get("rag", [])):
-        base = {r["question_id"]: r["f1"] for r in by_system["rag"]}
+
+    def paired(metric: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if not any(metric in r for r in by_system.get("rag", [])):
+            return out
+        base = {r["question_id"]: r[metric] for r in by_system["rag"] if metric in r}
         for system in systems:
             if system == "rag" or system not in by_system:
                 continue
-            common = [r for r in by_system[system] if r["question_id"] in base]
+            common = [r for r in by_system[system] if r["question_id"] in base and metric in r]
             if common:
-                paired[f"{system} - rag"] = paired_delta(
-                    [r["f1"] for r in common], [base[r["question_id"]] for r in common]
+                out[f"{system} - rag"] = paired_delta(
+                    [r[metric] for r in common], [base[r["question_id"]] for r in common]
                 )
-    return {"scores": table, "paired_f1": paired}
+        return out
+
+    return {"scores": table, "paired_f1": paired("f1"), "paired_judge": paired("judge")}
 
 
 def markdown(s: dict[str, Any]) -> str:
@@ -404,8 +422,8 @@ def markdown(s: dict[str, Any]) -> str:
             "holds a turn."
             if s.get("retrieval_only")
             else f"Model {s['model']['name']} ({s['threads']} threads). Token F1 (×100); abstention questions score "
-            "1 when the answer says the history does not hold it. No LLM judge: not comparable with the paper's "
-            "GPT-4o judge."
+            "1 when the answer says the history does not hold it. Neither this nor the local judge below is "
+            "comparable with the paper's GPT-4o judge."
         ),
         "",
         f"| {'evidence-session recall' if s.get('retrieval_only') else 'F1'} | " + " | ".join(systems) + " |",
@@ -456,6 +474,22 @@ def markdown(s: dict[str, Any]) -> str:
             + (f"{ingest['seconds_per_turn']:.2f} s per turn, " if ingest["seconds_per_turn"] else "")
             + f"{ingest['memories_per_question_p50']} memories per question (p50).",
         ]
+    if s.get("judge") and any("judge" in s["scores"][x]["all"] for x in systems):
+        lines += ["", f"Judged right, % ({s['judge']}):", "", "| judge | " + " | ".join(systems) + " |"]
+        lines.append("|---|" + "---|" * len(systems))
+        for key in ("all", ANSWERABLE, *TYPES, ABSTENTION):
+            cells = [
+                f"{e['judge']:.1f} ({e['n']})" if "judge" in e else "-"
+                for e in (s["scores"][x].get(key) or {} for x in systems)
+            ]
+            if any(c != "-" for c in cells):
+                lines.append(f"| {key} | " + " | ".join(cells) + " |")
+        for name, d in s.get("paired_judge", {}).items():
+            lines.append("")
+            lines.append(
+                f"{name}: {d['delta']:+.1f} points judged right (95 % interval {d['ci95_low']:+.1f} to "
+                f"{d['ci95_high']:+.1f}; {d['better']} better, {d['worse']} worse)"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -503,6 +537,12 @@ def main(argv: list[str] | None = None, engine: Any = None, embedder: Any = None
         "--retrieval-only",
         action="store_true",
         help="rag / rag-hybrid: score what the retrieval puts in the context, ask the model nothing",
+    )
+    p.add_argument(
+        "--judge",
+        default=None,
+        help="a local GGUF (registry name or path) as LLM judge with LongMemEval's per-type rules; a finished "
+        "run given again with --judge is judged without answering anew",
     )
     p.add_argument("--banks", type=Path, default=None, help="cache of ingested banks (default <out>/banks)")
     p.add_argument("--out", type=Path, default=None, help="folder for everything written")

@@ -9,6 +9,8 @@ which is identical for one-sentence answers.
 
 from __future__ import annotations
 
+import re
+
 from edgemem.metrics import exact_match, f1
 
 # LoCoMo's numeric categories and the two naming conventions found in papers.
@@ -58,3 +60,20 @@ def paired_delta(ours: list[float], base: list[float], reps: int = 2000, seed: i
         "better": sum(d > 0 for d in diffs),
         "worse": sum(d < 0 for d in diffs),
     }
+
+
+# An answer that says the history does not hold it (the right answer to an abstention question).
+ABSTAINED = re.compile(
+    r"\b(not mentioned|not (?:stated|specified|provided|available|known|say)|no (?:information|mention|record)|"
+    r"(?:do not|don't|cannot|can't) (?:know|say|tell)|unknown|never mentioned)\b",
+    re.IGNORECASE,
+)
+
+
+def abstained(answer: str) -> bool:
+    """Whether an answer says the information is not in the history.
+
+    >>> abstained("Not mentioned"), abstained("You did not mention this"), abstained("Rome")
+    (True, False, False)
+    """
+    return bool(ABSTAINED.search(answer))
