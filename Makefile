@@ -8,7 +8,7 @@ DEV := $(VENV)/.dev-installed
 # Tests run on one thread each for llama.cpp, onnxruntime and BLAS: a 2-core CI machine stays responsive.
 TEST_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 
-.PHONY: demo test lint bench-latency bench-locomo clean
+.PHONY: demo test lint bench-latency bench-locomo answer-agent clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ bench-latency: $(RUNTIME)
 DATA ?=
 bench-locomo: $(DEV)
 	$(PY) -m benchmarks.locomo --conversations conv-30 $(if $(DATA),--data $(DATA)) --out runs/bench-locomo
+
+# Rebuild the shipped answer agent from the committed SFT targets and check it against the shipped adapter's
+# conv-30 answers (training/answer_agent.py; most of its time goes into building two banks).
+answer-agent: $(DEV)
+	$(TEST_ENV) $(PY) -m training.answer_agent $(if $(DATA),--data $(DATA)) --threads 2 --out runs/answer-agent
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

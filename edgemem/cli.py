@@ -16,7 +16,7 @@ import click
 from .config import MemoryConfig
 from .errors import EdgememError, InvalidInput
 from .memory import Memory
-from .models import edgemem_home, list_models
+from .models import SHIPPED_ADAPTERS, edgemem_home, list_models
 
 
 def default_db() -> Path:
@@ -42,6 +42,19 @@ def background_option(fn: Callable[..., Any]) -> Callable[..., Any]:
         help="Consolidate stored messages in the background; --no-background leaves them to `edgemem flush` "
         "or another process on the file.",
     )(fn)
+
+
+def adapters_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--no-adapters",
+        is_flag=True,
+        help="Serve the untrained agents: no trained adapter shipped for the model (see `edgemem models`).",
+    )(fn)
+
+
+def shipped(no_adapters: bool) -> dict[str, Any]:
+    """The MemoryConfig setting of --no-adapters: {} turns the shipped adapters off, None keeps them."""
+    return {"adapters": {} if no_adapters else None}
 
 
 def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -100,12 +113,13 @@ def cli() -> None:
 @cli.command()
 @store_options
 @click.option("--fresh", is_flag=True, help="Forget the demo bank and ingest again.")
+@adapters_option
 @handle_errors
-def demo(db: str | None, user: str, model: str | None, threads: int | None, fresh: bool) -> None:
+def demo(db: str | None, user: str, model: str | None, threads: int | None, fresh: bool, no_adapters: bool) -> None:
     """Ingest a small demo conversation, show every memory operation, answer questions."""
     from .demo import run_demo
 
-    with open_memory(db or str(edgemem_home() / "demo.db"), user, model, threads) as mem:
+    with open_memory(db or str(edgemem_home() / "demo.db"), user, model, threads, **shipped(no_adapters)) as mem:
         run_demo(mem, echo=click.echo, fresh=fresh)
 
 
@@ -286,6 +300,7 @@ def status(db: str | None, user: str, model: str | None, threads: int | None, as
 @click.option("--k", type=int, default=None, help="Memories per speaker (default: answer_k, 5).")
 @click.option("--now", default=None, help='When the question is asked, e.g. "28 May 2023" (for "how long ago").')
 @store_options
+@adapters_option
 @json_option
 @handle_errors
 def ask(
@@ -296,10 +311,11 @@ def ask(
     user: str,
     model: str | None,
     threads: int | None,
+    no_adapters: bool,
     as_json: bool,
 ) -> None:
     """Answer a question from the memories."""
-    with open_memory(db, user, model, threads, existing=True) as mem:
+    with open_memory(db, user, model, threads, existing=True, **shipped(no_adapters)) as mem:
         a = mem.answer(question, k=k, now=now)
 
         def text() -> None:
@@ -476,6 +492,7 @@ def import_memories(file: str, db: str | None, user: str, model: str | None, thr
 )
 @background_option
 @store_options
+@adapters_option
 @handle_errors
 def serve(
     host: str,
@@ -486,11 +503,12 @@ def serve(
     user: str,
     model: str | None,
     threads: int | None,
+    no_adapters: bool,
 ) -> None:
     """Serve the memory over a local HTTP API (OpenAPI at /docs)."""
     from .server import serve as run_server
 
-    with open_memory(db, user, model, threads, background=background) as mem:
+    with open_memory(db, user, model, threads, background=background, **shipped(no_adapters)) as mem:
         click.echo(f"edgemem: serving {mem.path} on http://{host}:{port} (docs: /docs)", err=True)
         run_server(mem, host, port, token)
 
@@ -498,12 +516,13 @@ def serve(
 @cli.command()
 @background_option
 @store_options
+@adapters_option
 @handle_errors
-def mcp(background: bool, db: str | None, user: str, model: str | None, threads: int | None) -> None:
+def mcp(background: bool, db: str | None, user: str, model: str | None, threads: int | None, no_adapters: bool) -> None:
     """Serve the memory as an MCP server over stdio (remember / recall / answer / forget)."""
     from .mcp_server import run_stdio
 
-    with open_memory(db, user, model, threads, background=background) as mem:
+    with open_memory(db, user, model, threads, background=background, **shipped(no_adapters)) as mem:
         run_stdio(mem)
 
 
@@ -511,13 +530,18 @@ def mcp(background: bool, db: str | None, user: str, model: str | None, threads:
 @json_option
 @handle_errors
 def models(as_json: bool) -> None:
-    """List the packaged models: installed or not, size, how to install."""
+    """List the packaged models (installed or not, size, how to install) and the trained adapters shipped
+    for them, which answer by default (--no-adapters turns them off)."""
     rows = list_models()
+    adapters = {a.name: a for a in SHIPPED_ADAPTERS}
 
     def text() -> None:
         for m in rows:
             state = f"installed  {m.path}" if m.installed else f"missing    {m.install}"
             click.echo(f"{m.name:<20} {m.size / 1e6:7.0f} MB  {state}")
+            for name in m.adapters:
+                a = adapters[name]
+                click.echo(f"  + {name:<16} {a.size / 1e6:7.1f} MB  {a.agent} agent, on by default ({a.card})")
 
     emit([dataclasses.asdict(m) for m in rows], as_json, text)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidInput
@@ -22,7 +22,10 @@ class MemoryConfig:
     # app's own work (an ``add`` embeds its message) while the queue is consolidated.
     background_threads: int | None = None
     constrained: bool = True  # JSON-schema constrained decoding for extraction, manager and answer
-    adapters: dict[str, str] = field(default_factory=dict)  # agent ("manager"/"answer") -> GGUF LoRA path
+    # GGUF LoRA adapters per agent ("manager"/"answer" -> path). None: the trained adapters shipped for the
+    # model (edgemem.models.SHIPPED_ADAPTERS), or a manifest's; {} turns the shipped ones off; a dict
+    # names its own (on top of a manifest's).
+    adapters: dict[str, str] | None = None
     # Memory Manager (Memory-R1: top 5 related memories per fact)
     manager_k: int = 5
     # The previous message shown to fact extraction as context (Memory-R1 extracts from message pairs).
@@ -108,6 +111,13 @@ class MemoryConfig:
                 'Fix: e.g. raw_only_speakers=("assistant",), or () for none.'
             )
         self.raw_only_speakers = tuple(sorted({x.strip().casefold() for x in self.raw_only_speakers}))
+        if self.adapters is not None and (
+            not isinstance(self.adapters, dict) or not set(self.adapters) <= {"manager", "answer"}
+        ):
+            raise InvalidInput(
+                f"adapters={self.adapters!r} does not map agents to GGUF LoRA files. Fix: e.g. "
+                'adapters={"answer": "answer-lora.gguf"}; {} turns the shipped adapters off; None keeps them.'
+            )
         for name in ("threads", "background_threads"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -135,7 +145,8 @@ class MemoryConfig:
         equal bank settings build the same bank, so a cached bank serves any answer settings."""
         return {
             "model": str(self.model),
-            "manager_adapter": self.adapters.get("manager"),
+            # no shipped adapter is a manager's yet: a default-config bank is the untrained manager's
+            "manager_adapter": (self.adapters or {}).get("manager"),
             "constrained": self.constrained,
             "manager_k": self.manager_k,
             "context_messages": self.context_messages,

@@ -24,7 +24,8 @@ from .embedder import Embedder
 from .engine import Engine, LlamaEngine
 from .errors import InvalidInput
 from .manager import MemoryManager, TurnResult
-from .manifest import served_model
+from .manifest import is_manifest, served_model
+from .models import shipped_adapters
 from .store import HistoryEntry, MemoryItem, SearchHit, Store, Turn
 
 INGEST_BATCH = 64  # turns embedded and stored per transaction by ``ingest``
@@ -118,7 +119,12 @@ class Memory:
         with self._init_lock:
             if self._engine is None:
                 served = served_model(self.config.model)
-                adapters: dict[str, str | Path] = {**served.adapters, **self.config.adapters}
+                adapters: dict[str, str | Path]
+                if self.config.adapters is None:  # the defaults: a manifest's, else those shipped for the model
+                    manifest = is_manifest(self.config.model)
+                    adapters = dict(served.adapters if manifest else shipped_adapters(self.config.model))
+                else:
+                    adapters = {**served.adapters, **self.config.adapters}
                 self._engine = LlamaEngine(
                     served.model,
                     n_ctx=self.config.n_ctx,

@@ -74,6 +74,52 @@ REGISTRY: dict[str, ModelSpec] = {
 
 
 @dataclass(frozen=True)
+class AdapterSpec:
+    """A trained GGUF LoRA shipped inside the package and served by default on its base model."""
+
+    name: str
+    base: str  # the registry name of the model it was exported for
+    agent: str  # "answer" or "manager"
+    file: str  # inside edgemem/adapters/
+    sha256: str
+    size: int
+    card: str  # the model card: what it was trained on, how, and its measured effect
+
+
+# The shipped adapters. Memory.open() applies the ones of its model unless MemoryConfig.adapters says
+# otherwise (``{}`` turns them off); a manifest's or an explicit adapter replaces them.
+SHIPPED_ADAPTERS: tuple[AdapterSpec, ...] = ()
+
+
+def adapters_dir() -> Path:
+    return Path(__file__).parent / "adapters"
+
+
+def shipped_adapters(model: str | os.PathLike[str] | None) -> dict[str, Path]:
+    """The shipped adapters of a registry model (None = the default model), each checked against its pinned
+    sha256; none for a .gguf path or a manifest (their adapters are the user's to choose).
+
+    Raises:
+        ModelCorrupt: a shipped adapter file is missing or changed (a damaged install).
+    """
+    name = str(model) if model is not None else DEFAULT_MODEL
+    out = {}
+    for spec in SHIPPED_ADAPTERS:
+        if spec.base != name:
+            continue
+        path = adapters_dir() / spec.file
+        # hashed on every load (a few MB, milliseconds): no stamp file is written into the package
+        if not path.exists() or sha256_file(path) != spec.sha256:
+            raise ModelCorrupt(
+                f"The shipped {spec.agent} adapter {path} is missing or does not match its pinned sha256. "
+                "Fix: pip install --force-reinstall edgemem, or turn the shipped adapters off "
+                "(MemoryConfig(adapters={}), --no-adapters)."
+            )
+        out[spec.agent] = path
+    return out
+
+
+@dataclass(frozen=True)
 class ModelStatus:
     name: str
     title: str
@@ -81,6 +127,7 @@ class ModelStatus:
     path: Path | None
     size: int
     install: str
+    adapters: tuple[str, ...] = ()  # the shipped adapters served on it by default (names)
 
 
 def edgemem_home() -> Path:
@@ -117,7 +164,8 @@ def list_models() -> list[ModelStatus]:
         path = None
         if chunks is not None:
             path = chunks[0] if spec.single_file else edgemem_home() / "models" / f"{spec.name}.gguf"
-        out.append(ModelStatus(spec.name, spec.title, chunks is not None, path, spec.size, spec.pip_command))
+        shipped = tuple(a.name for a in SHIPPED_ADAPTERS if a.base == spec.name)
+        out.append(ModelStatus(spec.name, spec.title, chunks is not None, path, spec.size, spec.pip_command, shipped))
     return out
 
 

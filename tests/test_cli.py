@@ -41,6 +41,7 @@ def test_models_json():
     result = CliRunner().invoke(cli, ["models", "--json"])
     rows = json.loads(result.output)
     assert {r["name"] for r in rows} >= {"qwen2.5-coder-0.5b", "smollm2-135m"}
+    assert all(isinstance(r["adapters"], list) for r in rows)  # the trained adapters shipped for each
 
 
 @pytest.mark.parametrize(
@@ -116,6 +117,8 @@ def test_add_ask_search_forget_restore(tmp_path):
     items = json.loads(r.stdout)
     r = run("ask", "What is the puppy called?", "--json", *common)
     assert r.returncode == 0 and json.loads(r.stdout)["answer"]
+    r = run("ask", "What is the puppy called?", "--no-adapters", "--json", *common)  # the untrained agents
+    assert r.returncode == 0 and json.loads(r.stdout)["answer"], r.stderr
     if items:  # SmolLM2 may extract nothing; the flow below needs one memory
         mid = str(items[0]["id"])
         hits = json.loads(run("search", "puppy", "--json", *common).stdout)

@@ -55,7 +55,7 @@ def test_merged_export_keeps_the_behaviour(fixed_adapter, tmp_path, embedder):
 
 
 @pytest.mark.slow
-def test_lora_only_export_on_the_packaged_base(fixed_adapter, tmp_path, embedder):
+def test_lora_only_export_on_the_packaged_base(fixed_adapter, tmp_path, embedder, monkeypatch):
     out = tmp_path / "lora"
     manifest = export(ExportArgs(adapter=fixed_adapter, agent="answer", out=out, lora_only=True, probes=3))
     data = json.loads(manifest.read_text())
@@ -79,6 +79,27 @@ def test_lora_only_export_on_the_packaged_base(fixed_adapter, tmp_path, embedder
     with Memory(tmp_path / "l.db", model=str(manifest), threads=1, embedder=embedder) as mem:
         r = mem.add("I moved to Lisbon last week.", speaker="Maya", wait=True)
         assert r.llm_calls >= 1
+    # shipped in the package as the model's default answer adapter: on by default, off with adapters={}
+    from edgemem import models
+
+    spec = models.AdapterSpec(
+        "banana",
+        "smollm2-135m",
+        "answer",
+        lora.name,
+        data["adapters"]["answer"]["sha256"],
+        lora.stat().st_size,
+        "tests/fixed_lora.py",
+    )
+    monkeypatch.setattr(models, "SHIPPED_ADAPTERS", (spec,))
+    monkeypatch.setattr(models, "adapters_dir", lambda: lora.parent)
+
+    def answer(**settings):
+        with Memory(tmp_path / "s.db", model="smollm2-135m", threads=1, embedder=embedder, **settings) as mem:
+            return mem.answer("Where does Maya live?").answer.lower()
+
+    assert WORD in answer()
+    assert WORD not in answer(adapters={})
 
 
 def test_bad_arguments(tmp_path, fixed_adapter_stub):

@@ -90,3 +90,61 @@ def test_embedder_real(embedder):
     assert v[0] @ v[1] > 0.6 > v[0] @ v[2]
     batch = embedder.embed([f"text number {i}" for i in range(70)])  # more than one batch
     assert np.allclose(batch[5], embedder.embed_one("text number 5"), atol=1e-5)
+
+
+@pytest.fixture
+def shipped(tmp_path, monkeypatch):
+    """A made-up adapter shipped for smollm2-135m (the bytes are not a real LoRA: nothing loads it)."""
+    lora = tmp_path / "answer-smol.gguf"
+    lora.write_bytes(b"GGUF fake adapter")
+    spec = models.AdapterSpec(
+        "answer-smol", "smollm2-135m", "answer", lora.name, hashlib.sha256(lora.read_bytes()).hexdigest(), 17, "card.md"
+    )
+    monkeypatch.setattr(models, "SHIPPED_ADAPTERS", (spec,))
+    monkeypatch.setattr(models, "adapters_dir", lambda: tmp_path)
+    return lora
+
+
+def test_shipped_adapters_are_those_of_the_model_and_checked(shipped):
+    assert models.shipped_adapters("smollm2-135m") == {"answer": shipped}
+    assert models.shipped_adapters("qwen2.5-coder-1.5b") == {}
+    assert models.shipped_adapters(str(shipped.parent / "own.gguf")) == {}  # a path: the user's own model
+    assert {m.name: m.adapters for m in models.list_models()}["smollm2-135m"] == ("answer-smol",)
+    shipped.write_bytes(b"GGUF changed")
+    with pytest.raises(ModelCorrupt, match="--no-adapters"):
+        models.shipped_adapters("smollm2-135m")
+
+
+def test_memory_serves_the_shipped_adapters_unless_told_otherwise(shipped, tmp_path, monkeypatch, embedder):
+    """adapters=None (the default) serves the shipped ones; {} none; a dict its own; a manifest its own."""
+    import json
+
+    from edgemem import Memory
+
+    seen = []
+
+    class Recorder:  # stands in for LlamaEngine: records what it would load
+        def __init__(self, path, **kw):
+            seen.append(kw["adapters"])
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr("edgemem.memory.LlamaEngine", Recorder)
+    for settings in ({}, {"adapters": {}}, {"adapters": {"answer": "mine.gguf"}}):
+        with Memory(None, model="smollm2-135m", embedder=embedder, **settings) as mem:
+            assert isinstance(mem.engine, Recorder)
+    assert seen == [{"answer": shipped}, {}, {"answer": "mine.gguf"}]
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"format": 1, "kind": "lora", "base": {"id": "smollm2-135m"}, "adapters": {}}))
+    with Memory(None, model=str(manifest), embedder=embedder) as mem:
+        assert isinstance(mem.engine, Recorder)
+    assert len(seen) == 4 and seen[-1] == {}  # a manifest's adapters (none here), not the shipped ones
+
+
+def test_adapters_setting_is_checked():
+    from edgemem import MemoryConfig
+    from edgemem.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="adapters="):
+        MemoryConfig(adapters={"answerer": "x.gguf"})

@@ -1162,3 +1162,12 @@ def test_manager_examples_carry_probe_questions(locomo_data, tmp_path):
     assert counts["manager_train"] == sum(len(r["probes"]) for r in rows)
     with pytest.raises(InvalidInput, match="manager_train.jsonl does not exist"):
         build_data(DataArgs(data=LOCOMO, out=tmp_path / "none", probes_only=True))
+
+
+def test_a_setting_on_by_default_is_turned_off_with_no_flag():
+    from training.data import DataArgs
+    from training.settings import settings_parser
+
+    parse = settings_parser(DataArgs, "").parse_args
+    assert parse([]).admission_gate is True and parse(["--no-admission-gate"]).admission_gate is False
+    assert parse([]).evidence_in_bank is False and parse(["--evidence-in-bank"]).evidence_in_bank is True

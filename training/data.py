@@ -49,6 +49,9 @@ class DataArgs:
     # how the answer prompts find them (the runtime's default; the committed answer-agent targets were
     # rendered with "dense", so rebuilding that agent from them needs --search dense)
     search: str = MemoryConfig.search
+    # the bank's admission gate (MemoryConfig.admission_gate); --no-admission-gate builds banks as before
+    # the gate existed: the committed answer-agent targets were sampled on such a bank
+    admission_gate: bool = MemoryConfig.admission_gate
     out: Path = Path("runs/data")
     banks: Path | None = None  # where bank databases are cached (default $EDGEMEM_HOME/banks)
     # which training sets to write: "answer", "manager" or both. The manager's costs one LLM call per
@@ -73,6 +76,7 @@ def build_bank(args: DataArgs, conv: Conversation, engine: Any = None, embedder:
         answer_k=args.answer_k,
         answer_turns_k=args.answer_turns_k,
         search=args.search,
+        admission_gate=args.admission_gate,
     )
     total = len(kept_turns(conv, args.max_sessions))
     done = [0]

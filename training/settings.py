@@ -168,7 +168,10 @@ def settings_parser(cls: Any, doc: str | None, prog: str | None = None) -> argpa
     for f in dataclasses.fields(cls):
         flag = f"--{f.name.replace('_', '-')}"
         if f.type == "bool":
-            p.add_argument(flag, action="store_true")
+            if f.default is True:  # a setting on by default is turned off with --no-<flag>
+                p.add_argument(flag, action=argparse.BooleanOptionalAction, default=True)
+            else:
+                p.add_argument(flag, action="store_true")
             continue
         if str(f.type) not in _TYPES:  # a new field type must be taught here, not parsed as a string
             raise TypeError(f"settings_parser: no converter for {cls.__name__}.{f.name}: {f.type}")
