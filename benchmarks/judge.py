@@ -14,7 +14,8 @@ LongMemEval's judge has a rule per question type (the benchmark's evaluate_qa.py
       answer recalls and uses the user's own information as the rubric says (not every point needed).
 Abstention questions (ids ending _abs) are right when the answer says the history does not hold it. The
 local 0.5B and 1.5B judges label those badly: on the hand-labelled sample they call every one WRONG, the
-right "Not mentioned." answers included (benchmarks/results/longmemeval-judge-agreement.json), so lme_label scores them with the harness's deterministic rule (benchmarks.scoring.abstained) instead.
+right "Not mentioned." answers included (benchmarks/results/longmemeval-judge-agreement.json), so
+lme_label scores them with the harness's deterministic rule (benchmarks.scoring.abstained) instead.
 """
 
 from __future__ import annotations
@@ -83,6 +84,19 @@ def lme_prompt(qtype: str, question: str, gold: str, pred: str, abstention: bool
     else:
         raise ValueError(f"no judging rule for question type {qtype!r}; one of {', '.join(LME_RULES)}")
     return LME_PROMPT.format(rule=rule, question=question, gold_name=gold_name, gold=gold, pred=pred)
+
+
+def judge_engine(name: str, threads: int, loaded: tuple[Path, Any] | None = None) -> tuple[Path, Any]:
+    """The judge model ``name`` (a registry name or a .gguf path) and its engine. ``loaded``: the (path,
+    engine) a harness already answers with; when the judge is the same file, that engine judges too (judge
+    prompts use no adapter), so the model is not loaded into RAM a second time."""
+    from edgemem.engine import LlamaEngine
+    from edgemem.models import resolve_model
+
+    path = resolve_model(name)
+    if loaded is not None and loaded[0] == path:
+        return loaded
+    return path, LlamaEngine(path, n_ctx=2048, threads=threads)
 
 
 def label(judge: Any, prompt: str) -> int:

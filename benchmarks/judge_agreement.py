@@ -22,15 +22,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.judge import agreement, label, lme_label, lme_prompt, read_labels
+from benchmarks.judge import agreement, judge_engine, label, lme_label, lme_prompt, read_labels
 from benchmarks.longmemeval import load
 from benchmarks.scoring import abstained, exact_match
 from edgemem.machine import machine_info
 
 
 def main(argv: list[str] | None = None, engines: dict[str, Any] | None = None) -> dict[str, Any]:
-    from edgemem.engine import LlamaEngine
-    from edgemem.models import resolve_model, sha256_file
+    from edgemem.models import sha256_file
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, required=True, help="the LongMemEval file the predictions answer")
@@ -69,8 +68,7 @@ def main(argv: list[str] | None = None, engines: dict[str, Any] | None = None) -
     for name in [x for x in args.judge.split(",") if x]:
         engine, path = (engines or {}).get(name), None
         if engine is None:
-            path = resolve_model(name)
-            engine = LlamaEngine(path, n_ctx=2048, threads=args.threads)
+            path, engine = judge_engine(name, args.threads)
         t0 = time.perf_counter()
         scored, judged_abstention = {}, {}
         for k in keys:

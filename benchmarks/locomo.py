@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import grouped_bars, pyplot
-from benchmarks.judge import locomo_label
+from benchmarks.judge import judge_engine, locomo_label
 from benchmarks.scoring import CATEGORY_LOCOMO, CATEGORY_MEM0, paired_delta, score
 from edgemem.config import MemoryConfig
 from edgemem.machine import machine_info, percentile
@@ -296,7 +296,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     engine = LlamaEngine(model_path, n_ctx=args.n_ctx, threads=args.threads)
     embedder = Embedder(threads=1)
     baselines = Baselines(engine, embedder, args.rag_k)
-    judge = LlamaEngine(resolve_model(args.judge), n_ctx=2048, threads=args.threads) if args.judge else None
+    judge = judge_engine(args.judge, args.threads, (model_path, engine))[1] if args.judge else None
     pred_path = out / "predictions.jsonl"
     model_sha = sha256_file(model_path)
     check_settings(out, {label: system_settings(args, label, model_sha) for label in labels(systems, args.protocol)})

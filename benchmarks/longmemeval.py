@@ -49,7 +49,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from benchmarks import grouped_bars, pyplot
-from benchmarks.judge import lme_label
+from benchmarks.judge import judge_engine, lme_label
 from benchmarks.locomo import Baselines, context_keys
 from benchmarks.scoring import abstained, paired_delta, score
 from edgemem.config import MemoryConfig
@@ -228,7 +228,10 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
     if pred_path.exists():
         done = {(r["system"], r["question_id"]) for r in map(json.loads, pred_path.read_text().splitlines())}
     model_path = resolve_model(args.model)
-    engine = engine or LlamaEngine(model_path, n_ctx=args.n_ctx, threads=args.threads)
+    loaded = None  # the harness's own engine judges too when the judge is its model (an injected one may not be)
+    if engine is None:
+        engine = LlamaEngine(model_path, n_ctx=args.n_ctx, threads=args.threads)
+        loaded = (model_path, engine)
     embedder = embedder or Embedder()
     config = MemoryConfig(
         model=args.model,
@@ -274,7 +277,7 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
                 )
                 print(f"[{n}/{len(questions)}] {system} {q.id}: {said}", file=sys.stderr)
     if args.judge:
-        judge_rows(pred_path, questions, args.judge, args.threads)
+        judge_rows(pred_path, questions, args.judge, args.threads, loaded)
     rows = [
         r for r in map(json.loads, pred_path.read_text().splitlines()) if r["question_id"] in {q.id for q in questions}
     ]
@@ -305,19 +308,18 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
     return summary
 
 
-def judge_rows(pred_path: Path, questions: list[Question], judge_model: str, threads: int) -> None:
-    """Label every answered row of ``questions`` not yet judged by ``judge_model`` with the local judge
-    (LongMemEval's rule for its question type, benchmarks.judge; abstention questions by the deterministic
-    rule); the file is rewritten in place."""
-    from edgemem.engine import LlamaEngine
-    from edgemem.models import resolve_model
-
+def judge_rows(
+    pred_path: Path, questions: list[Question], judge_model: str, threads: int, loaded: tuple[Path, Any] | None = None
+) -> None:
+    """Label every answered row of ``questions`` not yet judged by ``judge_model`` (LongMemEval's rule for its
+    question type, benchmarks.judge; abstention questions by the deterministic rule); the file is rewritten
+    in place. ``loaded``: the harness's (model path, engine), reused when the judge is the same model."""
     by_id = {q.id: q for q in questions}
     rows = [json.loads(line) for line in pred_path.read_text().splitlines()]
     todo = [r for r in rows if r["question_id"] in by_id and "prediction" in r and r.get("judge_model") != judge_model]
     if not todo:
         return
-    judge = LlamaEngine(resolve_model(judge_model), n_ctx=2048, threads=threads)
+    judge = judge_engine(judge_model, threads, loaded)[1]
     for r in todo:
         q = by_id[r["question_id"]]
         r["judge"] = lme_label(judge, q.type, q.question, q.answer, r["prediction"], q.abstention)
