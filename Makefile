@@ -56,7 +56,7 @@ bench-locomo: $(DEV)
 # Rebuild the shipped answer agent from the committed SFT targets and check it against the shipped adapter's
 # conv-30 answers (training/answer_agent.py; most of its time goes into building two banks).
 answer-agent: $(DEV)
-	$(TEST_ENV) $(PY) -m training.answer_agent $(if $(DATA),--data $(DATA)) --threads 2 --out runs/answer-agent
+	$(TEST_ENV) $(PY) -m training.answer_agent $(if $(DATA),--data $(DATA)) --threads 2 --train-threads 2 --out runs/answer-agent
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

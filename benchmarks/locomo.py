@@ -12,8 +12,10 @@ Systems (each answers every non-adversarial question of each conversation):
   rag-hybrid  the same over the same turns, ranked by edgemem's hybrid search instead (vectors and
            keywords fused by reciprocal rank): what better search alone gives, same prompt and k;
   full     the whole conversation, truncated from the start to fit the model's window;
-  edgemem  the runtime untrained (Memory-R1 "BASE"): ingest through the Memory Manager, answer with
-           the Answer Agent; the bank is cached per conversation, model and settings, and resumable;
+  edgemem  the runtime as shipped: ingest through the Memory Manager, answer with the Answer Agent and
+           the adapters shipped for the model (edgemem.models.SHIPPED_ADAPTERS; none: = untrained); the
+           bank is cached per conversation, model and settings, and resumable;
+  untrained  the same pipeline with adapters off (Memory-R1 "BASE"; adapters={}), on the same bank;
   trained  edgemem with exported agents (--manifest);
   mem0     the peer: Mem0 (mem0ai 1.0.11) on the same model through llama-cpp-python's OpenAI server
            on loopback, the same MiniLM embedder, telemetry off (extra [peer]; benchmarks/mem0_peer.py).
@@ -44,7 +46,9 @@ from benchmarks.scoring import CATEGORY_LOCOMO, CATEGORY_MEM0, paired_delta, sco
 from edgemem.config import MemoryConfig
 from edgemem.machine import machine_info, percentile
 
-SYSTEMS = ("none", "rag", "rag-hybrid", "full", "edgemem", "trained", "mem0")
+SYSTEMS = ("none", "rag", "rag-hybrid", "full", "edgemem", "untrained", "trained", "mem0")
+# the systems that ingest through the Memory Manager and answer with the Answer Agent
+MEMORY_SYSTEMS = ("edgemem", "untrained", "trained")
 
 BASELINE_SYSTEM = """You answer questions about a conversation between two people.
 Use the conversation excerpts when given; each line starts with the date and time of its session.
@@ -169,12 +173,12 @@ STREAM = "@streaming"
 
 def system_settings(args: argparse.Namespace, label: str, model_sha: str) -> dict[str, Any]:
     """What shapes one system's predictions: finished rows are reused only under the same settings."""
-    from edgemem.models import sha256_file
+    from edgemem.models import sha256_file, shipped_adapters
 
     system = label.removesuffix(STREAM)
     settings: dict[str, Any] = {"model_sha256": model_sha, "n_ctx": args.n_ctx, "data": str(args.data)}
     settings.update(max_sessions=args.max_sessions, judge=args.judge)
-    if system in ("edgemem", "trained"):
+    if system in MEMORY_SYSTEMS:
         settings.update(answer_k=args.answer_k, answer_turns_k=args.answer_turns_k, search=args.search)
         if args.answer_context != "per-speaker":  # runs made before the budgeted context keep their settings
             settings.update(answer_context=args.answer_context, answer_budget_tokens=args.answer_budget)
@@ -190,6 +194,9 @@ def system_settings(args: argparse.Namespace, label: str, model_sha: str) -> dic
             settings["extract_batch"] = args.extract_batch
     if system == "trained":
         settings["manifest_sha256"] = sha256_file(Path(args.manifest))
+    shipped = shipped_adapters(args.model) if system == "edgemem" else {}
+    if shipped:  # only when one ships, so the rows made before keep their settings
+        settings["adapters"] = {agent: sha256_file(path) for agent, path in sorted(shipped.items())}
     if system in ("rag", "rag-hybrid", "mem0"):  # Mem0's answers read its top rag_k memories per speaker
         settings["rag_k"] = args.rag_k
     return settings
@@ -220,9 +227,9 @@ def labels(systems: list[str], protocol: str) -> list[str]:
     """
     out = []
     for s in systems:
-        if protocol in ("batch", "both") or s not in ("edgemem", "trained"):
+        if protocol in ("batch", "both") or s not in MEMORY_SYSTEMS:
             out.append(s)
-        if protocol in ("streaming", "both") and s in ("edgemem", "trained"):
+        if protocol in ("streaming", "both") and s in MEMORY_SYSTEMS:
             out.append(s + STREAM)
     return out
 
@@ -275,7 +282,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from edgemem.embedder import Embedder
     from edgemem.engine import LlamaEngine
     from edgemem.locomo import build_bank, load_locomo, require_locomo, select
-    from edgemem.models import resolve_model, sha256_file
+    from edgemem.models import resolve_model, sha256_file, shipped_adapters
 
     out: Path = args.out
     systems = [s for s in args.systems.split(",") if s]
@@ -319,7 +326,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     continue
                 mem = None
                 as_of = None
-                if system in ("edgemem", "trained"):
+                if system in MEMORY_SYSTEMS:
                     config = MemoryConfig(
                         model=args.manifest if system == "trained" else args.model,
                         threads=args.threads,
@@ -334,8 +341,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         manager_add_by_number=args.manager_add_by_number,
                         admission_gate=args.admission_gate,
                         extract_batch=args.extract_batch,
+                        adapters={} if system == "untrained" else None,
                     )
-                    served = engine if system == "edgemem" else None
+                    # the harness's own engine has no adapter: it serves the pipeline only where none applies
+                    plain = system == "untrained" or (system == "edgemem" and not shipped_adapters(args.model))
+                    served = engine if plain else None
                     ingest_bar = tqdm(
                         total=len(turns), desc=f"{conv_id} {system}: ingest", unit="turn", file=sys.stderr
                     )
@@ -490,7 +500,7 @@ def mem0_cost(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def summarize(pred_path: Path, systems: list[str], conversations: list[str], base: str = "edgemem") -> dict[str, Any]:
+def summarize(pred_path: Path, systems: list[str], conversations: list[str], base: str | None = None) -> dict[str, Any]:
     rows = [json.loads(line) for line in pred_path.read_text().splitlines()]
     rows = [r for r in rows if r["system"] in systems and r["conversation"] in conversations]
     by: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
@@ -524,17 +534,20 @@ def summarize(pred_path: Path, systems: list[str], conversations: list[str], bas
     }
 
 
-def paired(rows: list[dict[str, Any]], systems: list[str], base: str = "edgemem") -> dict[str, Any]:
-    """F1 of every other edgemem variant (trained, streaming) and of the peer (Mem0) against the
-    untrained ``base`` on the questions both answered: difference, 95 % bootstrap interval, questions
-    better / worse. With another ``base`` (e.g. ``rag``), every other system is paired with it."""
+def paired(rows: list[dict[str, Any]], systems: list[str], base: str | None = None) -> dict[str, Any]:
+    """F1 of every other edgemem variant (shipped, trained, streaming) and of the peer (Mem0) against
+    the untrained pipeline (``base`` None: ``untrained`` where the run has it, else ``edgemem``) on the
+    questions both answered: difference, 95 % bootstrap interval, questions better / worse. With another
+    ``base`` (e.g. ``rag``), every other system is paired with it."""
     f1s: dict[str, dict[tuple[str, int], float]] = defaultdict(dict)
     for r in rows:
         f1s[r["system"]][(r["conversation"], r["qid"])] = r["f1"]
+    if base is None:
+        base = "untrained" if "untrained" in f1s else "edgemem"
     out = {}
     for system in systems:
-        variant = system.startswith(("edgemem", "trained", "mem0"))
-        if system == base or base not in f1s or (base == "edgemem" and not variant):
+        variant = system.startswith((*MEMORY_SYSTEMS, "mem0"))
+        if system == base or base not in f1s or (base in MEMORY_SYSTEMS and not variant):
             continue
         both = sorted(set(f1s[system]) & set(f1s[base]))
         if both:

@@ -209,7 +209,7 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
     """The run ``main`` parses flags for; ``engine`` / ``embedder`` given (tests) replace the real ones."""
     from edgemem.embedder import Embedder
     from edgemem.engine import LlamaEngine
-    from edgemem.models import resolve_model, sha256_file
+    from edgemem.models import resolve_model, sha256_file, shipped_adapters
 
     questions = load(args.data)
     if args.types:
@@ -228,9 +228,12 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
     if pred_path.exists():
         done = {(r["system"], r["question_id"]) for r in map(json.loads, pred_path.read_text().splitlines())}
     model_path = resolve_model(args.model)
+    shipped = shipped_adapters(args.model)
     loaded = None  # the harness's own engine judges too when the judge is its model (an injected one may not be)
     if engine is None:
-        engine = LlamaEngine(model_path, n_ctx=args.n_ctx, threads=args.threads)
+        # edgemem is the runtime as shipped: its answer agent asks for the adapter shipped for the model;
+        # the baselines and the judge ask for none, so they run on the plain base model of the same engine
+        engine = LlamaEngine(model_path, n_ctx=args.n_ctx, threads=args.threads, adapters=dict(shipped))
         loaded = (model_path, engine)
     embedder = embedder or Embedder()
     config = MemoryConfig(
@@ -291,6 +294,8 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
         "types": args.types,
         "systems": args.systems,
         "model": {"name": args.model, "file": model_path.name, "sha256": sha256_file(model_path)},
+        # edgemem's answer adapter (the one shipped for the model; none for the rows of a run before it shipped)
+        "adapters": {agent: sha256_file(path) for agent, path in sorted(shipped.items())} if loaded else {},
         "threads": args.threads,
         "n_ctx": args.n_ctx,
         "rag_k": args.rag_k,

@@ -88,7 +88,18 @@ class AdapterSpec:
 
 # The shipped adapters. Memory.open() applies the ones of its model unless MemoryConfig.adapters says
 # otherwise (``{}`` turns them off); a manifest's or an explicit adapter replaces them.
-SHIPPED_ADAPTERS: tuple[AdapterSpec, ...] = ()
+SHIPPED_ADAPTERS: tuple[AdapterSpec, ...] = (
+    # rejection-sampling SFT on conv-26's answer prompts as the runtime renders them (docs/answer-agent.md)
+    AdapterSpec(
+        name="answer-rft-qwen2.5-coder-0.5b",
+        base="qwen2.5-coder-0.5b",
+        agent="answer",
+        file="answer-qwen2.5-coder-0.5b.gguf",
+        sha256="5870d1cc4a5b3ef917c605f227f5ebbb6c6ed8a303fca48ffe9e2cb3b0bfc2df",
+        size=17_619_904,
+        card="docs/answer-agent.md",
+    ),
+)
 
 
 def adapters_dir() -> Path:

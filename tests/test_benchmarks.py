@@ -360,6 +360,23 @@ def test_summary_pairs_variants_with_the_untrained_pipeline(tmp_path):
     assert "judge" not in markdown(s)  # no column for a run that was not judged
 
 
+def test_summary_pairs_the_shipped_pipeline_with_untrained(tmp_path):
+    """With an ``untrained`` row (adapters off), it is the base: the shipped default is paired with it."""
+    from benchmarks.locomo import summarize
+
+    rows = [
+        {"system": s, "conversation": "c", "qid": q, "category": 4, "f1": f, "bleu1": f, "em": f}
+        | {"latency_s": 1.0, "prompt_tokens": 10}
+        for s, fs in (("untrained", [0, 0]), ("edgemem", [1, 0]), ("trained", [1, 1]), ("rag", [1, 1]))
+        for q, f in enumerate(fs)
+    ]
+    path = tmp_path / "predictions.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    s = summarize(path, ["rag", "untrained", "edgemem", "trained"], ["c"])
+    assert list(s["paired"]) == ["edgemem vs untrained", "trained vs untrained"]
+    assert s["paired"]["edgemem vs untrained"]["delta"] == pytest.approx(50)
+
+
 def test_markdown_shows_the_local_judge_column(tmp_path):
     from benchmarks.locomo import markdown, summarize
 

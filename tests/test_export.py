@@ -100,6 +100,27 @@ def test_lora_only_export_on_the_packaged_base(fixed_adapter, tmp_path, embedder
 
     assert WORD in answer()
     assert WORD not in answer(adapters={})
+    # the LoCoMo harness: "edgemem" is the runtime as shipped, "untrained" the same pipeline (same bank)
+    # with adapters off, and the shipped adapter's hash is part of edgemem's settings
+    from conftest import TINY
+
+    from benchmarks import locomo
+
+    convs, run = tmp_path / "tiny.json", tmp_path / "harness"
+    convs.write_text(json.dumps([TINY]))
+    summary = locomo.main(
+        ["--data", str(convs), "--conversations", "tiny", "--model", "smollm2-135m", "--threads", "1",
+         "--n-ctx", "4096", "--systems", "edgemem,untrained", "--out", str(run)]
+    )  # fmt: skip
+    rows = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
+    assert {r["system"] for r in rows} == {"edgemem", "untrained"}
+    assert all(WORD in r["prediction"].lower() for r in rows if r["system"] == "edgemem")
+    assert not any(WORD in r["prediction"].lower() for r in rows if r["system"] == "untrained")
+    assert list(summary["paired"]) == ["edgemem vs untrained"]
+    assert len(list((run / "banks").glob("tiny-*.db"))) == 1
+    settings = json.loads((run / "settings.json").read_text())
+    assert settings["edgemem"]["adapters"] == {"answer": data["adapters"]["answer"]["sha256"]}
+    assert "adapters" not in settings["untrained"]
 
 
 def test_bad_arguments(tmp_path, fixed_adapter_stub):

@@ -148,3 +148,33 @@ def test_adapters_setting_is_checked():
 
     with pytest.raises(InvalidInput, match="adapters="):
         MemoryConfig(adapters={"answerer": "x.gguf"})
+
+
+@pytest.mark.parametrize("spec", models.SHIPPED_ADAPTERS, ids=lambda s: s.name)
+def test_each_shipped_adapter_is_in_the_package_as_pinned(spec):
+    """The files the registry pins are the files in the package: size, sha256, a known base model and
+    agent, a model card in docs/, and package data that installs them."""
+    from conftest import ROOT
+
+    path = models.adapters_dir() / spec.file
+    assert path.stat().st_size == spec.size and models.sha256_file(path) == spec.sha256
+    assert spec.base in models.REGISTRY and spec.agent in ("answer", "manager")
+    assert (ROOT / spec.card).exists()
+    assert "adapters/*.gguf" in (ROOT / "pyproject.toml").read_text()
+    assert models.shipped_adapters(spec.base)[spec.agent] == path
+
+
+@pytest.mark.slow
+def test_the_default_model_serves_the_shipped_answer_agent(tmp_path, embedder):
+    """The real stack: Memory on the default model loads the shipped LoRA for the answer agent only (the
+    manager wrote the bank on the plain base); adapters={} loads none; both answer from the same bank."""
+    from edgemem import Memory
+
+    assert set(models.shipped_adapters(None)) == {"answer"}
+    for settings, loaded in (({}, ("answer",)), ({"adapters": {}}, ())):
+        with Memory(tmp_path / "m.db", user="maya", threads=1, embedder=embedder, **settings) as mem:
+            if loaded:
+                mem.add("I moved to Lisbon in May 2023.", speaker="Maya", time="2 June 2023", wait=True)
+            assert mem.engine.adapter_names == loaded
+            a = mem.answer("Where does Maya live?")
+            assert a.answer and a.context and all(c in a.context for c in a.cited)

@@ -1,29 +1,28 @@
 """Rebuild the shipped answer agent from committed files, and check it against the shipped one.
 
-    make answer-agent                      # = python -m training.answer_agent
+    make answer-agent        # = python -m training.answer_agent --threads 2 --train-threads 2
     python -m training.answer_agent --out runs/answer-agent --threads 2
 
-The answer agent to ship (a GGUF LoRA in edgemem/adapters/, pinned in edgemem.models.SHIPPED_ADAPTERS) is
-the best committed recipe: rejection-sampling SFT, round 2 on the whole conv-26 bank
-(experiments/answer-rft2-full-bank). Sampling its targets took a first training round
-and hours of teacher answers; the targets it learnt from are committed
-(``--targets``), so a rebuild only trains on them:
+The answer agent shipped for the 0.5B model (a GGUF LoRA in edgemem/adapters/, pinned in
+edgemem.models.SHIPPED_ADAPTERS, docs/answer-agent.md) is rejection-sampling SFT on the prompts the runtime
+sends (experiments/answer-agent-current-prompts): the student's own best of 8 answers to conv-26's questions,
+kept at F1 >= 0.5. Sampling them is the slow part; the kept answers are committed (``--targets``), so a
+rebuild only trains on them:
 
-1. data     conv-26's bank, built by the untrained manager (cached in $EDGEMEM_HOME/banks), and its answer
-            prompts rendered as the targets were sampled: no admission gate (the bank as it was then),
-            5 memories per speaker + 5 raw turns, dense search. A bank that differs (another answerable set)
-            stops the next stage: the targets name their prompts by position.
-2. sft      the committed targets, 2 epochs at 5e-5 (16 optimiser steps, ~20 minutes on one core)
+1. data     conv-26's bank, built by the untrained manager with the runtime's defaults (cached in
+            $EDGEMEM_HOME/banks, shared with the LoCoMo harness), and its answer prompts rendered as the
+            runtime renders them. A bank that differs (another prompt) stops the next stage: each target
+            carries the digest of the prompt it answered.
+2. sft      the committed targets, 2 epochs at 5e-5
 3. export   the LoRA to GGUF on the packaged base model, verified
 4. check    conv-30 (validation) answered by the rebuilt adapter through the LoCoMo harness with the
             runtime's defaults, compared with the shipped adapter's committed answers (``--reference``):
             the rebuild passes when its F1 is within ``--tolerance`` points of theirs. Training on a CPU
             is not bit-exact, so answers differ here and there; seeds of this recipe differed by ~2 F1.
 
-Each stage is skipped when its output exists, so a stopped run continues. Most of the time goes into
-building the two banks (conv-26 without the gate, conv-30 with the runtime's defaults) once; the SFT stage
-took 18 minutes on one core in the committed rebuild (rft2-answer-c26full-rebuilt-run). The whole script has
-not run end to end yet: no adapter is shipped until it has, and its conv-30 answers are the reference.
+Each stage is skipped when its output exists, so a stopped run continues. With both banks cached (the
+harness and the data builder share them) the rebuild is SFT, export and 81 answers; on a fresh machine
+building the two banks comes first and takes longest (measured times: docs/answer-agent.md).
 """
 
 from __future__ import annotations
@@ -40,13 +39,13 @@ from typing import Any
 from edgemem.errors import InvalidInput
 from edgemem.models import edgemem_home
 
-RECIPE = Path("experiments/answer-rft2-full-bank")
+RECIPE = Path("experiments/answer-agent-current-prompts")
 
 
 @dataclass
 class AnswerAgentArgs:
     out: Path = Path("runs/answer-agent")
-    targets: Path = RECIPE / "rft2-answer-c26full-run/targets.jsonl"  # the teacher's kept answers
+    targets: Path = RECIPE / "rft-answer-hybrid-run/targets.jsonl"  # the teacher's kept answers
     # the shipped adapter's answers on conv-30 (the LoCoMo harness's predictions of system "trained")
     reference: Path = Path("benchmarks/results/answer-agent-conv30/predictions.jsonl")
     tolerance: float = 3.0  # F1 points the rebuild may differ from the reference on conv-30
@@ -109,8 +108,8 @@ def main(args: AnswerAgentArgs) -> dict[str, Any]:
     step(
         "data",
         (data / "answer_train.jsonl").exists(),
-        ["-m", "training.data", "--agents", "answer", "--answer-k", "5", "--answer-turns-k", "5", "--search",
-         "dense", "--no-admission-gate", "--val", "conv-26", "--threads", str(args.threads), "--out", str(data), *common],
+        ["-m", "training.data", "--agents", "answer", "--val", "conv-30", "--threads", str(args.threads), "--out",
+         str(data), *common],
     )  # fmt: skip
     if not (sft / "targets.jsonl").exists():
         sft.mkdir(parents=True, exist_ok=True)
