@@ -53,8 +53,9 @@ DATA ?=
 bench-locomo: $(DEV)
 	$(PY) -m benchmarks.locomo --conversations conv-30 $(if $(DATA),--data $(DATA)) --out runs/bench-locomo
 
-# Rebuild the shipped answer agent from the committed SFT targets and check it against the shipped adapter's
-# conv-30 answers (training/answer_agent.py; most of its time goes into building two banks).
+# Build the trained answer agent from the committed SFT targets, check it against the measured adapter's
+# conv-30 answers and install it, so Memory.open() serves it by default (training/answer_agent.py; most of
+# its time goes into building two banks).
 answer-agent: $(DEV)
 	$(TEST_ENV) $(PY) -m training.answer_agent $(if $(DATA),--data $(DATA)) --threads 2 --train-threads 2 --out runs/answer-agent
 

@@ -12,8 +12,8 @@ Systems (each answers every non-adversarial question of each conversation):
   rag-hybrid  the same over the same turns, ranked by edgemem's hybrid search instead (vectors and
            keywords fused by reciprocal rank): what better search alone gives, same prompt and k;
   full     the whole conversation, truncated from the start to fit the model's window;
-  edgemem  the runtime as shipped: ingest through the Memory Manager, answer with the Answer Agent and
-           the adapters shipped for the model (edgemem.models.SHIPPED_ADAPTERS; none: = untrained); the
+  edgemem  the runtime's default: ingest through the Memory Manager, answer with the Answer Agent and
+           the trained adapters installed for the model (make answer-agent; none: = untrained); the
            bank is cached per conversation, model and settings, and resumable;
   untrained  the same pipeline with adapters off (Memory-R1 "BASE"; adapters={}), on the same bank;
   trained  edgemem with exported agents (--manifest);
@@ -195,7 +195,7 @@ def system_settings(args: argparse.Namespace, label: str, model_sha: str) -> dic
     if system == "trained":
         settings["manifest_sha256"] = sha256_file(Path(args.manifest))
     shipped = shipped_adapters(args.model) if system == "edgemem" else {}
-    if shipped:  # only when one ships, so the rows made before keep their settings
+    if shipped:  # only when one is installed, so the rows made without keep their settings
         settings["adapters"] = {agent: sha256_file(path) for agent, path in sorted(shipped.items())}
     if system in ("rag", "rag-hybrid", "mem0"):  # Mem0's answers read its top rag_k memories per speaker
         settings["rag_k"] = args.rag_k

@@ -231,7 +231,7 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
     shipped = shipped_adapters(args.model)
     loaded = None  # the harness's own engine judges too when the judge is its model (an injected one may not be)
     if engine is None:
-        # edgemem is the runtime as shipped: its answer agent asks for the adapter shipped for the model;
+        # edgemem is the runtime's default: its answer agent asks for the trained adapter installed for the model;
         # the baselines and the judge ask for none, so they run on the plain base model of the same engine
         engine = LlamaEngine(model_path, n_ctx=args.n_ctx, threads=args.threads, adapters=dict(shipped))
         loaded = (model_path, engine)
@@ -294,7 +294,7 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
         "types": args.types,
         "systems": args.systems,
         "model": {"name": args.model, "file": model_path.name, "sha256": sha256_file(model_path)},
-        # edgemem's answer adapter (the one shipped for the model; none for the rows of a run before it shipped)
+        # edgemem's answer adapter (the one installed for the model; none when none was installed)
         "adapters": {agent: sha256_file(path) for agent, path in sorted(shipped.items())} if loaded else {},
         "threads": args.threads,
         "n_ctx": args.n_ctx,

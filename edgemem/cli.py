@@ -16,7 +16,7 @@ import click
 from .config import MemoryConfig
 from .errors import EdgememError, InvalidInput
 from .memory import Memory
-from .models import SHIPPED_ADAPTERS, edgemem_home, list_models
+from .models import SHIPPED_ADAPTERS, adapters_dir, edgemem_home, list_models
 
 
 def default_db() -> Path:
@@ -48,12 +48,12 @@ def adapters_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--no-adapters",
         is_flag=True,
-        help="Serve the untrained agents: no trained adapter shipped for the model (see `edgemem models`).",
+        help="Serve the untrained agents: no installed trained adapter (see `edgemem models`).",
     )(fn)
 
 
-def shipped(no_adapters: bool) -> dict[str, Any]:
-    """The MemoryConfig setting of --no-adapters: {} turns the shipped adapters off, None keeps them."""
+def adapters_setting(no_adapters: bool) -> dict[str, Any]:
+    """The MemoryConfig setting of --no-adapters: {} turns the installed trained adapters off, None keeps them."""
     return {"adapters": {} if no_adapters else None}
 
 
@@ -119,7 +119,9 @@ def demo(db: str | None, user: str, model: str | None, threads: int | None, fres
     """Ingest a small demo conversation, show every memory operation, answer questions."""
     from .demo import run_demo
 
-    with open_memory(db or str(edgemem_home() / "demo.db"), user, model, threads, **shipped(no_adapters)) as mem:
+    with open_memory(
+        db or str(edgemem_home() / "demo.db"), user, model, threads, **adapters_setting(no_adapters)
+    ) as mem:
         run_demo(mem, echo=click.echo, fresh=fresh)
 
 
@@ -315,7 +317,7 @@ def ask(
     as_json: bool,
 ) -> None:
     """Answer a question from the memories."""
-    with open_memory(db, user, model, threads, existing=True, **shipped(no_adapters)) as mem:
+    with open_memory(db, user, model, threads, existing=True, **adapters_setting(no_adapters)) as mem:
         a = mem.answer(question, k=k, now=now)
 
         def text() -> None:
@@ -508,7 +510,7 @@ def serve(
     """Serve the memory over a local HTTP API (OpenAPI at /docs)."""
     from .server import serve as run_server
 
-    with open_memory(db, user, model, threads, background=background, **shipped(no_adapters)) as mem:
+    with open_memory(db, user, model, threads, background=background, **adapters_setting(no_adapters)) as mem:
         click.echo(f"edgemem: serving {mem.path} on http://{host}:{port} (docs: /docs)", err=True)
         run_server(mem, host, port, token)
 
@@ -522,7 +524,7 @@ def mcp(background: bool, db: str | None, user: str, model: str | None, threads:
     """Serve the memory as an MCP server over stdio (remember / recall / answer / forget)."""
     from .mcp_server import run_stdio
 
-    with open_memory(db, user, model, threads, background=background, **shipped(no_adapters)) as mem:
+    with open_memory(db, user, model, threads, background=background, **adapters_setting(no_adapters)) as mem:
         run_stdio(mem)
 
 
@@ -530,8 +532,8 @@ def mcp(background: bool, db: str | None, user: str, model: str | None, threads:
 @json_option
 @handle_errors
 def models(as_json: bool) -> None:
-    """List the packaged models (installed or not, size, how to install) and the trained adapters shipped
-    for them, which answer by default (--no-adapters turns them off)."""
+    """List the packaged models (installed or not, size, how to install) and the trained adapters for
+    them: once installed they answer by default (--no-adapters turns them off)."""
     rows = list_models()
     adapters = {a.name: a for a in SHIPPED_ADAPTERS}
 
@@ -541,7 +543,9 @@ def models(as_json: bool) -> None:
             click.echo(f"{m.name:<20} {m.size / 1e6:7.0f} MB  {state}")
             for name in m.adapters:
                 a = adapters[name]
-                click.echo(f"  + {name:<16} {a.size / 1e6:7.1f} MB  {a.agent} agent, on by default ({a.card})")
+                path = adapters_dir() / a.file
+                where = "installed, on by default" if path.exists() else f"not installed: {a.build}"
+                click.echo(f"  + {name:<16} {a.agent} agent, {where} ({a.card})")
 
     emit([dataclasses.asdict(m) for m in rows], as_json, text)
 

@@ -22,8 +22,8 @@ class MemoryConfig:
     # app's own work (an ``add`` embeds its message) while the queue is consolidated.
     background_threads: int | None = None
     constrained: bool = True  # JSON-schema constrained decoding for extraction, manager and answer
-    # GGUF LoRA adapters per agent ("manager"/"answer" -> path). None: the trained adapters shipped for the
-    # model (edgemem.models.SHIPPED_ADAPTERS), or a manifest's; {} turns the shipped ones off; a dict
+    # GGUF LoRA adapters per agent ("manager"/"answer" -> path). None: the trained adapters installed for the
+    # model (edgemem.models.SHIPPED_ADAPTERS, make answer-agent), or a manifest's; {} turns them off; a dict
     # names its own (on top of a manifest's).
     adapters: dict[str, str] | None = None
     # Memory Manager (Memory-R1: top 5 related memories per fact)
@@ -116,7 +116,7 @@ class MemoryConfig:
         ):
             raise InvalidInput(
                 f"adapters={self.adapters!r} does not map agents to GGUF LoRA files. Fix: e.g. "
-                'adapters={"answer": "answer-lora.gguf"}; {} turns the shipped adapters off; None keeps them.'
+                'adapters={"answer": "answer-lora.gguf"}; {} turns the installed adapters off; None keeps them.'
             )
         for name in ("threads", "background_threads"):
             value = getattr(self, name)
@@ -145,7 +145,7 @@ class MemoryConfig:
         equal bank settings build the same bank, so a cached bank serves any answer settings."""
         return {
             "model": str(self.model),
-            # no shipped adapter is a manager's yet: a default-config bank is the untrained manager's
+            # no trained adapter is a manager's yet: a default-config bank is the untrained manager's
             "manager_adapter": (self.adapters or {}).get("manager"),
             "constrained": self.constrained,
             "manager_k": self.manager_k,

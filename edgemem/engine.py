@@ -227,11 +227,6 @@ class LlamaEngine:
 
     # -- LoRA adapters -----------------------------------------------------------------------------
 
-    @property
-    def adapter_names(self) -> tuple[str, ...]:
-        """The agents that have an adapter loaded (the others run on the plain base model)."""
-        return tuple(sorted(self._adapters))
-
     def load_adapter(self, name: str, path: str | Path) -> None:
         p = Path(path)
         if not p.exists():

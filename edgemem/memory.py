@@ -120,7 +120,9 @@ class Memory:
             if self._engine is None:
                 served = served_model(self.config.model)
                 adapters: dict[str, str | Path]
-                if self.config.adapters is None:  # the defaults: a manifest's, else those shipped for the model
+                if (
+                    self.config.adapters is None
+                ):  # the defaults: a manifest's, else the trained ones installed for the model
                     manifest = is_manifest(self.config.model)
                     adapters = dict(served.adapters if manifest else shipped_adapters(self.config.model))
                 else:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .embedder import package_dir
-from .errors import ModelCorrupt, ModelNotFound
+from .errors import InvalidInput, ModelCorrupt, ModelNotFound
 
 GGUF_MAGIC = b"GGUF"
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"
@@ -75,19 +75,20 @@ REGISTRY: dict[str, ModelSpec] = {
 
 @dataclass(frozen=True)
 class AdapterSpec:
-    """A trained GGUF LoRA shipped inside the package and served by default on its base model."""
+    """A trained GGUF LoRA the project measured for a base model. It is not in the package (a model file
+    does not belong in git or a wheel): ``make answer-agent`` rebuilds it from committed targets, checks it
+    and installs it into :func:`adapters_dir`; from then on it is served by default on its base model."""
 
     name: str
     base: str  # the registry name of the model it was exported for
     agent: str  # "answer" or "manager"
-    file: str  # inside edgemem/adapters/
-    sha256: str
-    size: int
+    file: str  # inside adapters_dir()
     card: str  # the model card: what it was trained on, how, and its measured effect
+    build: str  # the command that rebuilds, checks and installs it
 
 
-# The shipped adapters. Memory.open() applies the ones of its model unless MemoryConfig.adapters says
-# otherwise (``{}`` turns them off); a manifest's or an explicit adapter replaces them.
+# The trained adapters. Memory.open() applies those of its model that are installed unless
+# MemoryConfig.adapters says otherwise (``{}`` turns them off); a manifest's or an explicit adapter replaces them.
 SHIPPED_ADAPTERS: tuple[AdapterSpec, ...] = (
     # rejection-sampling SFT on conv-26's answer prompts as the runtime renders them (docs/answer-agent.md)
     AdapterSpec(
@@ -95,35 +96,55 @@ SHIPPED_ADAPTERS: tuple[AdapterSpec, ...] = (
         base="qwen2.5-coder-0.5b",
         agent="answer",
         file="answer-qwen2.5-coder-0.5b.gguf",
-        sha256="5870d1cc4a5b3ef917c605f227f5ebbb6c6ed8a303fca48ffe9e2cb3b0bfc2df",
-        size=17_619_904,
         card="docs/answer-agent.md",
+        build="make answer-agent",
     ),
 )
 
 
 def adapters_dir() -> Path:
-    return Path(__file__).parent / "adapters"
+    return edgemem_home() / "adapters"
+
+
+def adapter_spec(base: str, agent: str) -> AdapterSpec:
+    for spec in SHIPPED_ADAPTERS:
+        if spec.base == base and spec.agent == agent:
+            return spec
+    raise InvalidInput(f"No trained {agent} adapter is registered for {base!r}. Fix: use {DEFAULT_MODEL!r}.")
+
+
+def install_adapter(spec: AdapterSpec, source: Path) -> Path:
+    """Copy a built adapter into :func:`adapters_dir` with its sha256 next to it (``<file>.sha256``); the
+    copy is renamed into place, so a reader never sees half a file."""
+    target = adapters_dir() / spec.file
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    shutil.copyfile(source, partial)
+    target.with_name(target.name + ".sha256").write_text(sha256_file(partial) + "\n")
+    os.replace(partial, target)
+    return target
 
 
 def shipped_adapters(model: str | os.PathLike[str] | None) -> dict[str, Path]:
-    """The shipped adapters of a registry model (None = the default model), each checked against its pinned
-    sha256; none for a .gguf path or a manifest (their adapters are the user's to choose).
+    """The installed trained adapters of a registry model (None = the default model), each checked against
+    the sha256 recorded when it was installed; none for a .gguf path or a manifest (their adapters are the
+    user's to choose), and none that is not installed (the untrained agents answer).
 
     Raises:
-        ModelCorrupt: a shipped adapter file is missing or changed (a damaged install).
+        ModelCorrupt: an installed adapter file changed since it was installed.
     """
     name = str(model) if model is not None else DEFAULT_MODEL
     out = {}
     for spec in SHIPPED_ADAPTERS:
-        if spec.base != name:
-            continue
         path = adapters_dir() / spec.file
-        # hashed on every load (a few MB, milliseconds): no stamp file is written into the package
-        if not path.exists() or sha256_file(path) != spec.sha256:
+        if spec.base != name or not path.exists():
+            continue
+        stamp = path.with_name(path.name + ".sha256")
+        # hashed on every load (a few MB, milliseconds)
+        if not stamp.exists() or sha256_file(path) != stamp.read_text().strip():
             raise ModelCorrupt(
-                f"The shipped {spec.agent} adapter {path} is missing or does not match its pinned sha256. "
-                "Fix: pip install --force-reinstall edgemem, or turn the shipped adapters off "
+                f"The installed {spec.agent} adapter {path} does not match the sha256 recorded when it was "
+                f"installed. Fix: {spec.build} to install it again, or turn the trained adapters off "
                 "(MemoryConfig(adapters={}), --no-adapters)."
             )
         out[spec.agent] = path
@@ -138,7 +159,7 @@ class ModelStatus:
     path: Path | None
     size: int
     install: str
-    adapters: tuple[str, ...] = ()  # the shipped adapters served on it by default (names)
+    adapters: tuple[str, ...] = ()  # the trained adapters registered for it, served by default once installed
 
 
 def edgemem_home() -> Path:

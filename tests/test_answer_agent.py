@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from edgemem import models
 from edgemem.errors import InvalidInput
 from training import answer_agent
 
@@ -51,7 +52,10 @@ def test_a_finished_run_is_checked_without_running_a_stage_again(tmp_path, monke
     (out / "sft" / "adapter").mkdir(parents=True)
     (out / "sft" / "adapter" / "adapter_config.json").write_text("{}")
     (out / "export").mkdir()
-    (out / "export" / "manifest.json").write_text(json.dumps({"adapters": {"answer": {"sha256": "abc"}}}))
+    adapter = {"path": "answer-lora.gguf", "sha256": "abc"}
+    (out / "export" / "manifest.json").write_text(json.dumps({"adapters": {"answer": adapter}}))
+    (out / "export" / "answer-lora.gguf").write_bytes(b"GGUF rebuilt")
+    monkeypatch.setattr(models, "adapters_dir", lambda: tmp_path / "adapters")
     (out / "conv30").mkdir()
     (out / "conv30" / "summary.json").write_text("{}")
     predictions(out / "conv30" / "predictions.jsonl", [("Paris", 1.0), ("June", 0.0)])
@@ -62,7 +66,9 @@ def test_a_finished_run_is_checked_without_running_a_stage_again(tmp_path, monke
     ref = predictions(tmp_path / "ref.jsonl", [("Paris", 1.0), ("May", 0.5)])
     args = answer_agent.AnswerAgentArgs(out=out, targets=targets, reference=ref, tolerance=30.0)
     result = answer_agent.main(args)
-    assert ran == [] and result["passed"] and result["adapter"] == {"sha256": "abc"}
+    assert ran == [] and result["passed"] and result["adapter"] == adapter
+    # a passed rebuild is installed: the default answer agent of the default model from now on
+    assert models.shipped_adapters(None) == {"answer": tmp_path / "adapters" / "answer-qwen2.5-coder-0.5b.gguf"}
     assert (out / "sft" / "targets.jsonl").read_text() == targets.read_text()  # the committed targets, copied
     assert json.loads((out / "check.json").read_text())["difference"] == pytest.approx(-25.0)
     args.tolerance = 3.0

@@ -79,20 +79,15 @@ def test_lora_only_export_on_the_packaged_base(fixed_adapter, tmp_path, embedder
     with Memory(tmp_path / "l.db", model=str(manifest), threads=1, embedder=embedder) as mem:
         r = mem.add("I moved to Lisbon last week.", speaker="Maya", wait=True)
         assert r.llm_calls >= 1
-    # shipped in the package as the model's default answer adapter: on by default, off with adapters={}
+    # installed as the model's trained answer adapter (what make answer-agent does): on by default, off with
+    # adapters={}
     from edgemem import models
 
-    spec = models.AdapterSpec(
-        "banana",
-        "smollm2-135m",
-        "answer",
-        lora.name,
-        data["adapters"]["answer"]["sha256"],
-        lora.stat().st_size,
-        "tests/fixed_lora.py",
-    )
+    spec = models.AdapterSpec("banana", "smollm2-135m", "answer", "banana.gguf", "tests/fixed_lora.py", "make x")
     monkeypatch.setattr(models, "SHIPPED_ADAPTERS", (spec,))
-    monkeypatch.setattr(models, "adapters_dir", lambda: lora.parent)
+    monkeypatch.setattr(models, "adapters_dir", lambda: tmp_path / "adapters")
+    installed = models.install_adapter(spec, lora)
+    assert installed.read_bytes() == lora.read_bytes()
 
     def answer(**settings):
         with Memory(tmp_path / "s.db", model="smollm2-135m", threads=1, embedder=embedder, **settings) as mem:

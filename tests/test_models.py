@@ -94,15 +94,15 @@ def test_embedder_real(embedder):
 
 @pytest.fixture
 def shipped(tmp_path, monkeypatch):
-    """A made-up adapter shipped for smollm2-135m (the bytes are not a real LoRA: nothing loads it)."""
-    lora = tmp_path / "answer-smol.gguf"
-    lora.write_bytes(b"GGUF fake adapter")
-    spec = models.AdapterSpec(
-        "answer-smol", "smollm2-135m", "answer", lora.name, hashlib.sha256(lora.read_bytes()).hexdigest(), 17, "card.md"
-    )
+    """A made-up adapter registered for smollm2-135m and installed (the bytes are not a real LoRA: nothing
+    loads it)."""
+    built = tmp_path / "built.gguf"
+    built.write_bytes(b"GGUF fake adapter")
+    spec = models.AdapterSpec("answer-smol", "smollm2-135m", "answer", "answer-smol.gguf", "card.md", "make x")
     monkeypatch.setattr(models, "SHIPPED_ADAPTERS", (spec,))
-    monkeypatch.setattr(models, "adapters_dir", lambda: tmp_path)
-    return lora
+    monkeypatch.setattr(models, "adapters_dir", lambda: tmp_path / "adapters")
+    assert models.shipped_adapters("smollm2-135m") == {}  # registered, not installed: the untrained agents
+    return models.install_adapter(spec, built)
 
 
 def test_shipped_adapters_are_those_of_the_model_and_checked(shipped):
@@ -151,30 +151,14 @@ def test_adapters_setting_is_checked():
 
 
 @pytest.mark.parametrize("spec", models.SHIPPED_ADAPTERS, ids=lambda s: s.name)
-def test_each_shipped_adapter_is_in_the_package_as_pinned(spec):
-    """The files the registry pins are the files in the package: size, sha256, a known base model and
-    agent, a model card in docs/, and package data that installs them."""
+def test_each_registered_adapter_has_a_card_and_a_build(spec, tmp_path, monkeypatch):
+    """A registered adapter names a known base model and agent, a model card in docs/ and a make target
+    that builds and installs it; until it is installed, nothing is applied."""
     from conftest import ROOT
 
-    path = models.adapters_dir() / spec.file
-    assert path.stat().st_size == spec.size and models.sha256_file(path) == spec.sha256
     assert spec.base in models.REGISTRY and spec.agent in ("answer", "manager")
     assert (ROOT / spec.card).exists()
-    assert "adapters/*.gguf" in (ROOT / "pyproject.toml").read_text()
-    assert models.shipped_adapters(spec.base)[spec.agent] == path
-
-
-@pytest.mark.slow
-def test_the_default_model_serves_the_shipped_answer_agent(tmp_path, embedder):
-    """The real stack: Memory on the default model loads the shipped LoRA for the answer agent only (the
-    manager wrote the bank on the plain base); adapters={} loads none; both answer from the same bank."""
-    from edgemem import Memory
-
-    assert set(models.shipped_adapters(None)) == {"answer"}
-    for settings, loaded in (({}, ("answer",)), ({"adapters": {}}, ())):
-        with Memory(tmp_path / "m.db", user="maya", threads=1, embedder=embedder, **settings) as mem:
-            if loaded:
-                mem.add("I moved to Lisbon in May 2023.", speaker="Maya", time="2 June 2023", wait=True)
-            assert mem.engine.adapter_names == loaded
-            a = mem.answer("Where does Maya live?")
-            assert a.answer and a.context and all(c in a.context for c in a.cited)
+    target = spec.build.removeprefix("make ")
+    assert f"\n{target}:" in (ROOT / "Makefile").read_text()
+    monkeypatch.setattr(models, "adapters_dir", lambda: tmp_path)
+    assert models.shipped_adapters(spec.base) == {}
