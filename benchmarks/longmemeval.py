@@ -26,7 +26,8 @@ of F1 per question type (f1_per_type.png; ``--plots-from RUN`` draws it again).
 Scores: token-set F1 and exact match against the gold answer (benchmarks.scoring). An abstention question
 (id ending in ``_abs``: the history never says) is right when the answer says it is not known, and scores
 1 or 0 in both metrics. Evidence-session recall: the share of a question's ``answer_session_ids`` of which
-the context holds a turn, or a fact taken from one. --judge MODEL adds a local LLM judge with LongMemEval's
+the context holds a turn, or a fact taken from one; evidence-turn recall, stricter: the share of the turns
+marked ``has_answer`` that the context holds (as turns or as facts taken from them). --judge MODEL adds a local LLM judge with LongMemEval's
 rule per question type (benchmarks.judge; abstention questions keep the deterministic rule, and
 benchmarks.judge_agreement measures both against hand labels); the paper's judge is GPT-4o, so neither
 metric is comparable with the paper's numbers.
@@ -83,6 +84,11 @@ class Question:
     date: str  # when the question is asked
     sessions: list[tuple[str, str, list[dict[str, Any]]]]  # (session id, date, turns), oldest first
     answer_sessions: list[str]
+
+    @property
+    def answer_turns(self) -> list[str]:
+        """The keys ("<session>:<n>", as in :meth:`turns`) of the turns LongMemEval marks ``has_answer``."""
+        return [f"{sid}:{n}" for sid, _, turns in self.sessions for n, t in enumerate(turns) if t.get("has_answer")]
 
     @property
     def abstention(self) -> bool:
@@ -175,6 +181,17 @@ def session_recall(q: Question, keys: list[str]) -> float | None:
         return None
     held = {k.rsplit(":", 1)[0] for k in keys}
     return sum(s in held for s in q.answer_sessions) / len(q.answer_sessions)
+
+
+def turn_recall(q: Question, keys: list[str]) -> float | None:
+    """The share of the question's evidence turns (``has_answer``) the context holds, as turns or as facts
+    taken from them: stricter than :func:`session_recall`, which one turn of a 20-turn session satisfies.
+    None for a question without marked turns (most abstention questions)."""
+    evidence = q.answer_turns
+    if not evidence:
+        return None
+    held = set(keys)
+    return sum(k in held for k in evidence) / len(evidence)
 
 
 # -- running -------------------------------------------------------------------------------------------
@@ -271,6 +288,7 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
                     row.update(score_answer(q, row["prediction"]))
                 if "context_keys" in row:
                     row["session_recall"] = session_recall(q, row["context_keys"])
+                    row["turn_recall"] = turn_recall(q, row["context_keys"])
                 sink.write(json.dumps(row) + "\n")
                 sink.flush()
                 said = (
@@ -281,9 +299,11 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
                 print(f"[{n}/{len(questions)}] {system} {q.id}: {said}", file=sys.stderr)
     if args.judge:
         judge_rows(pred_path, questions, args.judge, args.threads, loaded)
-    rows = [
-        r for r in map(json.loads, pred_path.read_text().splitlines()) if r["question_id"] in {q.id for q in questions}
-    ]
+    by_id = {q.id: q for q in questions}
+    rows = [r for r in map(json.loads, pred_path.read_text().splitlines()) if r["question_id"] in by_id]
+    for r in rows:  # rows written before turn recall was recorded get it from their context, as a new row does
+        if "context_keys" in r and "turn_recall" not in r:
+            r["turn_recall"] = turn_recall(by_id[r["question_id"]], r["context_keys"])
     summary = {
         "benchmark": "longmemeval",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -369,6 +389,11 @@ def scores(rows: list[dict[str, Any]], systems: list[str]) -> dict[str, Any]:
             if recalls:
                 entry["session_recall"] = statistics.fmean(recalls)
                 entry["session_complete"] = statistics.fmean(x == 1.0 for x in recalls)
+            turns = [r["turn_recall"] for r in rs if r.get("turn_recall") is not None]
+            if turns:
+                entry["turn_recall"] = statistics.fmean(turns)
+                entry["turn_complete"] = statistics.fmean(x == 1.0 for x in turns)
+                entry["turn_n"] = len(turns)
         return entry
 
     table: dict[str, Any] = {}
@@ -402,20 +427,25 @@ def scores(rows: list[dict[str, Any]], systems: list[str]) -> dict[str, Any]:
 
     def paired(metric: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        if not any(metric in r for r in by_system.get("rag", [])):
+        base = {r["question_id"]: r[metric] for r in by_system.get("rag", []) if r.get(metric) is not None}
+        if not base:
             return out
-        base = {r["question_id"]: r[metric] for r in by_system["rag"] if metric in r}
         for system in systems:
             if system == "rag" or system not in by_system:
                 continue
-            common = [r for r in by_system[system] if r["question_id"] in base and metric in r]
+            common = [r for r in by_system[system] if r["question_id"] in base and r.get(metric) is not None]
             if common:
                 out[f"{system} - rag"] = paired_delta(
                     [r[metric] for r in common], [base[r["question_id"]] for r in common]
                 )
         return out
 
-    return {"scores": table, "paired_f1": paired("f1"), "paired_judge": paired("judge")}
+    return {
+        "scores": table,
+        "paired_f1": paired("f1"),
+        "paired_judge": paired("judge"),
+        "paired_turn_recall": paired("turn_recall"),
+    }
 
 
 def markdown(s: dict[str, Any]) -> str:
@@ -456,6 +486,18 @@ def markdown(s: dict[str, Any]) -> str:
         lines.append(
             "| evidence-session recall | " + " | ".join("-" if r is None else f"{r:.2f}" for r in recall) + " |"
         )
+    turns = [s["scores"][x]["all"] for x in systems]
+    if any("turn_recall" in e for e in turns):
+        lines.append(
+            "| evidence-turn recall (questions with marked turns) | "
+            + " | ".join(f"{e['turn_recall']:.2f} ({e['turn_n']})" if "turn_recall" in e else "-" for e in turns)
+            + " |"
+        )
+        lines.append(
+            "| all evidence turns held | "
+            + " | ".join(f"{e['turn_complete']:.2f}" if "turn_recall" in e else "-" for e in turns)
+            + " |"
+        )
     sizes = [s["scores"][x].get("context_tokens_p50") for x in systems]
     if any(v is not None for v in sizes):
         lines.append("| context tokens p50 | " + " | ".join("-" if v is None else f"{v:.0f}" for v in sizes) + " |")
@@ -467,6 +509,12 @@ def markdown(s: dict[str, Any]) -> str:
         lines.append(
             f"{name}: {d['delta']:+.1f} F1 (95 % interval {d['ci95_low']:+.1f} to {d['ci95_high']:+.1f}; "
             f"{d['better']} better, {d['worse']} worse)"
+        )
+    for name, d in s.get("paired_turn_recall", {}).items():
+        lines.append("")
+        lines.append(
+            f"{name}: {d['delta']:+.1f} points of evidence-turn recall (95 % interval {d['ci95_low']:+.1f} to "
+            f"{d['ci95_high']:+.1f}; {d['better']} better, {d['worse']} worse)"
         )
     ingest = s["scores"].get("edgemem", {}).get("ingest")
     if ingest:

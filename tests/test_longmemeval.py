@@ -14,9 +14,11 @@ from fakes import EchoEngine
 from benchmarks import longmemeval as lme
 
 
-def session(*said: str) -> list[dict[str, object]]:
+def session(*said: str, evidence: int | None = None) -> list[dict[str, object]]:
+    """A session of alternating user / assistant turns; turn ``evidence`` is marked ``has_answer``."""
     return [
-        {"role": "user" if n % 2 == 0 else "assistant", "content": t, "has_answer": False} for n, t in enumerate(said)
+        {"role": "user" if n % 2 == 0 else "assistant", "content": t, "has_answer": n == evidence}
+        for n, t in enumerate(said)
     ]
 
 
@@ -31,7 +33,7 @@ QUESTIONS = [
         "haystack_dates": ["2023/05/20 (Sat) 09:00", "2023/05/01 (Mon) 09:00"],
         "haystack_session_ids": ["s_new", "s_old"],
         "haystack_sessions": [
-            session("I moved from Oslo to Rome last week.", "Congratulations on the move to Rome!"),
+            session("I moved from Oslo to Rome last week.", "Congratulations on the move to Rome!", evidence=0),
             session("I live in Oslo and work as a nurse.", "Oslo is a lovely city."),
         ],
         "answer_session_ids": ["s_new"],
@@ -70,6 +72,9 @@ def test_load_orders_sessions_by_date_and_keys_turns_by_session(data):
     assert [t.key for t in turns] == ["s_old:0", "s_old:1", "s_new:0", "s_new:1"]
     assert [t.speaker for t in turns[:2]] == ["User", "Assistant"] and turns[0].time == "2023/05/01 (Mon) 09:00"
     assert lme.session_recall(q1, ["s_new:1", "s_old:0"]) == 1.0 and lme.session_recall(q1, ["s_old:0"]) == 0.0
+    # evidence-turn recall is stricter: the session's other turn does not count
+    assert q1.answer_turns == ["s_new:0"] and lme.turn_recall(q1, ["s_new:0", "s_old:1"]) == 1.0
+    assert lme.turn_recall(q1, ["s_new:1", "s_old:0"]) == 0.0 and lme.turn_recall(q2, ["s_cat:0"]) is None
 
 
 def test_bad_files_say_what_is_wrong(tmp_path):
@@ -172,8 +177,18 @@ def test_retrieval_only_scores_the_context_without_a_model_call(data, tmp_path, 
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 4 and all("prediction" not in r and "f1" not in r for r in rows)
     q1 = [r for r in rows if r["question_id"] == "q1"]
-    assert all(r["session_recall"] == 1.0 and r["context_tokens"] > 0 for r in q1)
+    assert all(r["session_recall"] == 1.0 and r["turn_recall"] == 1.0 and r["context_tokens"] > 0 for r in q1)
+    assert all(r["turn_recall"] is None for r in rows if r["question_id"] == "q2_abs")  # no marked turn
     assert summary["scores"]["rag"]["knowledge-update"]["session_recall"] == 1.0
+    assert summary["scores"]["rag"]["all"]["turn_recall"] == 1.0 and summary["scores"]["rag"]["all"]["turn_n"] == 1
+    # rows written before turn recall was recorded get it from their context when the summary is made again
+    (out / "predictions.jsonl").write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k != "turn_recall"}) + "\n" for r in rows)
+    )
+    again = lme.main(argv, engine=engine, embedder=embedder)
+    assert again["scores"]["rag-hybrid"]["all"]["turn_recall"] == 1.0
+    assert "evidence-turn recall" in (out / "summary.md").read_text()
+    assert again["paired_turn_recall"]["rag-hybrid - rag"]["n"] == 1  # q1 only: q2_abs has no marked turn
     assert "f1" not in summary["scores"]["rag"]["all"] and "evidence-session recall" in (out / "summary.md").read_text()
     with pytest.raises(SystemExit, match="Fix: --systems rag,rag-hybrid"):
         lme.main([*argv[:2], "--systems", "rag,edgemem", "--retrieval-only", "--out", str(out)], engine, embedder)
