@@ -1,7 +1,7 @@
 """LongMemEval accuracy of edgemem and baselines, same model and data, in one run.
 
     python -m benchmarks.longmemeval --data ../shared/data/longmemeval/oracle_dev.json --sample 30
-    python -m benchmarks.longmemeval --data s_dev_sample.json --systems rag,rag-hybrid --retrieval-only
+    python -m benchmarks.longmemeval --data s_dev_sample.json --systems rag,rag-hybrid,edgemem --retrieval-only
     python -m benchmarks.longmemeval --data FILE --types knowledge-update,temporal-reasoning --max-questions 20
 
 LongMemEval (Wu et al., ICLR 2025) asks each question over its own chat history: for every question,
@@ -17,6 +17,7 @@ each turn with its session's date), then the question is asked at its ``question
               by the Answer Agent, which is told the question's date. The assistant's replies are kept as
               raw turns only (``MemoryConfig.raw_only_speakers``; --assistant-facts extracts them too):
               hundreds of words of advice each (what extracting them costs is not measured yet).
+              With --retrieval-only: the answer agent's context over the stored, unconsolidated turns.
 
 Writes into --out: predictions.jsonl (one line per system and question, appended as it goes: an
 interrupted run continues where it stopped), summary.json (scores per system, question type and for
@@ -43,7 +44,7 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
@@ -267,7 +268,9 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
             for system in args.systems:
                 if (system, q.id) in done:
                     continue
-                if args.retrieval_only:
+                if args.retrieval_only and system == "edgemem":
+                    row = edgemem_context(q, config, args.banks or out / "banks", engine, embedder)
+                elif args.retrieval_only:
                     row = retrieval_row(baselines, system, q)
                 elif system == "edgemem":
                     row = edgemem_answer(q, config, args.banks or out / "banks", engine, embedder)
@@ -352,6 +355,38 @@ def judge_rows(
     tmp = pred_path.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
     tmp.replace(pred_path)  # a crash leaves the old file whole
+
+
+def edgemem_context(q: Question, config: MemoryConfig, banks: Path, engine: Any, embedder: Any) -> dict[str, Any]:
+    """--retrieval-only for edgemem: the question's history stored through the write path and not
+    consolidated (``add()`` has returned, the consolidator has not run: raw turns only, no facts), then the
+    context the answer agent would read. The bank is the cached one of the full run, its turns left queued,
+    so a later run without --retrieval-only consolidates them."""
+    from edgemem import Memory
+    from edgemem.answer import AnswerAgent
+    from edgemem.locomo import bank_file
+    from edgemem.prompts import render_memory
+
+    config = replace(config, background=False)  # nothing consolidates behind the measurement
+    t0 = time.perf_counter()
+    with Memory(bank_file(banks, q.id, config), user="lme", config=config, engine=engine, embedder=embedder) as mem:
+        res = mem.ingest(q.turns(), wait=False)
+        stored_s = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        step = mem.answer_agent.step(q.question, mem.answer_agent.retrieve("lme", q.question), q.date)
+        lines = [render_memory(n, h.time, AnswerAgent._text(h)) for n, h in enumerate(step.context, start=1)]
+        return {
+            "context_keys": context_keys(mem.store, step.context),
+            "context_tokens": engine.count_tokens("\n".join(lines)),
+            "retrieval_s": time.perf_counter() - t1,
+            "ingest": {
+                "turns": res.stored + res.skipped,
+                "consolidated_now": 0,
+                "seconds_now": stored_s,
+                "llm_calls": 0,
+                "memories": mem.stats()["memories"],
+            },
+        }
 
 
 def retrieval_row(baselines: Baselines, system: str, q: Question) -> dict[str, Any]:
@@ -591,7 +626,8 @@ def main(argv: list[str] | None = None, engine: Any = None, embedder: Any = None
     p.add_argument(
         "--retrieval-only",
         action="store_true",
-        help="rag / rag-hybrid: score what the retrieval puts in the context, ask the model nothing",
+        help="score what the retrieval puts in the context, ask the model nothing (edgemem: over the stored "
+        "messages, before any consolidation)",
     )
     p.add_argument(
         "--judge",
@@ -612,10 +648,11 @@ def main(argv: list[str] | None = None, engine: Any = None, embedder: Any = None
     unknown = set(args.systems) - set(SYSTEMS)
     if unknown:
         raise SystemExit(f"Unknown --systems {', '.join(sorted(unknown))}. Fix: some of {', '.join(SYSTEMS)}.")
-    if args.retrieval_only and set(args.systems) - {"rag", "rag-hybrid"}:
+    retrieving = {"rag", "rag-hybrid", "edgemem"}
+    if args.retrieval_only and set(args.systems) - retrieving:
         raise SystemExit(
-            f"--retrieval-only scores rag and rag-hybrid, not {', '.join(sorted(set(args.systems) - {'rag', 'rag-hybrid'}))}."
-            " Fix: --systems rag,rag-hybrid."
+            f"--retrieval-only scores rag, rag-hybrid and edgemem, not {', '.join(sorted(set(args.systems) - retrieving))}"
+            " (no context to score). Fix: --systems rag,rag-hybrid,edgemem."
         )
     args.types = [x for x in args.types.split(",") if x] if args.types else None
     if args.out is None:

@@ -172,10 +172,13 @@ def test_retrieval_only_scores_the_context_without_a_model_call(data, tmp_path, 
 
     engine = NoCalls()
     out = tmp_path / "r"
-    argv = ["--data", str(data), "--systems", "rag,rag-hybrid", "--retrieval-only", "--out", str(out)]
+    argv = ["--data", str(data), "--systems", "rag,rag-hybrid,edgemem", "--retrieval-only", "--out", str(out)]
     summary = lme.main(argv, engine=engine, embedder=embedder)
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
-    assert len(rows) == 4 and all("prediction" not in r and "f1" not in r for r in rows)
+    assert len(rows) == 6 and all("prediction" not in r and "f1" not in r for r in rows)
+    # edgemem: the turns stored, none consolidated (no facts), and the answer agent's raw turns hold the evidence
+    mine = next(r for r in rows if r["system"] == "edgemem" and r["question_id"] == "q1")
+    assert mine["ingest"]["memories"] == 0 and mine["ingest"]["turns"] == 4 and "s_new:0" in mine["context_keys"]
     q1 = [r for r in rows if r["question_id"] == "q1"]
     assert all(r["session_recall"] == 1.0 and r["turn_recall"] == 1.0 and r["context_tokens"] > 0 for r in q1)
     assert all(r["turn_recall"] is None for r in rows if r["question_id"] == "q2_abs")  # no marked turn
@@ -190,5 +193,5 @@ def test_retrieval_only_scores_the_context_without_a_model_call(data, tmp_path, 
     assert "evidence-turn recall" in (out / "summary.md").read_text()
     assert again["paired_turn_recall"]["rag-hybrid - rag"]["n"] == 1  # q1 only: q2_abs has no marked turn
     assert "f1" not in summary["scores"]["rag"]["all"] and "evidence-session recall" in (out / "summary.md").read_text()
-    with pytest.raises(SystemExit, match="Fix: --systems rag,rag-hybrid"):
-        lme.main([*argv[:2], "--systems", "rag,edgemem", "--retrieval-only", "--out", str(out)], engine, embedder)
+    with pytest.raises(SystemExit, match="not none .*Fix: --systems rag,rag-hybrid,edgemem"):
+        lme.main([*argv[:2], "--systems", "rag,none", "--retrieval-only", "--out", str(out)], engine, embedder)
