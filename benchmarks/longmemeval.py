@@ -198,28 +198,48 @@ def turn_recall(q: Question, keys: list[str]) -> float | None:
 # -- running -------------------------------------------------------------------------------------------
 
 
-def edgemem_answer(q: Question, config: MemoryConfig, banks: Path, engine: Any, embedder: Any) -> dict[str, Any]:
-    """Ingest the question's history into its cached bank (resumes), then answer at the question's date."""
-    from edgemem import Memory
-    from edgemem.locomo import bank_file
+def edgemem_row(
+    q: Question, config: MemoryConfig, banks: Path, engine: Any, embedder: Any, retrieval_only: bool = False
+) -> dict[str, Any]:
+    """Ingest the question's history into its cached bank (resumes), then answer at the question's date.
 
+    ``retrieval_only``: the history is only stored, as ``add()`` stores it (raw turns, no facts: the
+    consolidator does not run), and the row holds the context the answer agent would read. The turns stay
+    queued in the same cached bank, so a later run without it consolidates them."""
+    from edgemem import Memory
+    from edgemem.answer import AnswerAgent
+    from edgemem.locomo import bank_file
+    from edgemem.prompts import render_memory
+
+    if retrieval_only:
+        config = replace(config, background=False)  # nothing consolidates behind the measurement
     t0 = time.perf_counter()
     with Memory(bank_file(banks, q.id, config), user="lme", config=config, engine=engine, embedder=embedder) as mem:
-        res = mem.ingest(q.turns())
-        ingest_s = time.perf_counter() - t0
+        res = mem.ingest(q.turns(), wait=not retrieval_only)
+        ingest = {
+            "turns": res.stored + res.skipped,
+            "consolidated_now": res.processed,
+            "seconds_now": time.perf_counter() - t0,
+            "llm_calls": sum(r.llm_calls for r in res.results),
+            "memories": mem.stats()["memories"],
+        }
+        if retrieval_only:
+            t1 = time.perf_counter()
+            step = mem.answer_agent.step(q.question, mem.answer_agent.retrieve("lme", q.question), q.date)
+            lines = [render_memory(n, h.time, AnswerAgent.line_text(h)) for n, h in enumerate(step.context, start=1)]
+            return {
+                "context_keys": context_keys(mem.store, step.context),
+                "context_tokens": engine.count_tokens("\n".join(lines)),
+                "retrieval_s": time.perf_counter() - t1,
+                "ingest": ingest,
+            }
         a = mem.answer(q.question, now=q.date)
         return {
             "prediction": a.answer,
             "context_keys": context_keys(mem.store, a.context),
             "latency_s": a.total_s,
             "prompt_tokens": a.prompt_tokens,
-            "ingest": {
-                "turns": res.stored + res.skipped,
-                "consolidated_now": res.processed,
-                "seconds_now": ingest_s,
-                "llm_calls": sum(r.llm_calls for r in res.results),
-                "memories": mem.stats()["memories"],
-            },
+            "ingest": ingest,
         }
 
 
@@ -268,12 +288,10 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
             for system in args.systems:
                 if (system, q.id) in done:
                     continue
-                if args.retrieval_only and system == "edgemem":
-                    row = edgemem_context(q, config, args.banks or out / "banks", engine, embedder)
+                if system == "edgemem":
+                    row = edgemem_row(q, config, args.banks or out / "banks", engine, embedder, args.retrieval_only)
                 elif args.retrieval_only:
                     row = retrieval_row(baselines, system, q)
-                elif system == "edgemem":
-                    row = edgemem_answer(q, config, args.banks or out / "banks", engine, embedder)
                 else:
                     turns = q.turns() if system != "none" else []
                     conv = SimpleNamespace(sample_id=q.id)
@@ -304,8 +322,8 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
         judge_rows(pred_path, questions, args.judge, args.threads, loaded)
     by_id = {q.id: q for q in questions}
     rows = [r for r in map(json.loads, pred_path.read_text().splitlines()) if r["question_id"] in by_id]
-    for r in rows:  # rows written before turn recall was recorded get it from their context, as a new row does
-        if "context_keys" in r and "turn_recall" not in r:
+    for r in rows:  # from the stored context, so rows written before turn recall was recorded have it too
+        if "context_keys" in r:
             r["turn_recall"] = turn_recall(by_id[r["question_id"]], r["context_keys"])
     summary = {
         "benchmark": "longmemeval",
@@ -355,38 +373,6 @@ def judge_rows(
     tmp = pred_path.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
     tmp.replace(pred_path)  # a crash leaves the old file whole
-
-
-def edgemem_context(q: Question, config: MemoryConfig, banks: Path, engine: Any, embedder: Any) -> dict[str, Any]:
-    """--retrieval-only for edgemem: the question's history stored through the write path and not
-    consolidated (``add()`` has returned, the consolidator has not run: raw turns only, no facts), then the
-    context the answer agent would read. The bank is the cached one of the full run, its turns left queued,
-    so a later run without --retrieval-only consolidates them."""
-    from edgemem import Memory
-    from edgemem.answer import AnswerAgent
-    from edgemem.locomo import bank_file
-    from edgemem.prompts import render_memory
-
-    config = replace(config, background=False)  # nothing consolidates behind the measurement
-    t0 = time.perf_counter()
-    with Memory(bank_file(banks, q.id, config), user="lme", config=config, engine=engine, embedder=embedder) as mem:
-        res = mem.ingest(q.turns(), wait=False)
-        stored_s = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        step = mem.answer_agent.step(q.question, mem.answer_agent.retrieve("lme", q.question), q.date)
-        lines = [render_memory(n, h.time, AnswerAgent._text(h)) for n, h in enumerate(step.context, start=1)]
-        return {
-            "context_keys": context_keys(mem.store, step.context),
-            "context_tokens": engine.count_tokens("\n".join(lines)),
-            "retrieval_s": time.perf_counter() - t1,
-            "ingest": {
-                "turns": res.stored + res.skipped,
-                "consolidated_now": 0,
-                "seconds_now": stored_s,
-                "llm_calls": 0,
-                "memories": mem.stats()["memories"],
-            },
-        }
 
 
 def retrieval_row(baselines: Baselines, system: str, q: Question) -> dict[str, Any]:

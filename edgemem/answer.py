@@ -121,7 +121,7 @@ class AnswerAgent:
         budget = self.engine.n_ctx - self.config.answer_max_tokens - _REPLY_MARGIN
         while True:
             messages = prompts.answer_messages(
-                question, [(s, [(h.time, self._text(h)) for h in hits]) for s, hits in groups], now
+                question, [(s, [(h.time, self.line_text(h)) for h in hits]) for s, hits in groups], now
             )
             if self.engine.count_tokens(messages[0]["content"] + messages[1]["content"]) + 32 <= budget:
                 break
@@ -136,7 +136,8 @@ class AnswerAgent:
         return AnswerStep(question, context, messages, prompts.ANSWER_SCHEMA_BASE)
 
     @staticmethod
-    def _text(hit: SearchHit) -> str:
+    def line_text(hit: SearchHit) -> str:
+        """A context item's text as the prompt shows it (a raw turn with its speaker)."""
         return f"{hit.speaker}: {hit.text}" if hit.kind == "turn" else hit.text
 
     def answer(
