@@ -192,6 +192,8 @@ def system_settings(args: argparse.Namespace, label: str, model_sha: str) -> dic
             settings["admission_gate"] = True
         if args.extract_batch != 1:
             settings["extract_batch"] = args.extract_batch
+        if args.abstain_unmentioned:
+            settings["abstain_unmentioned"] = True
     if system == "trained":
         settings["manifest_sha256"] = sha256_file(Path(args.manifest))
     shipped = shipped_adapters(args.model) if system == "edgemem" else {}
@@ -341,6 +343,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         manager_add_by_number=args.manager_add_by_number,
                         admission_gate=args.admission_gate,
                         extract_batch=args.extract_batch,
+                        abstain_unmentioned=args.abstain_unmentioned,
                         adapters={} if system == "untrained" else None,
                     )
                     # the harness's own engine has no adapter: it serves the pipeline only where none applies
@@ -692,6 +695,7 @@ def make_parser() -> argparse.ArgumentParser:
         default=defaults.admission_gate,
         help="edgemem: short messages with no first-person word skip fact extraction (a new bank)",
     )
+    add_abstain_flag(p)
     p.add_argument(
         "--extract-batch",
         type=int,
@@ -734,6 +738,17 @@ def replot(run: Path, out: Path | None = None) -> dict[str, Any]:
     plots(summary, target)
     print(f"plots written to {target}")
     return summary
+
+
+def add_abstain_flag(p: argparse.ArgumentParser) -> None:
+    """``--abstain-unmentioned / --no-abstain-unmentioned``, shared with the LongMemEval harness."""
+    p.add_argument(
+        "--abstain-unmentioned",
+        action=argparse.BooleanOptionalAction,
+        default=MemoryConfig().abstain_unmentioned,
+        help='edgemem: answer "Not mentioned" without a model call when a word the question is about is in '
+        "no stored text",
+    )
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

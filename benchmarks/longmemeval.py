@@ -52,7 +52,7 @@ from typing import Any
 
 from benchmarks import grouped_bars, pyplot
 from benchmarks.judge import judge_engine, lme_label
-from benchmarks.locomo import Baselines, context_keys
+from benchmarks.locomo import Baselines, add_abstain_flag, context_keys
 from benchmarks.scoring import abstained, paired_delta, score
 from edgemem.config import MemoryConfig
 from edgemem.machine import machine_info, percentile
@@ -239,6 +239,9 @@ def edgemem_row(
             "context_keys": context_keys(mem.store, a.context),
             "latency_s": a.total_s,
             "prompt_tokens": a.prompt_tokens,
+            "cited": [i for i, h in enumerate(a.context, start=1) if h in a.cited],
+            "unmentioned": a.unmentioned,
+            "abstain_unmentioned": config.abstain_unmentioned,
             "ingest": ingest,
         }
 
@@ -264,7 +267,23 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
     pred_path = out / "predictions.jsonl"
     done = set()
     if pred_path.exists():
-        done = {(r["system"], r["question_id"]) for r in map(json.loads, pred_path.read_text().splitlines())}
+        rows = [json.loads(line) for line in pred_path.read_text().splitlines()]
+        # edgemem's answers made with the other abstention setting would mix two systems under one name
+        # (rows from before the setting existed were made without the rule)
+        mixed = [
+            r
+            for r in rows
+            if r["system"] == "edgemem"
+            and "prediction" in r  # retrieval-only rows answer nothing
+            and r.get("abstain_unmentioned", False) != args.abstain_unmentioned
+        ]
+        if mixed:
+            flag = "--abstain-unmentioned" if mixed[0].get("abstain_unmentioned", False) else "--no-abstain-unmentioned"
+            raise SystemExit(
+                f"{pred_path} holds edgemem rows made with the other abstention setting. Fix: pass {flag}, "
+                "or another --out."
+            )
+        done = {(r["system"], r["question_id"]) for r in rows}
     model_path = resolve_model(args.model)
     shipped = shipped_adapters(args.model)
     loaded = None  # the harness's own engine judges too when the judge is its model (an injected one may not be)
@@ -280,6 +299,7 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
         n_ctx=args.n_ctx,
         extract_batch=args.extract_batch,
         raw_only_speakers=() if args.assistant_facts else ("Assistant",),
+        abstain_unmentioned=args.abstain_unmentioned,
     )
     with pred_path.open("a") as sink:
         for n, q in enumerate(questions, start=1):
@@ -342,6 +362,7 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
         "rag_k": args.rag_k,
         "extract_batch": args.extract_batch,
         "assistant_facts": args.assistant_facts,
+        "abstain_unmentioned": args.abstain_unmentioned,
         "retrieval_only": args.retrieval_only,
         "judge": f"local GGUF judge {args.judge} (not the GPT-4o judge of the paper)" if args.judge else None,
         "machine": machine_info(),
@@ -609,6 +630,7 @@ def main(argv: list[str] | None = None, engine: Any = None, embedder: Any = None
         default=False,
         help="edgemem: extract facts from the assistant's replies too (default: kept as raw turns only)",
     )
+    add_abstain_flag(p)
     p.add_argument(
         "--retrieval-only",
         action="store_true",

@@ -16,6 +16,7 @@ from .engine import Engine
 from .errors import InvalidInput, ModelOutputError
 from .parsing import parse_answer
 from .store import SearchHit, Store
+from .unmentioned import NOT_MENTIONED, unmentioned
 
 _REPLY_MARGIN = 16
 
@@ -29,6 +30,9 @@ class Answer:
     cited: list[SearchHit] = field(default_factory=list)
     context: list[SearchHit] = field(default_factory=list)  # everything shown to the model, in prompt order
     raw: str = ""
+    # Words the question is about that no stored text mentions: then the answer is "Not mentioned" and no
+    # model call was made (MemoryConfig.abstain_unmentioned).
+    unmentioned: list[str] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     search_s: float = 0.0
@@ -155,7 +159,14 @@ class AnswerAgent:
         t0 = time.perf_counter()
         groups = self.retrieve(user, question.strip(), k)
         step = self.step(question.strip(), groups, now)
+        missing = unmentioned(self.store, user, question) if self.config.abstain_unmentioned else []
         t1 = time.perf_counter()
+        if missing:
+            if on_token is not None:
+                on_token(NOT_MENTIONED)
+            return Answer(
+                question, NOT_MENTIONED, context=step.context, unmentioned=missing, search_s=t1 - t0, total_s=t1 - t0
+            )
         c = self.engine.complete(
             step.messages,
             schema=step.schema,

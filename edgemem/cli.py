@@ -301,6 +301,11 @@ def status(db: str | None, user: str, model: str | None, threads: int | None, as
 @click.argument("question")
 @click.option("--k", type=int, default=None, help="Memories per speaker (default: answer_k, 5).")
 @click.option("--now", default=None, help='When the question is asked, e.g. "28 May 2023" (for "how long ago").')
+@click.option(
+    "--no-abstain",
+    is_flag=True,
+    help='Ask the model even when a word the question is about is in no stored text (default: "Not mentioned").',
+)
 @store_options
 @adapters_option
 @json_option
@@ -309,6 +314,7 @@ def ask(
     question: str,
     k: int | None,
     now: str | None,
+    no_abstain: bool,
     db: str | None,
     user: str,
     model: str | None,
@@ -317,11 +323,14 @@ def ask(
     as_json: bool,
 ) -> None:
     """Answer a question from the memories."""
-    with open_memory(db, user, model, threads, existing=True, **adapters_setting(no_adapters)) as mem:
+    settings = {**adapters_setting(no_adapters), "abstain_unmentioned": not no_abstain}
+    with open_memory(db, user, model, threads, existing=True, **settings) as mem:
         a = mem.answer(question, k=k, now=now)
 
         def text() -> None:
             click.echo(a.answer)
+            if a.unmentioned:
+                click.echo(f"  (nothing stored mentions: {', '.join(a.unmentioned)})", err=True)
             for c in a.cited:
                 click.echo(f"  #{c.id} {c.time}: {c.text}", err=True)
 

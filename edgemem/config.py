@@ -81,6 +81,12 @@ class MemoryConfig:
     # cut at answer_budget_tokens, in dialogue order; answer_k / answer_turns_k are then unused).
     answer_context: str = "per-speaker"
     answer_budget_tokens: int = 600
+    # A question about something no stored text mentions ("my hamster" when only a cat was mentioned) is
+    # answered "Not mentioned" without a model call (edgemem/unmentioned.py); ``Answer.unmentioned``
+    # names the words. On by measurement: on LongMemEval's oracle development split it answers 11 of 23
+    # abstention questions "Not mentioned" and refuses 10 of 379 answerable ones (0 of 48 on the S sample,
+    # 1 of 81 on conv-30) (experiments/abstain-unmentioned). The "memory-r1" preset leaves it off.
+    abstain_unmentioned: bool = True
     # Relative time in an extracted fact ("yesterday", "last week", "next month") replaced by the date it
     # meant at the message's time before the fact is stored (edgemem/dates.py), so no model does date
     # arithmetic. Off: on conv-30 sessions 1-6 only 2 of 104 facts held a relative time to resolve, too few
@@ -167,5 +173,11 @@ class MemoryConfig:
 # raw turns, vector search), kept for comparison with the paper; "default": MemoryConfig's own defaults.
 PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
-    "memory-r1": {"answer_k": 30, "answer_turns_k": 0, "search": "dense", "answer_context": "per-speaker"},
+    "memory-r1": {
+        "answer_k": 30,
+        "answer_turns_k": 0,
+        "search": "dense",
+        "answer_context": "per-speaker",
+        "abstain_unmentioned": False,
+    },
 }

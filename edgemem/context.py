@@ -68,6 +68,7 @@ class Context:
     text: str = ""
     tokens: int = 0
     budget_tokens: int = DEFAULT_BUDGET_TOKENS
+    unmentioned: list[str] = field(default_factory=list)  # words of the question nothing stored mentions
 
 
 def check_budget(budget_tokens: Any) -> int:

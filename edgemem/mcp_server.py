@@ -37,14 +37,20 @@ def build_server(memory: Memory) -> Any:
         """What is remembered about the query: stored facts and past messages, most relevant first up to
         budget_tokens, in dialogue order with their dates; "text" is the block to read."""
         c = memory.context(query, budget_tokens=max(1, min(budget_tokens, MAX_BUDGET_TOKENS)))
-        return {"text": c.text, "tokens": c.tokens, "items": [dataclasses.asdict(i) for i in c.items]}
+        return {
+            "text": c.text,
+            "tokens": c.tokens,
+            "items": [dataclasses.asdict(i) for i in c.items],
+            "unmentioned": c.unmentioned,
+        }
 
     @server.tool()
     def answer(question: str, now: str | None = None) -> dict[str, Any]:
         """Answer a question from the stored memories, with the memories it used; ``now``: today's date
-        (e.g. "28 May 2023"), for questions such as "how long ago"."""
+        (e.g. "28 May 2023"), for questions such as "how long ago". "unmentioned": the question's words
+        nothing stored mentions (the answer is then "Not mentioned")."""
         a = memory.answer(question, now=now)
-        return {"answer": a.answer, "cited": [c.text for c in a.cited]}
+        return {"answer": a.answer, "cited": [c.text for c in a.cited], "unmentioned": a.unmentioned}
 
     @server.tool()
     def forget(memory_id: int) -> dict[str, Any]:

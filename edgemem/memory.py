@@ -27,6 +27,7 @@ from .manager import MemoryManager, TurnResult
 from .manifest import is_manifest, served_model
 from .models import shipped_adapters
 from .store import HistoryEntry, MemoryItem, SearchHit, Store, Turn
+from .unmentioned import unmentioned
 
 INGEST_BATCH = 64  # turns embedded and stored per transaction by ``ingest``
 
@@ -355,19 +356,17 @@ class Memory:
     def context(self, question: str, *, budget_tokens: int = DEFAULT_BUDGET_TOKENS, user: str | None = None) -> Context:
         """The facts and raw messages that best match ``question``, ranked together, cut at
         ``budget_tokens`` (estimated: ~4 characters a token) and rendered in dialogue order with their
-        dates: the context a host assistant gives its own model. No LLM involved."""
+        dates: the context a host assistant gives its own model. No LLM involved. ``unmentioned``: the
+        words the question is about that nothing stored mentions (edgemem/unmentioned.py)."""
         if not isinstance(question, str) or not question.strip():
             raise InvalidInput("The question is empty. Fix: pass the question the context is for.")
-        question = question.strip()
+        question, user = question.strip(), _check_user(user or self.user)
         vector = self.embedder.embed_one(question)
-        return build_context(
-            self.store,
-            _check_user(user or self.user),
-            question,
-            vector,
-            budget_tokens,
-            hybrid=self.config.search == "hybrid",
-        )
+        c = build_context(self.store, user, question, vector, budget_tokens, hybrid=self.config.search == "hybrid")
+        c.unmentioned = unmentioned(self.store, user, question)
+        if c.unmentioned:  # said in the block too, so a host's own model need not guess from what is missing
+            c.text = "\n".join(x for x in (c.text, f"Nothing stored mentions: {', '.join(c.unmentioned)}.") if x)
+        return c
 
     def answer(
         self,

@@ -124,7 +124,7 @@ COPY_OF = "copy of memory "  # history detail of a memory deleted as a copy of a
 HOST = socket.gethostname()
 # Words that carry no topic: left out of keyword queries (BM25 would give them little weight anyway,
 # but they make every row a match and the query slower).
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     """a about after again all am an and any are as at be been before being between both but by can could
     did do does doing down during each few for from further had has have having he her here hers herself him
     himself his how i if in into is it its itself just me more most my myself no nor not now of off on once
@@ -150,7 +150,7 @@ def query_words(text: str) -> list[str]:
     """
     words: list[str] = []
     for w in re.findall(r"\w+", str(text).lower()):
-        if w not in _STOPWORDS and w not in words:
+        if w not in STOPWORDS and w not in words:
             words.append(w)
     return words[:MAX_QUERY_TERMS]
 
@@ -526,6 +526,25 @@ class Store:
             sql += " AND speaker = ?"
             params.append(speaker)
         return [int(r[0]) for r in self._q(sql + " ORDER BY rank LIMIT ?", [*params, n])]
+
+    def unfound_prefixes(self, user: str, prefixes: Sequence[str]) -> set[str]:
+        """The ``prefixes`` (letters and digits, as FTS5 tokenizes) that begin no word of ``user``'s
+        searchable items: visible turns, live memories, versions of live memories (what search can show)."""
+        queries = (
+            "SELECT 1 FROM turn_fts f WHERE turn_fts MATCH ? AND f.user = ? "
+            "AND f.rowid NOT IN (SELECT turn_id FROM hidden_turns) LIMIT 1",
+            "SELECT 1 FROM memory_fts f JOIN memories m ON m.id = f.rowid "
+            "WHERE memory_fts MATCH ? AND f.user = ? AND m.deleted = 0 LIMIT 1",
+            "SELECT 1 FROM version_fts f JOIN memory_versions x ON x.id = f.rowid JOIN memories m "
+            "ON m.id = x.memory_id WHERE version_fts MATCH ? AND f.user = ? AND m.deleted = 0 LIMIT 1",
+        )
+        unfound = set()
+        for p in prefixes:
+            if not p or not p.isalnum():
+                raise InvalidInput(f"{p!r} is not a word prefix. Fix: letters and digits only.")
+            if not any(self._q(sql, (f'"{p.lower()}"*', user)) for sql in queries):
+                unfound.add(p)
+        return unfound
 
     def _rows(self, kind: str, user: str, ids: Sequence[int], scores: Sequence[float]) -> list[SearchHit]:
         """Hits for ``ids`` (with their ``scores``), in that order, leaving out what search must not show:

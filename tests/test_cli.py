@@ -119,6 +119,11 @@ def test_add_ask_search_forget_restore(tmp_path):
     assert r.returncode == 0 and json.loads(r.stdout)["answer"]
     r = run("ask", "What is the puppy called?", "--no-adapters", "--json", *common)  # the untrained agents
     assert r.returncode == 0 and json.loads(r.stdout)["answer"], r.stderr
+    # a question about something never mentioned: "Not mentioned" without a model call, unless --no-abstain
+    r = run("ask", "What is the name of my hamster?", *common)
+    assert (r.returncode, r.stdout.strip()) == (0, "Not mentioned") and "hamster" in r.stderr, r.stderr
+    r = run("ask", "What is the name of my hamster?", "--no-abstain", "--json", *common)
+    assert r.returncode == 0 and json.loads(r.stdout)["unmentioned"] == [], r.stderr
     if items:  # SmolLM2 may extract nothing; the flow below needs one memory
         mid = str(items[0]["id"])
         hits = json.loads(run("search", "puppy", "--json", *common).stdout)

@@ -86,7 +86,9 @@ def test_long_questions_operators_and_an_empty_user(mem):
     before = mem.store.count("u")
     assert mem.context('NEAR(Leo "Berlin) AND NOT * ' + "x" * 10_000, budget_tokens=100).tokens <= 100
     empty = mem.context("Where does Maya live?", user="nobody")
-    assert empty.items == [] and empty.text == "" and empty.tokens == 0
+    assert empty.items == [] and empty.tokens == 0
+    # nothing is stored for that user, so the name the question is about is said to be unmentioned
+    assert empty.unmentioned == ["maya"] and empty.text == "Nothing stored mentions: maya."
     assert mem.store.count("u") == before  # reading changed nothing
 
 

@@ -24,8 +24,13 @@ def fixed_adapter(tmp_path_factory):
 
 
 def ask(manifest, tmp_path, embedder) -> str:
+    # the store is empty, so "Maya" is mentioned nowhere: the rule would answer for the adapter under test
     with Memory(
-        tmp_path / f"{manifest.parent.name}-{manifest.stem}.db", model=str(manifest), threads=1, embedder=embedder
+        tmp_path / f"{manifest.parent.name}-{manifest.stem}.db",
+        model=str(manifest),
+        threads=1,
+        embedder=embedder,
+        abstain_unmentioned=False,
     ) as mem:
         return mem.answer("Where does Maya live?").answer
 
@@ -89,7 +94,8 @@ def test_lora_only_export_on_the_packaged_base(fixed_adapter, tmp_path, embedder
     installed = models.install_adapter(spec, lora)
     assert installed.read_bytes() == lora.read_bytes()
 
-    def answer(**settings):
+    def answer(**settings):  # an empty store again: the model must answer, not the unmentioned-words rule
+        settings = {"abstain_unmentioned": False, **settings}
         with Memory(tmp_path / "s.db", model="smollm2-135m", threads=1, embedder=embedder, **settings) as mem:
             return mem.answer("Where does Maya live?").answer.lower()
 

@@ -123,6 +123,11 @@ def test_a_run_writes_scores_and_resumes(data, tmp_path, embedder):
     again = lme.main(argv, engine=EchoEngine(), embedder=embedder)  # nothing left to do: same rows, same scores
     assert len((out / "predictions.jsonl").read_text().splitlines()) == 8
     assert again["scores"] == first["scores"]
+    # the dog was never mentioned: edgemem abstains without asking the model, and says so in its row
+    dog = next(r for r in rows if r["system"] == "edgemem" and r["question_id"] == "q2_abs")
+    assert dog["prediction"] == "Not mentioned" and dog["unmentioned"] == ["dog"] and dog["f1"] == 1.0
+    with pytest.raises(SystemExit, match="other abstention setting.*--abstain-unmentioned"):
+        lme.main([*argv, "--no-abstain-unmentioned"], engine=EchoEngine(), embedder=embedder)
 
 
 @pytest.mark.slow

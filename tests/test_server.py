@@ -92,6 +92,13 @@ def test_streamed_answer(client):
     assert len(tokens) > 1 and "".join(tokens) == events[-1]["result"]["answer"] == "[1] zoe said: I live in Oslo"
     with client.stream("POST", "/v1/users/zoe/answer/stream", json={"question": "x"}) as r:
         assert r.status_code == 401
+    # something zoe never mentioned: "Not mentioned" at once, with the word, streamed like any answer
+    with client.stream(
+        "POST", "/v1/users/zoe/answer/stream", json={"question": "What is my hamster called?"}, headers=AUTH
+    ) as r:
+        events = [json.loads(line) for line in r.iter_lines() if line]
+    assert [e["token"] for e in events if "token" in e] == ["Not mentioned"]
+    assert events[-1]["result"]["unmentioned"] == ["hamster"]
 
 
 def test_token_and_bad_input(client):
@@ -203,7 +210,14 @@ def test_mcp_stdio_session(tmp_path):
             remembered = await s.call_tool("remember", {"text": "I moved to Lisbon last week.", "speaker": "Maya"})
             recalled = await s.call_tool("recall", {"query": "Lisbon"})
             answered = await s.call_tool("answer", {"question": "Where does Maya live?"})
-            return {"tools": tools, "remember": remembered, "recall": recalled, "answer": answered}
+            unmentioned = await s.call_tool("answer", {"question": "Where does my Uncle Bob live?"})
+            return {
+                "tools": tools,
+                "remember": remembered,
+                "recall": recalled,
+                "answer": answered,
+                "unmentioned": unmentioned,
+            }
 
     out = asyncio.run(session())
     assert out["tools"] == {"remember", "recall", "answer", "forget"}
@@ -212,6 +226,8 @@ def test_mcp_stdio_session(tmp_path):
     assert "answer" in text
     recalled = json.dumps([c.model_dump() for c in out["recall"].content])
     assert "Lisbon" in recalled and "tokens" in recalled  # the budgeted context: facts and the message
+    unmentioned = json.loads(out["unmentioned"].content[0].text)
+    assert unmentioned == {"answer": "Not mentioned", "cited": [], "unmentioned": ["uncle", "bob"]}
 
 
 def test_export_import_roundtrip(client, tmp_path):
