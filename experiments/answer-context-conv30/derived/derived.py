@@ -1,6 +1,7 @@
 """Paired F1 differences between the committed conv-30 runs of this experiment (same bank, same
 questions): 5 memories per speaker + 10 turns (k5-t10/), and the defaults' 5 + 5 over turn vectors that
-embed "[date] speaker: text" (time-speaker/), each against the defaults (5 + 5, turn text alone) and
+embed "[date] speaker: text" (time-speaker/), and ten turns alone over those vectors
+(time-speaker-k0-t10/: rag-hybrid's context in the answer agent's prompt), each against the defaults (5 + 5, turn text alone) and
 rag-hybrid (defaults/), with 95 % bootstrap intervals over questions.
 
     PYTHONPATH=. .venv/bin/python experiments/answer-context-conv30/derived/derived.py > experiments/answer-context-conv30/derived/derived.json
@@ -29,7 +30,7 @@ def main() -> None:
     out: dict = {"questions": len(qids)}
     for name, rows in base.items():
         out[name] = summary(rows, qids)
-    for variant in ("k5-t10", "time-speaker"):
+    for variant in ("k5-t10", "time-speaker", "time-speaker-k0-t10"):
         rows = f1_by_question(variant, "edgemem")
         out[variant] = summary(rows, qids)
         for name, other in base.items():
