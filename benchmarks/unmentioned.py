@@ -3,7 +3,7 @@ it should have: on LongMemEval files (abstention questions vs answerable ones) a
 
     python -m benchmarks.unmentioned --longmemeval ../shared/data/longmemeval/oracle_dev.json \
         ../shared/data/longmemeval/s_dev_sample.json --locomo-conversations conv-26 conv-30 \
-        --out experiments/abstain-unmentioned/rule.json
+        --out benchmarks/results/unmentioned-rule.json
 
 Each question's own history (a LongMemEval question's haystack, a LoCoMo conversation) is stored as raw
 turns in a real store, and the rule looks the question's anchor words up in its keyword index, as

@@ -6,7 +6,7 @@ order; the prompt, decoding (32 tokens, plain text, first line kept) and scoring
 (benchmarks.locomo). On a copy of the bank: nothing here touches the cached file.
 
     PYTHONPATH=. python experiments/answer-context-conv30/rag_prompt.py --bank runs/banks/conv-30-....db \
-        --out experiments/answer-context-conv30/rag-prompt
+        --out benchmarks/results/answer-context-conv30/rag-prompt
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What the unmentioned-words rule changes in committed runs, from the rule's verdicts (../rule.json) alone:
+"""What the unmentioned-words rule changes in committed runs, from the rule's verdicts (benchmarks/results/unmentioned-rule.json) alone:
 the rule answers "Not mentioned" before the model is asked and changes nothing else, so a committed
 row of a question it flags becomes "Not mentioned", rescored; every other row stays as it was.
 
@@ -16,7 +16,7 @@ from benchmarks.scoring import score
 from edgemem.unmentioned import NOT_MENTIONED
 
 ROOT = Path(__file__).resolve().parents[3]
-RULE = json.loads((ROOT / "experiments/abstain-unmentioned/rule.json").read_text())
+RULE = json.loads((ROOT / "benchmarks/results/unmentioned-rule.json").read_text())
 
 
 def rows(path: Path) -> list[dict]:

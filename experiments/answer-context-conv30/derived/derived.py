@@ -13,11 +13,11 @@ from pathlib import Path
 
 from benchmarks.scoring import paired_delta
 
-HERE = Path(__file__).resolve().parents[1]
+RUNS = Path(__file__).resolve().parents[3] / "benchmarks/results/answer-context-conv30"
 
 
 def f1_by_question(folder: str, system: str) -> dict[str, dict]:
-    rows = [json.loads(line) for line in (HERE / folder / "predictions.jsonl").read_text().splitlines() if line]
+    rows = [json.loads(line) for line in (RUNS / folder / "predictions.jsonl").read_text().splitlines() if line]
     return {r["qid"]: r for r in rows if r["system"] == system}
 
 
