@@ -254,7 +254,7 @@ def mem0_v1_turn(mem: Any, user: str, turn: Any) -> dict[str, float]:
         facts = parse_facts(c.text)
     except ModelOutputError:
         facts = []
-    vectors = mem.embedder.embed([turn.text, *facts])
+    vectors = mem.embedder.embed([turn.vector_text(), *facts])
     planned = []
     for i, fact in enumerate(facts):
         step = manager.step(user, turn, [fact], vectors[1 + i : 2 + i])

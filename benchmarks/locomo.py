@@ -12,11 +12,12 @@ Systems (each answers every non-adversarial question of each conversation):
   rag-hybrid  the same over the same turns, ranked by edgemem's hybrid search instead (vectors and
            keywords fused by reciprocal rank): what better search alone gives, same prompt and k;
   full     the whole conversation, truncated from the start to fit the model's window;
-  edgemem  the runtime's default: ingest through the Memory Manager, answer with the Answer Agent and
-           the trained adapters installed for the model (make answer-agent; none: = untrained); the
-           bank is cached per conversation, model and settings, and resumable;
+  edgemem  the runtime's default: ingest through the Memory Manager, answer with the Answer Agent (plain
+           answers by default; with --answer-format cited, the trained answer adapter installed for the
+           model, make answer-agent; none: = untrained); the bank is cached per conversation, model and
+           settings, and resumable;
   untrained  the same pipeline with adapters off (Memory-R1 "BASE"; adapters={}), on the same bank;
-  trained  edgemem with exported agents (--manifest);
+  trained  edgemem with exported agents (--manifest; cited answers);
   mem0     the peer: Mem0 (mem0ai 1.0.11) on the same model through llama-cpp-python's OpenAI server
            on loopback, the same MiniLM embedder, telemetry off (extra [peer]; benchmarks/mem0_peer.py).
 
@@ -43,17 +44,17 @@ from typing import Any
 from benchmarks import grouped_bars, pyplot
 from benchmarks.judge import judge_engine, locomo_label
 from benchmarks.scoring import CATEGORY_LOCOMO, CATEGORY_MEM0, paired_delta, score
-from edgemem.config import MemoryConfig
+from edgemem.config import ANSWER_FORMATS, MemoryConfig
 from edgemem.machine import machine_info, percentile
+from edgemem.prompts import PLAIN_ANSWER_SYSTEM, first_line, plain_answer_messages
 
 SYSTEMS = ("none", "rag", "rag-hybrid", "full", "edgemem", "untrained", "trained", "mem0")
 # the systems that ingest through the Memory Manager and answer with the Answer Agent
 MEMORY_SYSTEMS = ("edgemem", "untrained", "trained")
 
-BASELINE_SYSTEM = """You answer questions about a conversation between two people.
-Use the conversation excerpts when given; each line starts with the date and time of its session.
-Turn relative dates ("yesterday", "last week") into actual dates using that session date.
-Answer in at most 6 words: a name, a date, a number or a short phrase. No full sentence."""
+# rag and rag-hybrid answer with the runtime's plain answer prompt (MemoryConfig.answer_format="plain"):
+# the baselines and edgemem's default answers differ only in what they read.
+BASELINE_SYSTEM = PLAIN_ANSWER_SYSTEM
 
 
 def turn_line(t: Any) -> str:
@@ -63,17 +64,10 @@ def turn_line(t: Any) -> str:
 def baseline_messages(
     question: str, context: list[str], system: str = BASELINE_SYSTEM, now: str | None = None
 ) -> list[dict[str, str]]:
-    user = (
-        ("Conversation excerpts:\n" + "\n".join(context) + "\n\n" if context else "")
-        + (f"Today is {now}.\n" if now else "")
-        + f"Question: {question}\nShort answer:"
-    )
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    return plain_answer_messages(question, context, now, system)
 
 
-def short(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
-    return lines[0] if lines else ""
+short = first_line
 
 
 class Baselines:
@@ -180,6 +174,8 @@ def system_settings(args: argparse.Namespace, label: str, model_sha: str) -> dic
     settings.update(max_sessions=args.max_sessions, judge=args.judge)
     if system in MEMORY_SYSTEMS:
         settings.update(answer_k=args.answer_k, answer_turns_k=args.answer_turns_k, search=args.search)
+        if args.answer_format != "cited":  # runs made before the plain format were cited
+            settings["answer_format"] = args.answer_format
         if args.answer_context != "per-speaker":  # runs made before the budgeted context keep their settings
             settings.update(answer_context=args.answer_context, answer_budget_tokens=args.answer_budget)
         if args.resolve_dates:  # only when on, so earlier runs keep their settings
@@ -196,7 +192,8 @@ def system_settings(args: argparse.Namespace, label: str, model_sha: str) -> dic
             settings["abstain_unmentioned"] = True
     if system == "trained":
         settings["manifest_sha256"] = sha256_file(Path(args.manifest))
-    shipped = shipped_adapters(args.model) if system == "edgemem" else {}
+    # the installed answer adapter serves cited answers only
+    shipped = shipped_adapters(args.model) if system == "edgemem" and args.answer_format == "cited" else {}
     if shipped:  # only when one is installed, so the rows made without keep their settings
         settings["adapters"] = {agent: sha256_file(path) for agent, path in sorted(shipped.items())}
     if system in ("rag", "rag-hybrid", "mem0"):  # Mem0's answers read its top rag_k memories per speaker
@@ -290,6 +287,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     systems = [s for s in args.systems.split(",") if s]
     if "trained" in systems and not args.manifest:
         systems.remove("trained")
+    if "trained" in systems and args.answer_format != "cited":
+        raise SystemExit(
+            "Error: a trained answer adapter answers in the cited format it learned. Fix: --answer-format cited "
+            "--answer-k 5 --answer-turns-k 5 (the context it was trained on), or leave trained out."
+        )
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown:
         raise SystemExit(f"Error: unknown system(s) {unknown}. Expected: {', '.join(SYSTEMS)}.")
@@ -333,6 +335,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         model=args.manifest if system == "trained" else args.model,
                         threads=args.threads,
                         n_ctx=args.n_ctx,
+                        answer_format=args.answer_format,
                         answer_k=args.answer_k,
                         answer_turns_k=args.answer_turns_k,
                         search=args.search,
@@ -347,8 +350,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         adapters={} if system == "untrained" else None,
                     )
                     # the harness's own engine has no adapter: it serves the pipeline only where none applies
-                    plain = system == "untrained" or (system == "edgemem" and not shipped_adapters(args.model))
-                    served = engine if plain else None
+                    base = system == "untrained" or (
+                        system == "edgemem" and (args.answer_format == "plain" or not shipped_adapters(args.model))
+                    )
+                    served = engine if base else None
                     ingest_bar = tqdm(
                         total=len(turns), desc=f"{conv_id} {system}: ingest", unit="turn", file=sys.stderr
                     )
@@ -641,8 +646,16 @@ def make_parser() -> argparse.ArgumentParser:
         "sessions are ingested (streaming), or both",
     )
     p.add_argument("--rag-k", type=int, default=10)
-    # the edgemem system's defaults are the runtime's (MemoryConfig); Memory-R1's: --answer-k 30 --answer-turns-k 0
+    # the edgemem system's defaults are the runtime's (MemoryConfig); Memory-R1's: --answer-format cited
+    # --answer-k 30 --answer-turns-k 0 --search dense
     defaults = MemoryConfig()
+    p.add_argument(
+        "--answer-format",
+        choices=ANSWER_FORMATS,
+        default=defaults.answer_format,
+        help="edgemem: plain (a short answer from turns, then memories) or cited (Memory-R1: JSON with the numbers "
+        "of the memories that answer; the trained answer adapter's format)",
+    )
     p.add_argument(
         "--answer-k", type=int, default=defaults.answer_k, help="edgemem: memories per speaker (Memory-R1: 30)"
     )

@@ -54,7 +54,7 @@ from benchmarks import grouped_bars, pyplot
 from benchmarks.judge import judge_engine, lme_label
 from benchmarks.locomo import Baselines, add_abstain_flag, context_keys
 from benchmarks.scoring import abstained, paired_delta, score
-from edgemem.config import MemoryConfig
+from edgemem.config import ANSWER_FORMATS, MemoryConfig
 from edgemem.machine import machine_info, percentile
 from edgemem.store import Turn
 
@@ -226,7 +226,10 @@ def edgemem_row(
         if retrieval_only:
             t1 = time.perf_counter()
             step = mem.answer_agent.step(q.question, mem.answer_agent.retrieve("lme", q.question), q.date)
-            lines = [render_memory(n, h.time, AnswerAgent.line_text(h)) for n, h in enumerate(step.context, start=1)]
+            lines = [
+                AnswerAgent.plain_line(h) if step.schema is None else render_memory(n, h.time, AnswerAgent.line_text(h))
+                for n, h in enumerate(step.context, start=1)
+            ]
             return {
                 "context_keys": context_keys(mem.store, step.context),
                 "context_tokens": engine.count_tokens("\n".join(lines)),
@@ -242,6 +245,7 @@ def edgemem_row(
             "cited": [i for i, h in enumerate(a.context, start=1) if h in a.cited],
             "unmentioned": a.unmentioned,
             "abstain_unmentioned": config.abstain_unmentioned,
+            "answer_format": config.answer_format,
             "ingest": ingest,
         }
 
@@ -268,21 +272,24 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
     done = set()
     if pred_path.exists():
         rows = [json.loads(line) for line in pred_path.read_text().splitlines()]
-        # edgemem's answers made with the other abstention setting would mix two systems under one name
-        # (rows from before the setting existed were made without the rule)
-        mixed = [
-            r
-            for r in rows
-            if r["system"] == "edgemem"
-            and "prediction" in r  # retrieval-only rows answer nothing
-            and r.get("abstain_unmentioned", False) != args.abstain_unmentioned
-        ]
-        if mixed:
-            flag = "--abstain-unmentioned" if mixed[0].get("abstain_unmentioned", False) else "--no-abstain-unmentioned"
-            raise SystemExit(
-                f"{pred_path} holds edgemem rows made with the other abstention setting. Fix: pass {flag}, "
-                "or another --out."
-            )
+        # edgemem's answers made with other answer settings would mix two systems under one name (rows from
+        # before a setting existed were made without the rule, in the cited format)
+        for key, was, flag in (
+            ("abstain_unmentioned", False, lambda v: "--abstain-unmentioned" if v else "--no-abstain-unmentioned"),
+            ("answer_format", "cited", lambda v: f"--answer-format {v}"),
+        ):
+            mixed = [
+                r
+                for r in rows
+                if r["system"] == "edgemem"
+                and "prediction" in r  # retrieval-only rows answer nothing
+                and r.get(key, was) != getattr(args, key)
+            ]
+            if mixed:
+                raise SystemExit(
+                    f"{pred_path} holds edgemem rows made with another {key}. Fix: pass "
+                    f"{flag(mixed[0].get(key, was))}, or another --out."
+                )
         done = {(r["system"], r["question_id"]) for r in rows}
     model_path = resolve_model(args.model)
     shipped = shipped_adapters(args.model)
@@ -300,6 +307,7 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
         extract_batch=args.extract_batch,
         raw_only_speakers=() if args.assistant_facts else ("Assistant",),
         abstain_unmentioned=args.abstain_unmentioned,
+        answer_format=args.answer_format,
     )
     with pred_path.open("a") as sink:
         for n, q in enumerate(questions, start=1):
@@ -631,6 +639,12 @@ def main(argv: list[str] | None = None, engine: Any = None, embedder: Any = None
         help="edgemem: extract facts from the assistant's replies too (default: kept as raw turns only)",
     )
     add_abstain_flag(p)
+    p.add_argument(
+        "--answer-format",
+        choices=ANSWER_FORMATS,
+        default=MemoryConfig.answer_format,
+        help="edgemem: plain (short answer, turns first) or cited (Memory-R1's JSON with cited numbers)",
+    )
     p.add_argument(
         "--retrieval-only",
         action="store_true",

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .config import MemoryConfig
+from .config import PRESETS, MemoryConfig
 from .errors import EdgememError, InvalidInput
 from .memory import Memory
 from .models import SHIPPED_ADAPTERS, adapters_dir, edgemem_home, list_models
@@ -299,7 +299,13 @@ def status(db: str | None, user: str, model: str | None, threads: int | None, as
 
 @cli.command()
 @click.argument("question")
-@click.option("--k", type=int, default=None, help="Memories per speaker (default: answer_k, 5).")
+@click.option("--k", type=int, default=None, help="Memories per speaker (default: answer_k, 3).")
+@click.option(
+    "--cited",
+    is_flag=True,
+    help="Memory-R1's cited answer: the model lists the memories that answer, then answers (5 memories per "
+    "speaker + 5 turns; the format the trained answer adapter learned). Default: a plain short answer.",
+)
 @click.option("--now", default=None, help='When the question is asked, e.g. "28 May 2023" (for "how long ago").')
 @click.option(
     "--no-abstain",
@@ -313,6 +319,7 @@ def status(db: str | None, user: str, model: str | None, threads: int | None, as
 def ask(
     question: str,
     k: int | None,
+    cited: bool,
     now: str | None,
     no_abstain: bool,
     db: str | None,
@@ -324,6 +331,8 @@ def ask(
 ) -> None:
     """Answer a question from the memories."""
     settings = {**adapters_setting(no_adapters), "abstain_unmentioned": not no_abstain}
+    if cited:
+        settings.update(PRESETS["cited"])
     with open_memory(db, user, model, threads, existing=True, **settings) as mem:
         a = mem.answer(question, k=k, now=now)
 

@@ -84,6 +84,14 @@ class Memory:
         self.consolidator = Consolidator(
             self.store, self._manager_for, self.config.context_messages, self.config.extract_batch
         )
+        self._reembed_turns()
+
+    def _reembed_turns(self) -> None:
+        """Give the turns stored before turn vectors held the speaker and time (migration m010) their new
+        vectors: once per file, in batches (a stopped run goes on at the next open); nothing to do, one query."""
+        while batch := self.store.turns_to_reembed(INGEST_BATCH * 4):
+            vectors = self.embedder.embed([t.vector_text() for _, _, t in batch])
+            self.store.replace_turn_vectors([(i, u) for i, u, _ in batch], vectors)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Memory:
@@ -128,6 +136,17 @@ class Memory:
                     adapters = dict(served.adapters if manifest else shipped_adapters(self.config.model))
                 else:
                     adapters = {**served.adapters, **self.config.adapters}
+                if (
+                    "answer" in adapters
+                    and self.config.answer_format == "plain"
+                    and (served.adapters or self.config.adapters)
+                ):
+                    # an answer adapter the user chose (a manifest's, or named): trained answers are cited
+                    warnings.warn(
+                        f"The answer adapter {adapters['answer']} is not used by plain answers. Fix: "
+                        'answer_format="cited" (the format trained answer agents learn), or leave it out.',
+                        stacklevel=2,
+                    )
                 self._engine = LlamaEngine(
                     served.model,
                     n_ctx=self.config.n_ctx,
@@ -185,7 +204,7 @@ class Memory:
         if not isinstance(speaker, str) or not speaker.strip():
             raise InvalidInput(f"The speaker is empty ({speaker!r}). Fix: name who said the message.")
         fitted = self._fit(text.strip())
-        vector = self.embedder.embed_one(fitted)
+        vector = self.embedder.embed_one(Turn(speaker.strip(), fitted, time).vector_text())
         with self._turn_lock:
             if key is not None and self.store.has_turn(user, source, key):
                 return TurnResult(speaker, text, skipped=True)
@@ -270,7 +289,7 @@ class Memory:
                 seen.add((t.source, t.key))
         for i in range(0, len(new), INGEST_BATCH):
             batch = [replace(t, text=self._fit(t.text.strip())) for t in new[i : i + INGEST_BATCH]]
-            vectors = self.embedder.embed([t.text for t in batch])
+            vectors = self.embedder.embed([t.vector_text() for t in batch])
             with self._turn_lock:
                 counters: dict[str, int] = {}  # live messages (no key) are numbered on from the store's count
                 keyed: list[Turn] = []

@@ -278,3 +278,12 @@ def m009_keyword_vocabularies(conn: Any) -> None:
     # match made the fused search cost 24 ms p95 at 100k items.
     for table in ("memory_fts", "turn_fts", "version_fts"):
         conn.execute(f"CREATE VIRTUAL TABLE {table}_vocab USING fts5vocab({table}, row)")
+
+
+@migration
+def m010_turn_vector_text(conn: Any) -> None:
+    # Turn vectors now embed "[time] speaker: text" (Turn.vector_text) instead of the text alone. The turns
+    # stored before are listed here, and Memory re-embeds them when it opens the file (an embedder is not
+    # SQL), batch by batch, each batch's vectors and its removal from the list in one transaction.
+    conn.execute("CREATE TABLE turns_to_reembed (turn_id INTEGER PRIMARY KEY)")
+    conn.execute("INSERT INTO turns_to_reembed (turn_id) SELECT turn_id FROM turn_vectors")

@@ -258,3 +258,34 @@ def answer_messages(
         parts.append("Memories:\n(none)")
     user = "\n\n".join(parts) + (f"\n\nToday is {now}." if now else "") + f"\n\nQuestion: {question}"
     return [{"role": "system", "content": ANSWER_SYSTEM}, {"role": "user", "content": user}]
+
+
+# The plain answer (MemoryConfig.answer_format="plain", the default): a short answer as plain text, no
+# JSON, no cited numbers, from context lines "[date] speaker: text" (raw turns first, then facts). The
+# same system prompt as the LoCoMo harness's rag and rag-hybrid baselines: on conv-30 it read ten raw
+# turns and three facts per speaker to 33.9 F1, where the cited (Memory-R1) format read its default
+# context to 27.1 (experiments/answer-context-conv30).
+PLAIN_ANSWER_SYSTEM = """You answer questions about a conversation between two people.
+Use the conversation excerpts when given; each line starts with the date and time of its session.
+Turn relative dates ("yesterday", "last week") into actual dates using that session date.
+Answer in at most 6 words: a name, a date, a number or a short phrase. No full sentence."""
+
+PLAIN_ANSWER_MAX_TOKENS = 32  # a six-word answer, with room; only its first line is kept
+
+
+def plain_answer_messages(
+    question: str, context: Sequence[str], now: str | None = None, system: str = PLAIN_ANSWER_SYSTEM
+) -> list[Message]:
+    """Messages for a plain answer over context lines (already rendered, in the order shown); ``now``: when
+    the question is asked (None leaves it out)."""
+    user = (
+        ("Conversation excerpts:\n" + "\n".join(context) + "\n\n" if context else "")
+        + (f"Today is {now}.\n" if now else "")
+        + f"Question: {question}\nShort answer:"
+    )
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def first_line(text: str) -> str:
+    """The first non-empty line of a plain reply, stripped (the model may go on after its answer)."""
+    return next((ln.strip() for ln in text.strip().splitlines() if ln.strip()), "")

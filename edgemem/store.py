@@ -83,6 +83,12 @@ class Turn:
     source: str = ""  # e.g. a LoCoMo sample id or a file name; "" for live messages
     key: str = ""  # unique within (user, source): a dia_id, or a counter for live messages
 
+    def vector_text(self) -> str:
+        """What a turn's vector embeds: "[time] speaker: text", so a question naming the speaker or the
+        date finds it (on conv-30 ten turns found this way held 62 % of the evidence turns, against 54 % for
+        vectors of the text alone: experiments/answer-context-conv30)."""
+        return f"[{self.time}] {self.speaker}: {self.text}" if self.time else f"{self.speaker}: {self.text}"
+
 
 @dataclass(frozen=True)
 class PlannedOp:
@@ -695,6 +701,26 @@ class Store:
         """Store many raw turns as pending, in order, in one transaction; their ids."""
         with self.lock, transaction(self.conn) as c:
             return [self._insert_turn(c, user, t, v, None, pending=True) for t, v in zip(turns, vectors, strict=True)]
+
+    def turns_to_reembed(self, n: int) -> list[tuple[int, str, Turn]]:
+        """Up to ``n`` turns whose vectors embed the text alone (stored before vectors held the speaker and
+        time, migration m010): [(row id, user, turn), ...]."""
+        rows = self._q(
+            "SELECT t.id, t.user, t.speaker, t.text, t.time FROM turns_to_reembed r JOIN turns t ON t.id = r.turn_id "
+            "ORDER BY r.turn_id LIMIT ?",
+            (n,),
+        )
+        return [(int(r[0]), r[1], Turn(r[2], r[3], r[4])) for r in rows]
+
+    def replace_turn_vectors(self, items: Sequence[tuple[int, str]], vectors: np.ndarray) -> None:
+        """Replace the vectors of the turns ``items`` ([(row id, user), ...]) and take them off the re-embed
+        list, in one transaction (a crash leaves each batch done or still listed)."""
+        with self.lock, transaction(self.conn) as c:
+            for (turn_id, user), v in zip(items, vectors, strict=True):
+                c.execute("UPDATE turn_vectors SET embedding = ? WHERE turn_id = ?", (encode(v), turn_id))
+                # a vec0 table has no triggers: the vector indexes of every process learn of it here
+                c.execute("INSERT INTO vector_log (kind, user, item_id) VALUES ('turn', ?, ?)", (user, turn_id))
+                c.execute("DELETE FROM turns_to_reembed WHERE turn_id = ?", (turn_id,))
 
     def pending_count(self, user: str | None = None) -> int:
         where, params = ("AND user = ?", (user,)) if user is not None else ("", ())

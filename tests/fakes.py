@@ -37,7 +37,7 @@ class ScriptedEngine:
 class EchoEngine:
     """A fake LLM that answers from the prompt itself, so its replies do not depend on call order
     (for tests with several threads): each message is one fact, each fact is ADDed, and the answer
-    is the first memory shown."""
+    is the first memory shown (cited format) or the first excerpt line (plain format)."""
 
     model_id = "echo"
     n_ctx = 4096
@@ -61,10 +61,13 @@ class EchoEngine:
             reply = {n: facts for (n, _, _), facts in zip(said, self._facts, strict=True)}
         elif kwargs.get("prefix_key") == "manage":
             reply = {"memory": [{"event": "ADD", "text": f} for f in self._facts.pop(0)]}
+        elif kwargs.get("prefix_key") == "answer-plain":
+            lines = user.split("Conversation excerpts:\n", 1)[1].split("\n\n", 1)[0] if "excerpts:" in user else ""
+            reply = (lines.split("\n")[0] or "Not mentioned") + "\nextra lines are not the answer"
         else:
             first = next((ln for ln in user.split("\n") if ln.startswith("[1]")), "Not mentioned")
             reply = {"memories": [1] if first.startswith("[1]") else [], "answer": first}
-        text = json.dumps(reply)
+        text = reply if isinstance(reply, str) else json.dumps(reply)
         if kwargs.get("on_text") is not None:
             for i in range(0, len(text), 7):  # streamed in small pieces, like tokens
                 kwargs["on_text"](text[i : i + 7])

@@ -102,7 +102,7 @@ def test_locomo_harness_end_to_end_and_resume(tmp_path):
     assert all("Lisbon" not in " ".join(r["cited"]) for r in early)  # the later move is not in their bank
     # Rows made with other settings are never mixed in: another k for the same system is refused
     with pytest.raises(SystemExit, match="holds 'edgemem' rows made with other settings \\(answer_k differ\\)"):
-        locomo.main([*argv, "--systems", "edgemem", "--answer-k", "3"])
+        locomo.main([*argv, "--systems", "edgemem", "--answer-k", "7"])
     assert len((out / "predictions.jsonl").read_text().splitlines()) == 5 * 4  # nothing lost
 
 

@@ -119,6 +119,8 @@ def test_add_ask_search_forget_restore(tmp_path):
     assert r.returncode == 0 and json.loads(r.stdout)["answer"]
     r = run("ask", "What is the puppy called?", "--no-adapters", "--json", *common)  # the untrained agents
     assert r.returncode == 0 and json.loads(r.stdout)["answer"], r.stderr
+    r = run("ask", "What is the puppy called?", "--cited", "--json", *common)  # Memory-R1's cited format
+    assert r.returncode == 0 and "answer" in json.loads(r.stdout)["raw"], r.stderr
     # a question about something never mentioned: "Not mentioned" without a model call, unless --no-abstain
     r = run("ask", "What is the name of my hamster?", *common)
     assert (r.returncode, r.stdout.strip()) == (0, "Not mentioned") and "hamster" in r.stderr, r.stderr

@@ -144,7 +144,7 @@ def test_an_answer_waits_at_most_for_the_call_in_progress(make_memory):
         eng.log.append("ask")
         mem.answer("What did Sam say?")
     after = eng.log[eng.log.index("ask") + 1 :]
-    assert "answer" in after and after.index("answer") <= 1, eng.log
+    assert "answer-plain" in after and after.index("answer-plain") <= 1, eng.log
     assert mem.flush(timeout=30) == 0
 
 

@@ -31,6 +31,7 @@ def ask(manifest, tmp_path, embedder) -> str:
         threads=1,
         embedder=embedder,
         abstain_unmentioned=False,
+        answer_format="cited",  # the format trained answer agents answer in
     ) as mem:
         return mem.answer("Where does Maya live?").answer
 
@@ -81,7 +82,7 @@ def test_lora_only_export_on_the_packaged_base(fixed_adapter, tmp_path, embedder
     assert joined.adapters["answer"].read_bytes() == lora.read_bytes()
     assert WORD in ask(both, tmp_path, embedder).lower()
     # the manager runs on the plain base model (no adapter for it): not "banana" JSON everywhere
-    with Memory(tmp_path / "l.db", model=str(manifest), threads=1, embedder=embedder) as mem:
+    with Memory(tmp_path / "l.db", model=str(manifest), threads=1, embedder=embedder, answer_format="cited") as mem:
         r = mem.add("I moved to Lisbon last week.", speaker="Maya", wait=True)
         assert r.llm_calls >= 1
     # installed as the model's trained answer adapter (what make answer-agent does): on by default, off with
@@ -95,7 +96,7 @@ def test_lora_only_export_on_the_packaged_base(fixed_adapter, tmp_path, embedder
     assert installed.read_bytes() == lora.read_bytes()
 
     def answer(**settings):  # an empty store again: the model must answer, not the unmentioned-words rule
-        settings = {"abstain_unmentioned": False, **settings}
+        settings = {"abstain_unmentioned": False, "answer_format": "cited", **settings}
         with Memory(tmp_path / "s.db", model="smollm2-135m", threads=1, embedder=embedder, **settings) as mem:
             return mem.answer("Where does Maya live?").answer.lower()
 
@@ -111,7 +112,7 @@ def test_lora_only_export_on_the_packaged_base(fixed_adapter, tmp_path, embedder
     convs.write_text(json.dumps([TINY]))
     summary = locomo.main(
         ["--data", str(convs), "--conversations", "tiny", "--model", "smollm2-135m", "--threads", "1",
-         "--n-ctx", "4096", "--systems", "edgemem,untrained", "--out", str(run)]
+         "--n-ctx", "4096", "--systems", "edgemem,untrained", "--answer-format", "cited", "--out", str(run)]
     )  # fmt: skip
     rows = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
     assert {r["system"] for r in rows} == {"edgemem", "untrained"}

@@ -126,8 +126,12 @@ def test_a_run_writes_scores_and_resumes(data, tmp_path, embedder):
     # the dog was never mentioned: edgemem abstains without asking the model, and says so in its row
     dog = next(r for r in rows if r["system"] == "edgemem" and r["question_id"] == "q2_abs")
     assert dog["prediction"] == "Not mentioned" and dog["unmentioned"] == ["dog"] and dog["f1"] == 1.0
-    with pytest.raises(SystemExit, match="other abstention setting.*--abstain-unmentioned"):
+    assert dog["answer_format"] == "plain"
+    # resuming with another answer setting would mix two systems under one name
+    with pytest.raises(SystemExit, match="another abstain_unmentioned.*--abstain-unmentioned"):
         lme.main([*argv, "--no-abstain-unmentioned"], engine=EchoEngine(), embedder=embedder)
+    with pytest.raises(SystemExit, match="another answer_format.*--answer-format plain"):
+        lme.main([*argv, "--answer-format", "cited"], engine=EchoEngine(), embedder=embedder)
 
 
 @pytest.mark.slow

@@ -245,9 +245,9 @@ def test_answer_is_told_when_the_question_is_asked(make_memory):
     mem.add("I adopted a cat named Pixel.", speaker="Mia", time="1 May 2023", wait=True)
     mem.answer("When did Mia adopt Pixel?", now="28 May 2023")
     mem.answer("When did Mia adopt Pixel?")
-    asked, plain = (m[-1]["content"] for m in eng.sent["answer"])
-    assert "Today is 28 May 2023.\n\nQuestion: When did Mia adopt Pixel?" in asked
-    assert "Today is" not in plain and asked.replace("\n\nToday is 28 May 2023.", "") == plain
+    asked, plain = (m[-1]["content"] for m in eng.sent["answer-plain"])
+    assert "Today is 28 May 2023.\nQuestion: When did Mia adopt Pixel?" in asked
+    assert "Today is" not in plain and asked.replace("Today is 28 May 2023.\n", "") == plain
     for bad in ("", "  ", 5):
         with pytest.raises(InvalidInput, match="now="):
             mem.answer("When?", now=bad)

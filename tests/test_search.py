@@ -201,3 +201,61 @@ def test_keyword_search_leaves_out_words_in_too_many_documents(tmp_path, monkeyp
     assert set(s._keyword("memory", "u", "walked dog", 10, None)) == set(range(1, 7))
     assert len(s.search("u", unit(2), 3, text="walked dog")) == 3  # dense alone when no keyword is left
     s.close()
+
+
+def test_turn_vectors_embed_the_time_and_speaker(tmp_path, embedder):
+    """A stored turn's vector is the embedding of "[time] speaker: text", so a question naming the
+    speaker or the date finds it."""
+    from fakes import ScriptedEngine
+
+    from edgemem import Memory
+    from edgemem.store import Turn
+
+    assert Turn("Mia", "I moved.", "1 May 2023").vector_text() == "[1 May 2023] Mia: I moved."
+    assert Turn("Mia", "I moved.").vector_text() == "Mia: I moved."
+    with Memory(tmp_path / "m.db", user="u", engine=ScriptedEngine(), embedder=embedder, background=False) as mem:
+        t = mem.add("I moved to Porto.", speaker="Mia", time="1 May 2023")
+        mem.ingest([Turn("Leo", "I run.", "2 May 2023", "chat", "1")], wait=False)
+        stored = {
+            int(r[0]): np.frombuffer(r[1], dtype="<f4")
+            for r in mem.store.conn.execute("SELECT turn_id, embedding FROM turn_vectors")
+        }
+    assert np.allclose(stored[t.turn_id], embedder.embed_one("[1 May 2023] Mia: I moved to Porto."), atol=1e-6)
+    assert np.allclose(stored[t.turn_id + 1], embedder.embed_one("[2 May 2023] Leo: I run."), atol=1e-6)
+
+
+def test_turns_stored_before_are_re_embedded_when_opened(tmp_path, embedder):
+    """A store at schema m009 (turn vectors of the text alone): opening it with Memory applies m010 and
+    re-embeds every turn as "[time] speaker: text", once, with the vector indexes told."""
+    from fakes import ScriptedEngine
+
+    from edgemem import Memory
+    from edgemem.db import encode
+
+    path = tmp_path / "old.db"
+    conn = old_store(path, 9)
+    for i, (speaker, text) in enumerate([("Ines", "I moved to Porto"), ("Rui", "I run on Sundays")], start=1):
+        conn.execute(
+            "INSERT INTO turns (user, source, key, speaker, text, time, created_at, pending) "
+            "VALUES ('u', 's', ?, ?, ?, '3 May 2023', 't', 0)",
+            (str(i), speaker, text),
+        )
+        conn.execute(
+            "INSERT INTO turn_vectors (turn_id, user, embedding) VALUES (?, 'u', ?)",
+            (i, encode(embedder.embed_one(text))),
+        )
+    conn.close()
+    with Memory(path, user="u", engine=ScriptedEngine(), embedder=embedder, background=False) as mem:
+        rows = dict(mem.store.conn.execute("SELECT turn_id, embedding FROM turn_vectors").fetchall())
+        assert np.allclose(
+            np.frombuffer(rows[1], dtype="<f4"), embedder.embed_one("[3 May 2023] Ines: I moved to Porto"), atol=1e-6
+        )
+        assert np.allclose(
+            np.frombuffer(rows[2], dtype="<f4"), embedder.embed_one("[3 May 2023] Rui: I run on Sundays"), atol=1e-6
+        )
+        assert mem.store.turns_to_reembed(10) == []
+        hits = mem.store.search_turns("u", embedder.embed_one("[3 May 2023] Rui: I run on Sundays"), 1)
+        assert [h.id for h in hits] == [2] and hits[0].score > 0.99
+    # opened again: nothing left to do, the vectors stay
+    with Memory(path, user="u", engine=ScriptedEngine(), embedder=embedder, background=False) as mem:
+        assert dict(mem.store.conn.execute("SELECT turn_id, embedding FROM turn_vectors").fetchall()) == rows

@@ -20,6 +20,9 @@ from training.data import main as build_data
 from training.examples import load_jsonl
 from training.presets import get_preset
 
+# the manager rewards' frozen answerer reads and writes the cited format (training.rewards.manager_reward)
+CITED = MemoryConfig(answer_format="cited")
+
 # -- data builders ----------------------------------------------------------------------------------
 
 
@@ -48,7 +51,9 @@ def test_answer_prompts_are_the_runtimes(locomo_data, embedder):
     example = load_jsonl(out / "answer_val.jsonl")[5]
     bank = next((out / "banks").glob("conv-30-*.db"))
     engine = RecordingEngine()
-    with Memory(bank, user="conv-30", engine=engine, embedder=embedder) as mem:
+    # the training data renders the cited format the answer agent is trained in
+    config = MemoryConfig.preset("cited")
+    with Memory(bank, user="conv-30", engine=engine, embedder=embedder, config=config) as mem:
         mem.answer(example["question"])
     assert engine.sent["answer"][0] == example["messages"]  # byte-identical
 
@@ -256,7 +261,7 @@ MANAGER_REWARDS = [
 
 @pytest.mark.parametrize("op,expected", MANAGER_REWARDS)
 def test_manager_outcome_reward(embedder, op, expected):
-    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, MemoryConfig())
+    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, CITED)
     ex = manager_example()
     cols = {k: [v] for k, v in ex.items()}
     cols["trainer_state"] = object()  # TRL passes extras like this one
@@ -267,7 +272,7 @@ def test_manager_reward_reads_the_forced_prefix(embedder):
     """GRPO rollouts continue ``MANAGER_PREFIX``: the reward parses prefix + completion."""
     from edgemem.prompts import MANAGER_PREFIX
 
-    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, MemoryConfig())
+    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, CITED)
     cols = {k: [v] for k, v in manager_example().items()}
     tail = '{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}]}'
     assert reward([tail], prefix=[MANAGER_PREFIX], **cols) == [1.0]
@@ -275,7 +280,7 @@ def test_manager_reward_reads_the_forced_prefix(embedder):
 
 
 def test_manager_reward_with_f1_scores_partial_answers(embedder):
-    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, MemoryConfig(), rewards.MANAGER_REWARDS["f1"])
+    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, CITED, rewards.MANAGER_REWARDS["f1"])
     ex = manager_example(answer="Rome, Italy")
     update = '{"memory": [{"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}]}'
     assert reward.__name__ == "manager_outcome_f1"
@@ -315,7 +320,7 @@ def test_manager_reward_times_the_accepted_share(embedder, ops, expected):
     from edgemem.metrics import f1
 
     reward = rewards.ManagerOutcomeReward(
-        LivesInEngine(), embedder, MemoryConfig(), rewards.ManagerReward(f1, accepted_share=True)
+        LivesInEngine(), embedder, CITED, rewards.ManagerReward(f1, accepted_share=True)
     )
     assert reward.__name__ == "manager_outcome_f1_accepted"
     assert reward.score(json.dumps({"memory": ops}), manager_example()) == pytest.approx(expected)
@@ -334,9 +339,7 @@ ADD_BUDGET = [
 
 @pytest.mark.parametrize("ops,expected", ADD_BUDGET)
 def test_manager_reward_prices_adds(embedder, ops, expected):
-    reward = rewards.ManagerOutcomeReward(
-        LivesInEngine(), embedder, MemoryConfig(), rewards.MANAGER_REWARDS["f1-budget"]
-    )
+    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, CITED, rewards.MANAGER_REWARDS["f1-budget"])
     assert reward.__name__ == "manager_outcome_f1_accepted_budget"
     assert reward.score(json.dumps({"memory": ops}), manager_example()) == pytest.approx(expected)
 
@@ -354,15 +357,13 @@ STRICT = [
 
 @pytest.mark.parametrize("ops,expected", STRICT)
 def test_manager_reward_charges_rejected_operations(embedder, ops, expected):
-    reward = rewards.ManagerOutcomeReward(
-        LivesInEngine(), embedder, MemoryConfig(), rewards.MANAGER_REWARDS["f1-strict"]
-    )
+    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, CITED, rewards.MANAGER_REWARDS["f1-strict"])
     assert reward.__name__ == "manager_outcome_f1_budget_strict"
     assert reward.score(json.dumps({"memory": ops}), manager_example()) == pytest.approx(expected)
 
 
 def test_manager_reward_invalid_output_and_cache(embedder):
-    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, MemoryConfig())
+    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, CITED)
     ex = manager_example()
     assert reward.score("not json at all", ex) == 0.0
     assert reward.score('{"memory": "ADD"}', ex) == 0.0
@@ -1088,7 +1089,7 @@ PROBES = [
 
 @pytest.mark.parametrize("ops,flips", PROBES)
 def test_probe_flips(embedder, ops, flips):
-    reward = rewards.ManagerOutcomeReward(None, embedder, MemoryConfig(), rewards.MANAGER_REWARDS["f1-probes"])
+    reward = rewards.ManagerOutcomeReward(None, embedder, CITED, rewards.MANAGER_REWARDS["f1-probes"])
     ex = probe_example()
     edited = reward.edit(json.dumps({"memory": ops}), ex)
     assert edited is not None
@@ -1103,7 +1104,7 @@ def test_probe_flips_see_crowding(embedder):
     """With one memory per speaker read, an ADD nearer a probe question than its evidence pushes the
     evidence out of retrieval: the probe is lost although nothing was deleted."""
     reward = rewards.ManagerOutcomeReward(
-        None, embedder, MemoryConfig(answer_k=1), rewards.MANAGER_REWARDS["f1-probes"]
+        None, embedder, MemoryConfig(answer_format="cited", answer_k=1), rewards.MANAGER_REWARDS["f1-probes"]
     )
     ex = probe_example()
     crowd = {"event": "ADD", "text": "In the morning Sam likes to drink something warm"}
@@ -1116,9 +1117,7 @@ def test_probe_flips_see_crowding(embedder):
 
 def test_manager_reward_adds_the_probe_flips(embedder):
     """f1-probes = f1-strict + 0.25 x (probes gained - probes lost); examples without probes are refused."""
-    reward = rewards.ManagerOutcomeReward(
-        LivesInEngine(), embedder, MemoryConfig(), rewards.MANAGER_REWARDS["f1-probes"]
-    )
+    reward = rewards.ManagerOutcomeReward(LivesInEngine(), embedder, CITED, rewards.MANAGER_REWARDS["f1-probes"])
     assert reward.__name__ == "manager_outcome_f1_budget_strict_probes"
     update = {"event": "UPDATE", "id": "0", "text": "Sam lives in Rome"}
     # the right edit for its own question (1.0) loses the Oslo probe

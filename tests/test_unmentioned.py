@@ -112,14 +112,14 @@ def test_the_answer_agent_says_not_mentioned_without_a_model_call(make_memory):
     assert (a.answer, a.unmentioned, a.cited, eng.history) == (NOT_MENTIONED, ["hamster"], [], [])
     assert streamed == [NOT_MENTIONED] and a.context  # what was found is still shown
 
-    eng.enqueue({"memories": [1], "answer": "Luna"})
+    eng.enqueue("Luna")
     assert mem.answer("What is the name of my cat?").answer == "Luna" and len(eng.history) == 1
     c = mem.context("What is the name of my hamster?")
     assert c.unmentioned == ["hamster"] and c.text.endswith("Nothing stored mentions: hamster.")
 
 
 def test_the_rule_can_be_turned_off(make_memory):
-    eng = ScriptedEngine([{"memories": [1], "answer": "Luna"}])
+    eng = ScriptedEngine(["Luna"])
     mem = make_memory(eng, background=False, abstain_unmentioned=False)
     mem.store.store_turn("u", Turn("Sam", "I have a cat named Luna.", "1 May 2023", "s", "1"), unit(1))
     a = mem.answer("What is the name of my hamster?")

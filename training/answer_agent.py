@@ -15,12 +15,13 @@ only trains on them. A model file does not go into git or the package, so this s
             carries the digest of the prompt it answered.
 2. sft      the committed targets, 2 epochs at 5e-5
 3. export   the LoRA to GGUF on the packaged base model, verified
-4. check    conv-30 (validation) answered by the rebuilt adapter through the LoCoMo harness with the
-            runtime's defaults, compared with the measured adapter's committed answers (``--reference``):
+4. check    conv-30 (validation) answered by the rebuilt adapter through the LoCoMo harness in the
+            cited format it was trained in (MemoryConfig.preset("cited")), compared with the measured adapter's committed answers (``--reference``):
             the rebuild passes when its F1 is within ``--tolerance`` points of theirs. Training on a CPU
             is not bit-exact, so answers differ here and there.
 5. install  a passed rebuild is copied to $EDGEMEM_HOME/adapters/ with its sha256; Memory.open() serves it
-            by default on the 0.5B model from then on (adapters={} / --no-adapters turns it off).
+            by default on the 0.5B model from then on to cited answers (the plain default answers without
+            it; adapters={} / --no-adapters turns it off).
 
 Each stage is skipped when its output exists, so a stopped run continues. With both banks cached (the
 harness and the data builder share them) the rebuild is SFT, export and 81 answers; on a fresh machine
@@ -42,6 +43,8 @@ from edgemem.errors import InvalidInput
 from edgemem.models import DEFAULT_MODEL, adapter_spec, edgemem_home, install_adapter
 
 RECIPE = Path("experiments/answer-agent-current-prompts")
+# the adapter answers in the cited format over the context it was trained on (MemoryConfig.preset("cited"))
+CITED = ["--answer-format", "cited", "--answer-k", "5", "--answer-turns-k", "5"]
 
 
 @dataclass
@@ -142,7 +145,7 @@ def main(args: AnswerAgentArgs) -> dict[str, Any]:
         "check",
         (check / "predictions.jsonl").exists() and (check / "summary.json").exists(),
         ["-m", "benchmarks.locomo", "--conversations", "conv-30", "--systems", "trained", "--manifest",
-         str(export / "manifest.json"), "--threads", str(args.threads), "--out", str(check), *common],
+         str(export / "manifest.json"), *CITED, "--threads", str(args.threads), "--out", str(check), *common],
     )  # fmt: skip
     result = compare(check / "predictions.jsonl", args.reference, args.tolerance)
     result["adapter"] = json.loads((export / "manifest.json").read_text())["adapters"]["answer"]

@@ -43,9 +43,10 @@ class DataArgs:
     model: str = "qwen2.5-coder-0.5b"  # the runtime model that builds the memory banks
     threads: int = 2
     max_sessions: int | None = None  # only the first N sessions (small machines, tests)
-    # The answer prompts are rendered with these (the deployed answer settings must match them)
-    answer_k: int = MemoryConfig.answer_k  # memories per speaker (Memory-R1: 30)
-    answer_turns_k: int = MemoryConfig.answer_turns_k  # raw dialogue turns next to them
+    # The answer prompts are rendered with these, in the cited format (MemoryConfig.preset("cited"): the
+    # format the answer agent is trained in; the deployed answer settings must match them)
+    answer_k: int = 5  # memories per speaker (Memory-R1: 30)
+    answer_turns_k: int = 5  # raw dialogue turns next to them
     # how the answer prompts find them (the runtime's default; the committed answer-agent targets were
     # rendered with "dense", so rebuilding that agent from them needs --search dense)
     search: str = MemoryConfig.search
@@ -73,6 +74,7 @@ def build_bank(args: DataArgs, conv: Conversation, engine: Any = None, embedder:
     config = MemoryConfig(
         model=args.model,
         threads=args.threads,
+        answer_format="cited",
         answer_k=args.answer_k,
         answer_turns_k=args.answer_turns_k,
         search=args.search,

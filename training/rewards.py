@@ -333,7 +333,9 @@ def frozen_answerer_reward(
     engine = LlamaEngine(served.model, threads=threads, gpu_layers=gpu_layers, adapters=dict(served.adapters))
     # the frozen answerer reads memories only, found by vectors: the setting every manager reward so far was
     # measured with (the runtime's defaults moved on: raw turns, hybrid search, abstaining on unmentioned words)
-    config = MemoryConfig(answer_k=answer_k, answer_turns_k=0, search="dense", abstain_unmentioned=False)
+    config = MemoryConfig(
+        answer_format="cited", answer_k=answer_k, answer_turns_k=0, search="dense", abstain_unmentioned=False
+    )
     reward = MANAGER_REWARDS[metric] if add_cost is None else replace(MANAGER_REWARDS[metric], add_cost=add_cost)
     return ManagerOutcomeReward(engine, Embedder(threads=1), config, reward)
 

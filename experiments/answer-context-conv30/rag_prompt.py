@@ -1,9 +1,10 @@
 """rag-hybrid's prompt over edgemem's answer context: is the gap to plain retrieval in the prompt?
 
-The context is the one the answer agent reads with today's defaults (5 memories per speaker + 5 raw
-turns, hybrid search, today's vectors), each line "[date] text" (a turn with its speaker), in the agent's
-order; the prompt, decoding (32 tokens, plain text, first line kept) and scoring are rag-hybrid's
-(benchmarks.locomo). On a copy of the bank: nothing here touches the cached file.
+The context is one the answer agent would read (by default the cited format's: 5 memories per speaker + 5
+raw turns, hybrid search; --answer-k / --answer-turns-k / --budget choose another), each line "[date] text" (a
+turn with its speaker), in the agent's order or, with --turns-first, the raw turns before the facts; the
+prompt, decoding (32 tokens, plain text, first line kept) and scoring are rag-hybrid's (benchmarks.locomo).
+On a copy of the bank: nothing here touches the cached file.
 
     PYTHONPATH=. python experiments/answer-context-conv30/rag_prompt.py --bank runs/banks/conv-30-....db \
         --out benchmarks/results/answer-context-conv30/rag-prompt
@@ -38,7 +39,16 @@ def main() -> None:
     p.add_argument("--model", default="qwen2.5-coder-0.5b")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--answer-k", type=int, default=5, help="memories per speaker")
+    p.add_argument("--answer-turns-k", type=int, default=5, help="raw turns")
+    p.add_argument("--budget", type=int, default=0, help="budgeted context of this many tokens instead")
+    p.add_argument("--turns-first", action="store_true", help="raw turns before facts in the prompt")
     args = p.parse_args()
+    # the cited format's context order (turns after the memories), as the runs were made before the plain
+    # format existed; --turns-first gives the plain format's order
+    config = MemoryConfig(answer_format="cited", answer_k=args.answer_k, answer_turns_k=args.answer_turns_k)
+    if args.budget:
+        config = MemoryConfig(answer_format="cited", answer_context="budget", answer_budget_tokens=args.budget)
     _, qas = select(find_conversation(Path(args.data), "conv-30"))
     engine = LlamaEngine(resolve_model(args.model), n_ctx=8192, threads=args.threads)
     embedder = Embedder(threads=1)
@@ -48,10 +58,12 @@ def main() -> None:
         db = Path(tmp) / "bank.db"
         shutil.copy(args.bank, db)
         store = Store(str(db))
-        agent = AnswerAgent(engine, embedder, store, MemoryConfig())
+        agent = AnswerAgent(engine, embedder, store, config)
         for i, qa in enumerate(qas):
             t0 = time.perf_counter()
             hits = agent.step(qa.question, agent.retrieve("conv-30", qa.question)).context
+            if args.turns_first:
+                hits = [h for h in hits if h.kind == "turn"] + [h for h in hits if h.kind != "turn"]
             lines = [f"[{h.time}] {AnswerAgent.line_text(h)}" if h.time else AnswerAgent.line_text(h) for h in hits]
             c = engine.complete(baseline_messages(qa.question, lines), max_tokens=32, prefix_key="baseline-rag-prompt")
             keys = context_keys(store, hits)
@@ -75,6 +87,13 @@ def main() -> None:
     (args.out / "predictions.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     summary = {
         "questions": len(rows),
+        "context": {
+            "answer_k": args.answer_k,
+            "answer_turns_k": args.answer_turns_k,
+            "budget_tokens": args.budget or None,
+            "turns_first": args.turns_first,
+            "bank": args.bank.parent.name,
+        },
         "f1": round(100 * statistics.fmean(r["f1"] for r in rows), 1),
         "answer_p50_s": round(statistics.median(r["latency_s"] for r in rows), 2),
         "machine": machine_info(),
