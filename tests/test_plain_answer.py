@@ -130,4 +130,4 @@ def test_an_answer_adapter_the_user_names_is_not_silently_unused(tmp_path, embed
     with Memory(tmp_path / "m.db", model="smollm2-135m", embedder=embedder, adapters={"answer": str(missing)}) as mem:
         with pytest.warns(UserWarning, match='not used by plain answers.*answer_format="cited"'):
             with pytest.raises(EdgememError):  # then the engine refuses the missing file
-                mem.engine
+                _ = mem.engine
