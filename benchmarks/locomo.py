@@ -44,7 +44,7 @@ from typing import Any
 from benchmarks import grouped_bars, pyplot
 from benchmarks.judge import judge_engine, locomo_label
 from benchmarks.scoring import CATEGORY_LOCOMO, CATEGORY_MEM0, paired_delta, score
-from edgemem.config import ANSWER_FORMATS, MemoryConfig
+from edgemem.config import ANSWER_FORMATS, PRESETS, MemoryConfig
 from edgemem.machine import machine_info, percentile
 from edgemem.prompts import PLAIN_ANSWER_SYSTEM, first_line, plain_answer_messages
 
@@ -55,19 +55,6 @@ MEMORY_SYSTEMS = ("edgemem", "untrained", "trained")
 # rag and rag-hybrid answer with the runtime's plain answer prompt (MemoryConfig.answer_format="plain"):
 # the baselines and edgemem's default answers differ only in what they read.
 BASELINE_SYSTEM = PLAIN_ANSWER_SYSTEM
-
-
-def turn_line(t: Any) -> str:
-    return f"[{t.time}] {t.speaker}: {t.text}" if t.time else f"{t.speaker}: {t.text}"
-
-
-def baseline_messages(
-    question: str, context: list[str], system: str = BASELINE_SYSTEM, now: str | None = None
-) -> list[dict[str, str]]:
-    return plain_answer_messages(question, context, now, system)
-
-
-short = first_line
 
 
 class Baselines:
@@ -90,7 +77,7 @@ class Baselines:
         key = f"{conv.sample_id}:{len(turns)}"
         if key not in self._stores:
             store = Store(None)
-            lines = [turn_line(t) for t in turns]
+            lines = [t.vector_text() for t in turns]
             for i, (line, vector) in enumerate(zip(lines, self._turn_vectors(key, turns), strict=True)):
                 store.apply_turn("rag", Turn("", line, None, "rag", str(i)), vector, [])
             self._stores[key] = store
@@ -103,7 +90,7 @@ class Baselines:
         turns run to hundreds of words."""
         budget, used, kept = self.engine.n_ctx - 400, 0, []
         for i in ranked:
-            n = self.engine.count_tokens(turn_line(turns[i])) + 1
+            n = self.engine.count_tokens(turns[i].vector_text()) + 1
             if used + n <= budget:
                 kept.append(i)
                 used += n
@@ -111,7 +98,7 @@ class Baselines:
 
     def _turn_vectors(self, key: str, turns: list[Any]) -> Any:
         if key not in self._vectors:
-            self._vectors[key] = self.embedder.embed([turn_line(t) for t in turns])
+            self._vectors[key] = self.embedder.embed([t.vector_text() for t in turns])
         return self._vectors[key]
 
     def retrieve(self, system: str, conv: Any, turns: list[Any], question: str) -> tuple[list[str], list[str]]:
@@ -126,7 +113,7 @@ class Baselines:
             top = self._fit(turns, self.hybrid_ranked(conv, turns, question))
         else:
             raise ValueError(f"no retrieval for system {system!r}; rag or rag-hybrid")
-        return [turn_line(turns[i]) for i in top], [turns[i].key for i in top]
+        return [turns[i].vector_text() for i in top], [turns[i].key for i in top]
 
     def answer(
         self,
@@ -145,16 +132,16 @@ class Baselines:
             context, keys = self.retrieve(system, conv, turns, question)
         elif system == "full":
             budget = self.engine.n_ctx - 400
-            lines = [turn_line(t) for t in turns]
+            lines = [t.vector_text() for t in turns]
             while lines and self.engine.count_tokens("\n".join(lines)) > budget:
                 lines = lines[max(1, len(lines) // 20) :]  # drop the oldest 5 %
             context = lines
         else:
             context = list(context or [])
         c = self.engine.complete(
-            baseline_messages(question, context, self.system, now), max_tokens=32, prefix_key=f"baseline-{system}"
+            plain_answer_messages(question, context, now, self.system), max_tokens=32, prefix_key=f"baseline-{system}"
         )
-        return short(c.text), {
+        return first_line(c.text), {
             **({"context_keys": keys} if keys is not None else {}),
             "latency_s": time.perf_counter() - t0,
             "prompt_tokens": c.prompt_tokens,
@@ -290,7 +277,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if "trained" in systems and args.answer_format != "cited":
         raise SystemExit(
             "Error: a trained answer adapter answers in the cited format it learned. Fix: --answer-format cited "
-            "--answer-k 5 --answer-turns-k 5 (the context it was trained on), or leave trained out."
+            f"--answer-k {PRESETS['cited']['answer_k']} --answer-turns-k {PRESETS['cited']['answer_turns_k']} "
+            "(the context it was trained on), or leave trained out."
         )
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown:

@@ -147,7 +147,7 @@ class AnswerAgent:
             return [("the conversation (facts and messages, oldest first)", hits)]
         groups = []
         for speaker in self.store.speakers(user):
-            hits = self.store.search(user, qv, k, speaker=speaker, text=text) if k > 0 else []
+            hits = self.store.search(user, qv, k, speaker=speaker, text=text)
             groups.append((speaker, sorted(hits, key=lambda h: h.id)))
         if self.config.answer_turns_k > 0:
             turns = self.store.search_turns(user, qv, self.config.answer_turns_k, text=text)

@@ -39,12 +39,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edgemem.config import PRESETS
 from edgemem.errors import InvalidInput
 from edgemem.models import DEFAULT_MODEL, adapter_spec, edgemem_home, install_adapter
 
 RECIPE = Path("experiments/answer-agent-current-prompts")
 # the adapter answers in the cited format over the context it was trained on (MemoryConfig.preset("cited"))
-CITED = ["--answer-format", "cited", "--answer-k", "5", "--answer-turns-k", "5"]
+CITED = [f"--{k.replace('_', '-')}={v}" for k, v in PRESETS["cited"].items()]
 
 
 @dataclass

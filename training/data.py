@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from edgemem import Memory, MemoryConfig
+from edgemem.config import PRESETS
 from edgemem.errors import InvalidInput
 from edgemem.locomo import Conversation, find_conversation, kept_turns, require_locomo, scored_questions, session_of
 from edgemem.locomo import build_bank as build_locomo_bank
@@ -45,8 +46,8 @@ class DataArgs:
     max_sessions: int | None = None  # only the first N sessions (small machines, tests)
     # The answer prompts are rendered with these, in the cited format (MemoryConfig.preset("cited"): the
     # format the answer agent is trained in; the deployed answer settings must match them)
-    answer_k: int = 5  # memories per speaker (Memory-R1: 30)
-    answer_turns_k: int = 5  # raw dialogue turns next to them
+    answer_k: int = PRESETS["cited"]["answer_k"]  # memories per speaker (Memory-R1: 30)
+    answer_turns_k: int = PRESETS["cited"]["answer_turns_k"]  # raw dialogue turns next to them
     # how the answer prompts find them (the runtime's default; the committed answer-agent targets were
     # rendered with "dense", so rebuilding that agent from them needs --search dense)
     search: str = MemoryConfig.search

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.locomo import baseline_messages, context_keys, evidence_recall, short
+from benchmarks.locomo import context_keys, evidence_recall
 from benchmarks.scoring import score
 from edgemem.answer import AnswerAgent
 from edgemem.config import MemoryConfig
@@ -29,6 +29,7 @@ from edgemem.engine import LlamaEngine
 from edgemem.locomo import find_conversation, select
 from edgemem.machine import machine_info
 from edgemem.models import resolve_model
+from edgemem.prompts import first_line, plain_answer_messages
 from edgemem.store import Store
 
 
@@ -65,7 +66,9 @@ def main() -> None:
             if args.turns_first:
                 hits = [h for h in hits if h.kind == "turn"] + [h for h in hits if h.kind != "turn"]
             lines = [f"[{h.time}] {AnswerAgent.line_text(h)}" if h.time else AnswerAgent.line_text(h) for h in hits]
-            c = engine.complete(baseline_messages(qa.question, lines), max_tokens=32, prefix_key="baseline-rag-prompt")
+            c = engine.complete(
+                plain_answer_messages(qa.question, lines), max_tokens=32, prefix_key="baseline-rag-prompt"
+            )
             keys = context_keys(store, hits)
             rows.append(
                 {
@@ -75,8 +78,8 @@ def main() -> None:
                     "question": qa.question,
                     "gold": qa.answer,
                     "category": qa.category,
-                    "prediction": short(c.text),
-                    **score(short(c.text), qa.answer),
+                    "prediction": first_line(c.text),
+                    **score(first_line(c.text), qa.answer),
                     "latency_s": time.perf_counter() - t0,
                     "prompt_tokens": c.prompt_tokens,
                     "context_keys": keys,
