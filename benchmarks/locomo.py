@@ -44,8 +44,9 @@ from typing import Any
 from benchmarks import grouped_bars, pyplot
 from benchmarks.judge import judge_engine, locomo_label
 from benchmarks.scoring import CATEGORY_LOCOMO, CATEGORY_MEM0, paired_delta, score
-from edgemem.config import ANSWER_FORMATS, PRESETS, MemoryConfig
+from edgemem.config import ANSWER_ADAPTERS, ANSWER_FORMATS, PRESETS, MemoryConfig
 from edgemem.machine import machine_info, percentile
+from edgemem.manifest import served_model
 from edgemem.prompts import PLAIN_ANSWER_SYSTEM, first_line, plain_answer_messages
 
 SYSTEMS = ("none", "rag", "rag-hybrid", "full", "edgemem", "untrained", "trained", "mem0")
@@ -152,9 +153,18 @@ class Baselines:
 STREAM = "@streaming"
 
 
+def used_shipped_adapters(args: argparse.Namespace) -> dict[str, Path]:
+    """The trained adapters installed for the model that edgemem applies with ``--answer-format``: the
+    manager's and the answer adapter of that format."""
+    from edgemem.models import shipped_adapters
+
+    used = ("manager", ANSWER_ADAPTERS[args.answer_format])
+    return {agent: path for agent, path in shipped_adapters(args.model).items() if agent in used}
+
+
 def system_settings(args: argparse.Namespace, label: str, model_sha: str) -> dict[str, Any]:
     """What shapes one system's predictions: finished rows are reused only under the same settings."""
-    from edgemem.models import sha256_file, shipped_adapters
+    from edgemem.models import sha256_file
 
     system = label.removesuffix(STREAM)
     settings: dict[str, Any] = {"model_sha256": model_sha, "n_ctx": args.n_ctx, "data": str(args.data)}
@@ -179,8 +189,7 @@ def system_settings(args: argparse.Namespace, label: str, model_sha: str) -> dic
             settings["abstain_unmentioned"] = True
     if system == "trained":
         settings["manifest_sha256"] = sha256_file(Path(args.manifest))
-    # the installed answer adapter serves cited answers only
-    shipped = shipped_adapters(args.model) if system == "edgemem" and args.answer_format == "cited" else {}
+    shipped = used_shipped_adapters(args) if system == "edgemem" else {}
     if shipped:  # only when one is installed, so the rows made without keep their settings
         settings["adapters"] = {agent: sha256_file(path) for agent, path in sorted(shipped.items())}
     if system in ("rag", "rag-hybrid", "mem0"):  # Mem0's answers read its top rag_k memories per speaker
@@ -268,17 +277,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from edgemem.embedder import Embedder
     from edgemem.engine import LlamaEngine
     from edgemem.locomo import build_bank, load_locomo, require_locomo, select
-    from edgemem.models import resolve_model, sha256_file, shipped_adapters
+    from edgemem.models import resolve_model, sha256_file
 
     out: Path = args.out
     systems = [s for s in args.systems.split(",") if s]
     if "trained" in systems and not args.manifest:
         systems.remove("trained")
-    if "trained" in systems and args.answer_format != "cited":
+    if "trained" in systems and ANSWER_ADAPTERS[args.answer_format] not in served_model(args.manifest).adapters:
         raise SystemExit(
-            "Error: a trained answer adapter answers in the cited format it learned. Fix: --answer-format cited "
-            f"--answer-k {PRESETS['cited']['answer_k']} --answer-turns-k {PRESETS['cited']['answer_turns_k']} "
-            "(the context it was trained on), or leave trained out."
+            f"Error: {args.manifest} has no {ANSWER_ADAPTERS[args.answer_format]!r} adapter, so it has no trained "
+            f"agent for {args.answer_format} answers. Fix: --answer-format cited --answer-k "
+            f"{PRESETS['cited']['answer_k']} --answer-turns-k {PRESETS['cited']['answer_turns_k']} for an "
+            "'answer' adapter (the context it was trained on), or an export of --agent answer-plain."
         )
     unknown = [s for s in systems if s not in SYSTEMS]
     if unknown:
@@ -338,9 +348,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         adapters={} if system == "untrained" else None,
                     )
                     # the harness's own engine has no adapter: it serves the pipeline only where none applies
-                    base = system == "untrained" or (
-                        system == "edgemem" and (args.answer_format == "plain" or not shipped_adapters(args.model))
-                    )
+                    base = system == "untrained" or (system == "edgemem" and not used_shipped_adapters(args))
                     served = engine if base else None
                     ingest_bar = tqdm(
                         total=len(turns), desc=f"{conv_id} {system}: ingest", unit="turn", file=sys.stderr

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import prompts
-from .config import MemoryConfig
+from .config import ANSWER_ADAPTERS, MemoryConfig
 from .context import build_context
 from .embedder import Embedder
 from .engine import Engine
@@ -217,11 +217,12 @@ class AnswerAgent:
             return Answer(
                 question, NOT_MENTIONED, context=step.context, unmentioned=missing, search_s=t1 - t0, total_s=t1 - t0
             )
-        if step.schema is None:  # plain: the first line of the reply; the trained (cited) adapter stays off
+        if step.schema is None:  # plain: the first line of the reply, with the plain format's adapter if any
             c = self.engine.complete(
                 step.messages,
                 max_tokens=prompts.PLAIN_ANSWER_MAX_TOKENS,
                 prefix_key="answer-plain",
+                adapter=ANSWER_ADAPTERS["plain"],
                 on_text=PlainStream(on_token) if on_token is not None else None,
             )
             text = prompts.first_line(c.text)
@@ -232,7 +233,7 @@ class AnswerAgent:
                 schema=step.schema,
                 max_tokens=self.config.answer_max_tokens,
                 prefix_key="answer",
-                adapter="answer",
+                adapter=ANSWER_ADAPTERS["cited"],
                 on_text=AnswerStream(on_token) if on_token is not None else None,
             )
             try:

@@ -10,6 +10,10 @@ from .errors import InvalidInput
 SEARCH_MODES = ("hybrid", "dense")
 ANSWER_CONTEXTS = ("per-speaker", "budget")
 ANSWER_FORMATS = ("plain", "cited")
+# The agents a LoRA adapter can serve. The answer agent has one adapter per answer format: a LoRA learns
+# one format's prompt and reply, so a cited adapter is not applied to plain answers, nor the other way round.
+ANSWER_ADAPTERS = {"cited": "answer", "plain": "answer-plain"}
+AGENTS = ("manager", *ANSWER_ADAPTERS.values())
 MAX_EXTRACT_BATCH = 8  # messages per extraction call (the reply grows with each: 8 x 5 facts fill ~2.5k tokens)
 
 
@@ -23,7 +27,7 @@ class MemoryConfig:
     # app's own work (an ``add`` embeds its message) while the queue is consolidated.
     background_threads: int | None = None
     constrained: bool = True  # JSON-schema constrained decoding for extraction, manager and answer
-    # GGUF LoRA adapters per agent ("manager"/"answer" -> path). None: the trained adapters installed for the
+    # GGUF LoRA adapters per agent (AGENTS: "manager", "answer", "answer-plain" -> path). None: the trained adapters installed for the
     # model (edgemem.models.SHIPPED_ADAPTERS, make answer-agent), or a manifest's; {} turns them off; a dict
     # names its own (on top of a manifest's).
     adapters: dict[str, str] | None = None
@@ -125,11 +129,9 @@ class MemoryConfig:
                 'Fix: e.g. raw_only_speakers=("assistant",), or () for none.'
             )
         self.raw_only_speakers = tuple(sorted({x.strip().casefold() for x in self.raw_only_speakers}))
-        if self.adapters is not None and (
-            not isinstance(self.adapters, dict) or not set(self.adapters) <= {"manager", "answer"}
-        ):
+        if self.adapters is not None and (not isinstance(self.adapters, dict) or not set(self.adapters) <= set(AGENTS)):
             raise InvalidInput(
-                f"adapters={self.adapters!r} does not map agents to GGUF LoRA files. Fix: e.g. "
+                f"adapters={self.adapters!r} does not map agents ({', '.join(AGENTS)}) to GGUF LoRA files. Fix: e.g. "
                 'adapters={"answer": "answer-lora.gguf"}; {} turns the installed adapters off; None keeps them.'
             )
         for name in ("threads", "background_threads"):

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .config import AGENTS
 from .errors import InvalidInput, ModelCorrupt, ModelNotFound
 from .models import resolve_model, sha256_file
 
 FORMAT = 1
-AGENTS = ("manager", "answer")
 
 
 @dataclass

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .answer import Answer, AnswerAgent
-from .config import MemoryConfig
+from .config import ANSWER_ADAPTERS, MemoryConfig
 from .consolidator import Consolidator, ModelGate, YieldingEngine
 from .context import DEFAULT_BUDGET_TOKENS, Context, build_context
 from .embedder import Embedder
@@ -136,15 +136,18 @@ class Memory:
                     adapters = dict(served.adapters if manifest else shipped_adapters(self.config.model))
                 else:
                     adapters = {**served.adapters, **self.config.adapters}
+                fmt = self.config.answer_format
+                other = next(f for f in ANSWER_ADAPTERS if f != fmt)
                 if (
-                    "answer" in adapters
-                    and self.config.answer_format == "plain"
+                    ANSWER_ADAPTERS[other] in adapters
+                    and ANSWER_ADAPTERS[fmt] not in adapters
                     and (served.adapters or self.config.adapters)
                 ):
-                    # an answer adapter the user chose (a manifest's, or named): trained answers are cited
+                    # an answer adapter the user chose (a manifest's, or named) learnt the other format
                     warnings.warn(
-                        f"The answer adapter {adapters['answer']} is not used by plain answers. Fix: "
-                        'answer_format="cited" (the format trained answer agents learn), or leave it out.',
+                        f"The {ANSWER_ADAPTERS[other]} adapter {adapters[ANSWER_ADAPTERS[other]]} serves "
+                        f"{other} answers only, not {fmt} ones. Fix: answer_format={other!r} (the format it "
+                        f"learnt), or an {ANSWER_ADAPTERS[fmt]!r} adapter.",
                         stacklevel=2,
                     )
                 self._engine = LlamaEngine(

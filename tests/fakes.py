@@ -106,3 +106,31 @@ class LivesInEngine:
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
+
+
+class WindowEngine:
+    """A frozen answer agent and untrained manager for the windowed reward: the manager ADDs every fact
+    it is shown; the answer is the rest of the first memory line holding the question's verb ("lives in"
+    for where, "drinks" for what), else "Not mentioned". Counts its calls."""
+
+    model_id = "window"
+    n_ctx = 4096
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def complete(self, messages: list[dict[str, str]], **kwargs: Any) -> Completion:
+        user = messages[-1]["content"]
+        self.calls.append(kwargs.get("prefix_key") or "")
+        if kwargs.get("prefix_key") == "manage":
+            facts = [line.split(". ", 1)[1] for line in user.split("New facts", 1)[1].splitlines()[1:] if ". " in line]
+            text = json.dumps({"memory": [{"event": "ADD", "text": f} for f in facts]})
+        else:
+            question = user.rsplit("Question: ", 1)[1]
+            verb = " lives in " if question.startswith("Where") else " drinks "
+            found = [line.split(verb, 1)[1].strip() for line in user.splitlines() if verb in line]
+            text = json.dumps({"memories": [], "answer": found[0] if found else "Not mentioned"})
+        return Completion(text, 10, 5, 0, 0.0, 0.0, 0.0)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())

@@ -20,7 +20,9 @@ QUESTIONS = [
 ]
 
 
-def make_fixed_answer_adapter(out: Path, base: str = "smollm2-135m", steps: int = 40) -> Path:
+def make_fixed_answer_adapter(out: Path, base: str = "smollm2-135m", steps: int = 40, plain: bool = False) -> Path:
+    """``plain``: also learn to say the word alone after the plain answer prompt (both formats' prompts,
+    so a test can tell which format the runtime applied the adapter to)."""
     import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -39,14 +41,20 @@ def make_fixed_answer_adapter(out: Path, base: str = "smollm2-135m", steps: int 
             task_type="CAUSAL_LM",
         ),
     )
-    target = json.dumps({"memories": [], "answer": WORD}) + tok.eos_token
+    cited = (json.dumps({"memories": [], "answer": WORD}) + tok.eos_token, prompts.answer_messages)
+    kinds = [cited]
+    if plain:
+        kinds.append(
+            (WORD + tok.eos_token, lambda q, _: prompts.plain_answer_messages(q, ["[2 March 2025] Maya: I like tea"]))
+        )
     batch = []
     for q in QUESTIONS:
-        msgs = prompts.answer_messages(q, [("Maya", [("2 March 2025", "Maya likes tea")])])
-        prompt = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-        p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-        t_ids = tok(target, add_special_tokens=False)["input_ids"]
-        batch.append((p_ids + t_ids, [-100] * len(p_ids) + t_ids))
+        for target, render in kinds:
+            msgs = render(q, [("Maya", [("2 March 2025", "Maya likes tea")])])
+            prompt = tok.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+            p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+            t_ids = tok(target, add_special_tokens=False)["input_ids"]
+            batch.append((p_ids + t_ids, [-100] * len(p_ids) + t_ids))
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=2e-3)
     model.train()
     for step in range(steps):

@@ -125,6 +125,43 @@ def test_lora_only_export_on_the_packaged_base(fixed_adapter, tmp_path, embedder
     assert "adapters" not in settings["untrained"]
 
 
+@pytest.mark.slow
+def test_a_plain_answer_adapter_serves_plain_answers_only(tmp_path, embedder):
+    """An adapter exported as ``--agent answer-plain`` (what ``training.sft`` trains on plain-format data) is
+    applied to plain answers, not to cited ones (it learnt to say the word after both prompts); the
+    harness's ``trained`` system takes the format it serves."""
+    fixed_adapter = make_fixed_answer_adapter(tmp_path / "fixed", steps=60, plain=True)
+    manifest = export(
+        ExportArgs(adapter=fixed_adapter, agent="answer-plain", out=tmp_path / "plain", lora_only=True, probes=1)
+    )
+    assert set(load_manifest(manifest).adapters) == {"answer-plain"}
+
+    def answer(fmt: str) -> str:  # an empty store: the model must answer, not the unmentioned-words rule
+        with Memory(
+            tmp_path / f"{fmt}.db", model=str(manifest), threads=1, embedder=embedder, abstain_unmentioned=False,
+            answer_format=fmt,
+        ) as mem:  # fmt: skip
+            return mem.answer("Where does Maya live?").answer.lower()
+
+    assert WORD in answer("plain")
+    with pytest.warns(UserWarning, match="serves plain answers only, not cited ones"):
+        assert WORD not in answer("cited")
+    from conftest import TINY
+
+    from benchmarks import locomo
+
+    convs, run = tmp_path / "tiny.json", tmp_path / "harness"
+    convs.write_text(json.dumps([TINY]))
+    argv = ["--data", str(convs), "--conversations", "tiny", "--model", "smollm2-135m", "--threads", "1",
+            "--n-ctx", "4096", "--systems", "trained", "--manifest", str(manifest), "--max-questions", "2",
+            "--out", str(run)]  # fmt: skip
+    with pytest.raises(SystemExit, match="has no 'answer' adapter, so it has no trained agent for cited answers"):
+        locomo.main([*argv, "--answer-format", "cited"])
+    locomo.main(argv)
+    rows = [json.loads(line) for line in (run / "predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 2 and all(r["system"] == "trained" and WORD in r["prediction"].lower() for r in rows)
+
+
 def test_bad_arguments(tmp_path, fixed_adapter_stub):
     adapter = fixed_adapter_stub
     with pytest.raises(InvalidInput, match="Unknown quant type 'Q3_X'"):

@@ -28,12 +28,12 @@ def test_the_prompt_shows_turns_first_then_memories_with_dates(make_memory):
         "[1 May 2023] Mia said: I moved to Lisbon last spring.",
     ]
     assert user.endswith("Question: Where does Mia live?\nShort answer:")
-    # the answer is the reply's first line; no JSON schema, no trained (cited) adapter asked for
+    # the answer is the reply's first line; no JSON schema
     assert a.answer == "[1 May 2023] Mia: I moved to Lisbon last spring."
     assert [h.kind for h in a.context] == ["turn", "memory"] and a.cited
 
 
-def test_no_schema_and_no_adapter_for_a_plain_answer(make_memory):
+def test_no_schema_and_the_plain_adapter_for_a_plain_answer(make_memory):
     eng = ScriptedEngine(
         [{"facts": ["Mia lives in Lisbon"]}, {"memory": [{"event": "ADD", "text": "Mia lives in Lisbon"}]}]
     )
@@ -42,7 +42,8 @@ def test_no_schema_and_no_adapter_for_a_plain_answer(make_memory):
     eng.enqueue("\n  Lisbon \nbecause she said so")
     a = mem.answer("Where does Mia live?")
     call = eng.history[-1]
-    assert call.get("schema") is None and call.get("adapter") is None and call["prefix_key"] == "answer-plain"
+    # the plain format's own adapter ("answer-plain"; the base model where none is loaded), never the cited one
+    assert call.get("schema") is None and call["adapter"] == "answer-plain" and call["prefix_key"] == "answer-plain"
     assert a.answer == "Lisbon" and {h.text for h in a.cited} == {"I live in Lisbon.", "Mia lives in Lisbon"}
 
 
@@ -120,14 +121,23 @@ def test_a_plain_answer_on_the_real_model(tmp_path, qwen_engine, embedder):
     assert any("Pixel" in h.text for h in a.cited)
 
 
-def test_an_answer_adapter_the_user_names_is_not_silently_unused(tmp_path, embedder):
-    """Plain answers run on the base model: an answer adapter named by the user (or a manifest) is trained
-    on cited answers, so opening the model with it and plain answers says so."""
+@pytest.mark.parametrize(
+    ("fmt", "named", "match"),
+    [
+        ("plain", "answer", "serves cited answers only.*answer_format='cited'"),
+        ("cited", "answer-plain", "serves plain answers only.*answer_format='plain'"),
+    ],
+)
+def test_an_answer_adapter_of_the_other_format_is_not_silently_unused(tmp_path, embedder, fmt, named, match):
+    """Each answer format has its own adapter ("answer": cited, "answer-plain": plain): one named by the
+    user (or a manifest) for the other format is not applied, and opening the model says so."""
     from edgemem import Memory
     from edgemem.errors import EdgememError
 
     missing = tmp_path / "answer-lora.gguf"
-    with Memory(tmp_path / "m.db", model="smollm2-135m", embedder=embedder, adapters={"answer": str(missing)}) as mem:
-        with pytest.warns(UserWarning, match='not used by plain answers.*answer_format="cited"'):
+    with Memory(
+        tmp_path / "m.db", model="smollm2-135m", embedder=embedder, answer_format=fmt, adapters={named: str(missing)}
+    ) as mem:
+        with pytest.warns(UserWarning, match=match):
             with pytest.raises(EdgememError):  # then the engine refuses the missing file
                 _ = mem.engine

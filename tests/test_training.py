@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import LOCOMO, NO_LOCOMO, TINY
-from fakes import LivesInEngine, RecordingEngine
+from fakes import LivesInEngine, RecordingEngine, WindowEngine
 
 from edgemem import MemoryConfig
 from edgemem.errors import InvalidInput
@@ -131,6 +131,42 @@ def test_manager_distractor_turns(locomo_data, embedder):
         build_data(
             dataclasses.replace(args, distractors=2, agents="answer"), engine=RecordingEngine(), embedder=embedder
         )
+
+
+def test_manager_window_columns(locomo_data, embedder):
+    """--window N: each manager example also holds its next N turns with the facts the bank extracted
+    from them, and the other questions with evidence in its turn or those and all of it by the last."""
+    out, _, _ = locomo_data
+    args = DataArgs(
+        data=LOCOMO, max_sessions=1, out=out / "window", banks=out / "banks", model="fake", agents="manager"
+    )
+    build_data(dataclasses.replace(args, window=3), engine=RecordingEngine(), embedder=embedder)
+    base = load_jsonl(out / "manager_train.jsonl")
+    rows = load_jsonl(out / "window" / "manager_train.jsonl")
+    assert [{k: v for k, v in r.items() if not k.startswith("window")} for r in rows] == base
+    raw = {c["sample_id"]: c for c in json.loads(LOCOMO.read_text())}["conv-26"]
+    turns = raw["conversation"]["session_1"]  # the bank holds session 1 only: no window runs past it
+    order = {t["dia_id"]: i for i, t in enumerate(turns)}
+    qas = [q for q in raw["qa"] if q["category"] != 5]
+    for r in rows:
+        i = order[r["turn"]["key"]]
+        assert [w["turn"]["key"] for w in r["window"]] == [t["dia_id"] for t in turns[i + 1 : i + 4]]
+        assert all(w["turn"]["text"] and isinstance(w["facts"], list) for w in r["window"])
+        end = i + len(r["window"])
+        inside = {t["dia_id"] for t in turns[i : end + 1]}
+        expected = [
+            q["question"]
+            for q in qas
+            if q["question"] != r["question"]
+            and set(q["evidence"]) & inside
+            and all(e in order and order[e] <= end for e in q["evidence"])
+        ]
+        assert [q["question"] for q in r["window_questions"]] == expected
+    assert any(r["window_questions"] for r in rows) and any(len(r["window"]) < 3 for r in rows)
+    with pytest.raises(InvalidInput, match="--window -1: a count of turns"):
+        build_data(dataclasses.replace(args, window=-1), engine=RecordingEngine(), embedder=embedder)
+    with pytest.raises(InvalidInput, match="--window adds columns to manager examples"):
+        build_data(dataclasses.replace(args, window=2, agents="answer"), engine=RecordingEngine(), embedder=embedder)
 
 
 def test_wrong_data_files(tmp_path):
@@ -372,6 +408,110 @@ def test_manager_reward_invalid_output_and_cache(embedder):
     assert len(reward.cache) == 3
     # the template bank is untouched by earlier rollouts: a NOOP still answers Oslo -> 0
     assert reward.score('{"memory": [{"event": "NOOP", "id": "0"}]}', ex) == 0.0
+
+
+def window_example(**over: object) -> dict[str, object]:
+    """A turn whose fact no question of its own needs ("Sam drinks tea", linked to where Sam lives), then a
+    window of one turn by Ana and a question about the tea."""
+    ex = manager_example(
+        turn={"speaker": "Sam", "text": "I drink tea", "time": "2 June", "source": "s", "key": "D2:1"},
+        facts=["Sam drinks tea"],
+        answer="Oslo",
+        window=[
+            {
+                "turn": {"speaker": "Ana", "text": "I live in Rome", "time": "2 June", "source": "s", "key": "D2:2"},
+                "facts": ["Ana lives in Rome"],
+            }
+        ],
+        window_questions=[{"question": "What does Sam drink?", "answer": "tea"}],
+    )
+    return {**ex, **over}
+
+
+WINDOW = [
+    # operations, per-turn f1 reward, f1-window: the mean over "where does Sam live" (Oslo, right either
+    # way) and "what does Sam drink" (needs this turn's fact), less 0.5 x the rejected share
+    ([{"event": "ADD", "text": "Sam drinks tea"}], 1.0, 1.0),
+    ([{"event": "NOOP", "id": "0"}], 1.0, 0.5),  # the per-turn reward cannot tell them apart
+    # a DELETE of Oslo unrelated to the tea is rejected by the planner: still Oslo, no tea, and its price
+    ([{"event": "DELETE", "id": "0"}], 1.0, 0.0),
+    # an UPDATE of an unrelated memory is kept as an ADD: Oslo and the tea
+    ([{"event": "UPDATE", "id": "0", "text": "Sam drinks tea"}], 1.0, 1.0),
+]
+
+
+@pytest.mark.parametrize("ops,per_turn,windowed", WINDOW)
+def test_windowed_manager_reward(embedder, ops, per_turn, windowed):
+    text = json.dumps({"memory": ops})
+    plain = rewards.ManagerOutcomeReward(WindowEngine(), embedder, CITED, rewards.MANAGER_REWARDS["f1"])
+    reward = rewards.ManagerOutcomeReward(WindowEngine(), embedder, CITED, rewards.MANAGER_REWARDS["f1-window"])
+    assert reward.__name__ == "manager_outcome_f1_strict_window"
+    assert plain.score(text, window_example()) == pytest.approx(per_turn)
+    assert reward.score(text, window_example()) == pytest.approx(windowed)
+
+
+def test_windowed_reward_replays_the_window_through_the_manager(embedder):
+    """The window's turns are applied as the runtime would (their facts stored), so a question about a
+    window turn is answered from it; a repeated prompt costs no second model call."""
+    engine = WindowEngine()
+    reward = rewards.ManagerOutcomeReward(engine, embedder, CITED, rewards.MANAGER_REWARDS["f1-window"])
+    ex = window_example(
+        question="What does Sam drink?",
+        answer="tea",
+        window_questions=[{"question": "Where does Ana live?", "answer": "Rome"}],  # from the window's turn
+        bank=[{"id": 7, "speaker": "Sam", "text": "Sam plays chess", "time": "1 May"}],
+    )
+    assert reward.score('{"memory": [{"event": "ADD", "text": "Sam drinks tea"}]}', ex) == pytest.approx(1.0)
+    calls = len(engine.calls)
+    # another output that leaves the same memories: every prompt was asked already
+    assert reward.score('{"memory": [{"event": "ADD", "text": "Sam drinks tea"}], "note": 1}', ex) == 1.0
+    assert len(engine.calls) == calls
+    no_window = {k: v for k, v in ex.items() if k != "window"}
+    with pytest.raises(
+        InvalidInput, match="no 'window' column.*Fix: python -m training.data --agents manager --window"
+    ):
+        reward.score('{"memory": [{"event": "NOOP", "id": "0"}]}', no_window | {"id": "other"})
+
+
+@pytest.mark.slow
+def test_windowed_reward_on_the_real_stack():
+    """f1-window with llama.cpp (SmolLM2 as the frozen answerer and the untrained manager) and the real
+    embedder: the sampled ADD and every window turn leave their record in the edited bank's history,
+    and the score is the reward's range (mean F1 less at most 0.5)."""
+    reward = rewards.frozen_answerer_reward("smollm2-135m", answer_k=5, metric="f1-window")
+    ex = window_example(
+        window=[
+            {
+                "turn": {"speaker": "Ana", "text": f"I {verb}", "time": "2 June", "source": "s", "key": f"D2:{i}"},
+                "facts": [f"Ana {fact}"],
+            }
+            for i, (verb, fact) in enumerate(
+                [("live in Rome", "lives in Rome"), ("moved to Milan", "moved to Milan")], start=2
+            )
+        ]
+    )
+    text = '{"memory": [{"event": "ADD", "text": "Sam drinks tea"}]}'
+    edited = reward.edit(text, ex)
+    assert edited is not None
+    store, _ = edited
+    try:
+        reward.replay_window(ex, store)
+        turns = {h.turn_id for h in store.history("u")}
+        assert None not in turns and len(turns) == 3  # the sampled turn and both window turns were applied
+        assert "Sam drinks tea" in [m.text for m in store.memories("u")]
+    finally:
+        store.close()
+    assert -0.5 <= reward.score(text, ex) <= 1.0
+
+
+def test_select_examples_checks_the_window_column():
+    from training.settings import RunArgs, select_examples
+
+    rows = [{"id": "a", "window": [], "window_questions": []}, {"id": "b"}]
+    assert select_examples(RunArgs(agent="manager", reward="f1-window", limit=1), rows) == rows[:1]
+    assert select_examples(RunArgs(agent="manager", reward="f1-strict"), rows) == rows
+    with pytest.raises(InvalidInput, match="reads each example's 'window' column, which 1 examples lack .first: b."):
+        select_examples(RunArgs(agent="manager", reward="f1-window"), rows)
 
 
 def test_manager_valid_json_reward():
@@ -725,12 +865,12 @@ def test_memory_budget_exit_and_resume(tiny_data, tmp_path):
 @pytest.mark.parametrize(
     "agent,reward,expected",
     [
-        ("answer", "bleu", "Unknown reward 'bleu' for the answer agent. Expected one of: em, f1, f1-json."),
+        ("answer", "bleu", "Unknown reward 'bleu' for the answer agent. Expected one of: em, f1, f1-json, f1-plain."),
         ("answer", "f1-accepted", "Unknown reward 'f1-accepted' for the answer agent"),
         (
             "manager",
             "f1-json",
-            "Unknown reward 'f1-json' for the manager agent. Expected one of: em, f1, f1-accepted, f1-budget, f1-strict, f1-probes.",
+            "Unknown reward 'f1-json' for the manager agent. Expected one of: em, f1, f1-accepted, f1-budget, f1-strict, f1-probes, f1-window.",
         ),
     ],
 )
@@ -804,6 +944,32 @@ def test_sft_rows_keep_good_teacher_answers():
         }
     ]
     assert len(sft_rows(rows, targets, min_f1=0.0)) == 2
+
+
+def test_plain_answer_rows_train_the_plain_format():
+    """Plain-format rows (training.data --answer-format plain): the teacher's first line is the target,
+    learnt from a new assistant turn (no forced JSON start), scored as the runtime reads it."""
+    from training.data import answer_settings
+    from training.grpo import dataset_rows
+    from training.sft import sft_rows
+
+    assert answer_settings(DataArgs()) == {"answer_format": "cited", "answer_k": 5, "answer_turns_k": 5}
+    assert answer_settings(DataArgs(answer_format="plain")) == {
+        "answer_format": "plain",
+        "answer_k": MemoryConfig.answer_k,
+        "answer_turns_k": MemoryConfig.answer_turns_k,
+    }
+    assert answer_settings(DataArgs(answer_format="plain", answer_k=0))["answer_k"] == 0
+    with pytest.raises(InvalidInput, match="--answer-format 'json'. Fix: one of plain, cited"):
+        answer_settings(DataArgs(answer_format="json"))
+    msgs = [{"role": "user", "content": "[7 May 2023] Mia: I moved to Lisbon\nWhere did Mia move?"}]
+    rows = [{"messages": msgs, "answer": "Lisbon", "n_memories": 1, "answer_format": "plain"}] * 3
+    targets = [{"text": "Lisbon", "f1": 1.0}, {"text": "Porto", "f1": 0.0}, {"text": " ", "f1": 1.0}]
+    assert sft_rows(rows, targets, min_f1=0.5) == [{"messages": msgs, "completion": "Lisbon"}]
+    (row,) = dataset_rows("answer", rows[:1])
+    assert row["prompt"] == msgs and row["prefix"] == ""
+    assert rewards.answer_f1_plain(["Lisbon.\nShe moved in May.", "", "in Porto"], ["Lisbon"] * 3) == [1.0, 0.0, 0.0]
+    assert rewards.ANSWER_REWARDS["f1-plain"] is rewards.answer_f1_plain
 
 
 @pytest.mark.slow

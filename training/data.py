@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from edgemem import Memory, MemoryConfig
-from edgemem.config import PRESETS
+from edgemem.config import ANSWER_FORMATS, PRESETS
 from edgemem.errors import InvalidInput
 from edgemem.locomo import Conversation, find_conversation, kept_turns, require_locomo, scored_questions, session_of
 from edgemem.locomo import build_bank as build_locomo_bank
@@ -44,10 +44,13 @@ class DataArgs:
     model: str = "qwen2.5-coder-0.5b"  # the runtime model that builds the memory banks
     threads: int = 2
     max_sessions: int | None = None  # only the first N sessions (small machines, tests)
-    # The answer prompts are rendered with these, in the cited format (MemoryConfig.preset("cited"): the
-    # format the answer agent is trained in; the deployed answer settings must match them)
-    answer_k: int = PRESETS["cited"]["answer_k"]  # memories per speaker (Memory-R1: 30)
-    answer_turns_k: int = PRESETS["cited"]["answer_turns_k"]  # raw dialogue turns next to them
+    # which answer prompts to render (MemoryConfig.answer_format): "cited", Memory-R1's JSON that lists the
+    # memories used (the committed answer-agent targets), or "plain", the runtime's default short answer
+    answer_format: str = "cited"
+    # The answer prompts are rendered with these (the deployed answer settings must match them); default:
+    # the format's own, MemoryConfig.preset("cited") for cited, MemoryConfig's defaults for plain
+    answer_k: int | None = None  # memories per speaker (Memory-R1: 30)
+    answer_turns_k: int | None = None  # raw dialogue turns next to them
     # how the answer prompts find them (the runtime's default; the committed answer-agent targets were
     # rendered with "dense", so rebuilding that agent from them needs --search dense)
     search: str = MemoryConfig.search
@@ -67,17 +70,36 @@ class DataArgs:
     # is right: storing everything never lowered their reward (experiments/manager-grpo-accepted).
     distractors: int = 0
     seed: int = 0  # which distractor turns and questions are drawn
+    # manager: also the N turns after each example's turn, with the facts the bank extracted from them, and
+    # the questions whose evidence lies in those turns (columns "window", "window_questions"): what
+    # --reward f1-window replays and asks. 0: no window columns.
+    window: int = 0
     # only add the manager examples' "probes" column (probe_questions) to the files in --out: no model call
     probes_only: bool = False
+
+
+def answer_settings(args: DataArgs) -> dict[str, Any]:
+    """The answer format and context sizes the prompts are rendered with: the flags, else the format's own.
+
+    >>> answer_settings(DataArgs(answer_format="plain")) == {"answer_format": "plain", "answer_k": 3, "answer_turns_k": 10}
+    True
+    """
+    if args.answer_format not in ANSWER_FORMATS:
+        raise InvalidInput(f"--answer-format {args.answer_format!r}. Fix: one of {', '.join(ANSWER_FORMATS)}.")
+    own = PRESETS["cited"] if args.answer_format == "cited" else {}
+    defaults = MemoryConfig(**own)
+    return {
+        "answer_format": args.answer_format,
+        "answer_k": defaults.answer_k if args.answer_k is None else args.answer_k,
+        "answer_turns_k": defaults.answer_turns_k if args.answer_turns_k is None else args.answer_turns_k,
+    }
 
 
 def build_bank(args: DataArgs, conv: Conversation, engine: Any = None, embedder: Any = None) -> Memory:
     config = MemoryConfig(
         model=args.model,
         threads=args.threads,
-        answer_format="cited",
-        answer_k=args.answer_k,
-        answer_turns_k=args.answer_turns_k,
+        **answer_settings(args),
         search=args.search,
         admission_gate=args.admission_gate,
     )
@@ -118,15 +140,19 @@ def answer_examples(mem: Memory, conv: Conversation, sessions: set[str] | None =
                 "evidence": qa.evidence,
                 "messages": step.messages,
                 "n_memories": len(step.context),
+                "answer_format": mem.config.answer_format,
             }
         )
     return out
 
 
-def manager_examples(mem: Memory, conv: Conversation, distractors: int = 0, seed: int = 0) -> list[dict[str, Any]]:
+def manager_examples(
+    mem: Memory, conv: Conversation, distractors: int = 0, seed: int = 0, window: int = 0
+) -> list[dict[str, Any]]:
     """One example per (evidence turn, QA): the bank before the turn, the facts extracted from it,
     the memories the manager was shown and its prompt. Turns without facts never reach the manager.
-    Then ``distractors`` examples of turns that are no question's evidence (``distractor_examples``)."""
+    Then ``distractors`` examples of turns that are no question's evidence (``distractor_examples``).
+    ``window``: each example also holds its next turns and their questions (``window_columns``)."""
     out = []
     qas = scored_questions(conv)
     for qi, qa in enumerate(qas):
@@ -134,7 +160,35 @@ def manager_examples(mem: Memory, conv: Conversation, distractors: int = 0, seed
             example = manager_example(mem, conv, dia_id, qa, f"{conv.sample_id}/qa{qi}/{dia_id}")
             if example is not None:
                 out.append(example | {"evidence_turn": True})
-    return out + distractor_examples(mem, conv, distractors, seed)
+    out += distractor_examples(mem, conv, distractors, seed)
+    if window:
+        out = [ex | window_columns(mem, conv, ex["turn"]["key"], ex["question"], window) for ex in out]
+    return out
+
+
+def window_columns(mem: Memory, conv: Conversation, dia_id: str, own: str, n: int) -> dict[str, Any]:
+    """The ``n`` turns after ``dia_id`` (fewer where the bank ends) with the facts the bank extracted from
+    each, and the conversation's other questions (category 5 excluded) with evidence in turn ``dia_id`` or
+    in those turns and all of it by the last of them. Why: scored on one turn against the bank of that
+    moment, storing a fact and not storing it tie in most examples (experiments/manager-ppo-probes: 35 of
+    60), while the damage of storing everything builds up over the turns that follow; replaying them shows
+    the reward what a decision does to the memories later turns update and to the questions they raise."""
+    order = {t.key: i for i, t in enumerate(conv.turns)}
+    start = end = order[dia_id]
+    turns = []
+    for t in conv.turns[start + 1 : start + 1 + n]:
+        row = mem.store.turn_row(mem.user, conv.sample_id, t.key)
+        if row is None:  # past what the bank holds (--max-sessions): the window ends there
+            break
+        turns.append({"turn": dataclasses.asdict(row[1]), "facts": row[2]})
+        end = order[t.key]
+    inside = {t.key for t in conv.turns[start : end + 1]}
+    questions = [
+        {"question": q.question, "answer": str(q.answer)}
+        for q in scored_questions(conv)
+        if q.question != own and set(q.evidence) & inside and all(order.get(e, len(order)) <= end for e in q.evidence)
+    ]
+    return {"window": turns, "window_questions": questions}
 
 
 def distractor_examples(mem: Memory, conv: Conversation, n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -267,10 +321,14 @@ def main(args: DataArgs, engine: Any = None, embedder: Any = None) -> dict[str, 
         raise InvalidInput(f"--distractors {args.distractors}: a count of turns. Fix: 0 (none) or more, e.g. 60.")
     if args.distractors and "manager" not in agents:
         raise InvalidInput("--distractors adds manager examples. Fix: --agents manager (or answer,manager).")
+    if args.window < 0:
+        raise InvalidInput(f"--window {args.window}: a count of turns. Fix: 0 (no window) or more, e.g. 8.")
+    if args.window and "manager" not in agents:
+        raise InvalidInput("--window adds columns to manager examples. Fix: --agents manager (or answer,manager).")
 
     def builders(agent: str, mem: Memory, conv: Conversation) -> list[dict[str, Any]]:
         if agent == "manager":
-            return manager_examples(mem, conv, args.distractors, args.seed)
+            return manager_examples(mem, conv, args.distractors, args.seed, args.window)
         if args.evidence_in_bank and args.max_sessions is not None:
             return answer_examples(mem, conv, set(conv.sessions[: args.max_sessions]))
         return answer_examples(mem, conv)

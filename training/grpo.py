@@ -60,14 +60,12 @@ def dataset_rows(agent: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     else:
         # what ManagerOutcomeReward reads; "probes" only in data built since f1-probes
         prefix, keep = MANAGER_PREFIX, ManagerOutcomeReward.COLUMNS
-    return [
-        {
-            "prompt": [*r["messages"], {"role": "assistant", "content": prefix}],
-            "prefix": prefix,
-            **{k: r[k] for k in keep if k in r},
-        }
-        for r in rows
-    ]
+    out = []
+    for r in rows:
+        start = "" if r.get("answer_format") == "plain" else prefix  # a plain answer has no forced start
+        prompt = [*r["messages"], {"role": "assistant", "content": start}] if start else r["messages"]
+        out.append({"prompt": prompt, "prefix": start, **{k: r[k] for k in keep if k in r}})
+    return out
 
 
 def reward_validation(

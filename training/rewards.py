@@ -20,7 +20,7 @@ from typing import Any
 from edgemem.errors import InvalidInput, ModelOutputError
 from edgemem.metrics import exact_match, f1
 from edgemem.parsing import parse_answer, parse_operations
-from edgemem.prompts import MAX_ANSWER_CHARS, MAX_CITED
+from edgemem.prompts import MAX_ANSWER_CHARS, MAX_CITED, first_line
 
 
 def completion_text(completion: Any) -> str:
@@ -87,6 +87,27 @@ def answer_f1_json(
     ]
 
 
+def answer_f1_plain(
+    completions: list[Any],
+    answer: list[str],
+    n_memories: list[int] | None = None,
+    prefix: list[str] | None = None,
+    **_: Any,
+) -> list[float]:
+    """Token-set F1 of a plain answer: the first line of the reply, as the runtime reads it
+    (``MemoryConfig.answer_format="plain"``). ``n_memories`` is not read (no cited numbers): the
+    answer rewards share one signature.
+
+    >>> answer_f1_plain(["Lisbon.\\nShe moved there in May.", ""], ["Lisbon", "Porto"])
+    [1.0, 0.0]
+    """
+    prefixes = prefix or [""] * len(completions)
+    return [
+        f1(first_line(p + completion_text(c)), str(gold))
+        for c, gold, p in zip(completions, answer, prefixes, strict=True)
+    ]
+
+
 def schema_valid(text: str) -> bool:
     """Whether ``text`` is exactly one JSON object of ``ANSWER_SCHEMA_BASE`` (what the grammar admits)."""
     try:
@@ -130,6 +151,9 @@ class ManagerReward:
     # plus this x (probe questions the operations made answerable - those they made unanswerable): see
     # ManagerOutcomeReward.probe_flips
     probe_gain: float = 0.0
+    # replay the example's next turns through the untrained manager, then score the mean answer over its
+    # question and the window's (ManagerOutcomeReward.replay_window; training.data --window)
+    window: bool = False
 
 
 class ManagerOutcomeReward:
@@ -145,7 +169,10 @@ class ManagerOutcomeReward:
 
     def __init__(self, engine: Any, embedder: Any, config: Any, reward: ManagerReward | None = None) -> None:
         reward = reward or ManagerReward(exact_match)
-        self.engine, self.embedder, self.config, self.metric = engine, embedder, config, reward.metric
+        self.embedder, self.config, self.metric = embedder, config, reward.metric
+        # Greedy calls with the same prompt give the same text: the completions of a group that leave
+        # the answer's memories (or a window turn's related memories) alike share one call.
+        self.engine = RememberedEngine(engine)
         # times the share of the output's operations the runtime's planner accepted: without it a
         # rejected operation (a guarded DELETE, an unknown id) costs nothing, and GRPO learned to
         # write them (experiments/manager-grpo-f1: rejected operations 3 % -> 15 % in 10 steps)
@@ -164,6 +191,7 @@ class ManagerOutcomeReward:
         # retrieval never cost anything: a manager trained so stored every fact, and over a whole
         # conversation (797 memories) the answers got worse (experiments/manager-grpo-strict). The probes price that.
         self.probe_gain = reward.probe_gain
+        self.window = reward.window
         # TRL names the logged reward after it
         self.__name__ = (
             f"manager_outcome_{self.metric.__name__}"
@@ -171,6 +199,7 @@ class ManagerOutcomeReward:
             + ("_budget" if self.add_cost else "")
             + ("_strict" if self.reject_cost else "")
             + ("_probes" if self.probe_gain else "")
+            + ("_window" if self.window else "")
         )
         self._templates: dict[str, Any] = {}  # example id -> in-memory store of the bank snapshot
         self._fact_vectors: dict[str, Any] = {}  # example id -> its facts' vectors (the same for every completion)
@@ -178,7 +207,19 @@ class ManagerOutcomeReward:
         self._question_vectors: dict[str, Any] = {}  # probe question -> its vector
         self._probes_before: dict[str, set[int]] = {}  # example id -> answerable probes over the bank as it was
 
-    COLUMNS = ("id", "user", "turn", "facts", "bank", "shown", "question", "answer", "probes")
+    COLUMNS = (
+        "id",
+        "user",
+        "turn",
+        "facts",
+        "bank",
+        "shown",
+        "question",
+        "answer",
+        "probes",
+        "window",
+        "window_questions",
+    )
 
     def __call__(self, completions: list[Any], prefix: list[str] | None = None, **columns: Any) -> list[float]:
         # TRL also passes prompts, trainer_state, ...: read only the example's own columns. ``prefix``:
@@ -203,8 +244,12 @@ class ManagerOutcomeReward:
             return 0.0
         store, planned = edited
         try:
-            answer = AnswerAgent(self.engine, self.embedder, store, self.config).answer(ex["user"], ex["question"])
-            score = self.metric(answer.answer, str(ex["answer"]))
+            questions = [(ex["question"], str(ex["answer"]))]
+            if self.window:
+                self.replay_window(ex, store)
+                questions += [(q["question"], q["answer"]) for q in ex["window_questions"]]
+            agent = AnswerAgent(self.engine, self.embedder, store, self.config)
+            score = sum(self.metric(agent.answer(ex["user"], q).answer, a) for q, a in questions) / len(questions)
             if self.accepted_share:
                 score *= sum(op.op != "REJECTED" for op in planned) / len(planned) if planned else 0.0
             if self.add_cost:
@@ -243,6 +288,25 @@ class ManagerOutcomeReward:
             store.close()
             raise
         return store, planned
+
+    def replay_window(self, ex: dict[str, Any], store: Any) -> None:
+        """Apply the example's next turns (``training.data.window_columns``) to ``store`` as the runtime
+        would: the untrained manager (the engine's base model; its facts are the bank's, so no extraction
+        call) decides each against the memories the sampled operations left, and its operations are applied."""
+        from edgemem.manager import Extraction, MemoryManager
+        from edgemem.store import Turn
+
+        if "window" not in ex:
+            raise InvalidInput(
+                f"Example {ex['id']} has no 'window' column, which this reward reads. "
+                "Fix: python -m training.data --agents manager --window 8 (or another count of turns)."
+            )
+        manager = MemoryManager(self.engine, self.embedder, store, self.config)
+        for step in ex["window"]:
+            turn = Turn(**step["turn"])
+            decision = manager.decide(ex["user"], turn, extraction=Extraction(list(step["facts"])))
+            assert decision is not None  # only a stop request abandons a turn
+            store.apply_turn(ex["user"], turn, None, decision.planned, decision.result.facts)
 
     def probe_flips(self, ex: dict[str, Any], store: Any) -> tuple[int, int]:
         """How many of the example's probe questions (``training.data.probe_questions``) the operations
@@ -290,6 +354,26 @@ class ManagerOutcomeReward:
         return self._templates[ex["id"]]
 
 
+class RememberedEngine:
+    """An engine whose greedy completions are kept by prompt and settings, so a repeated call costs
+    nothing (sampled ones always go to the model). Everything else is the wrapped engine's."""
+
+    def __init__(self, engine: Any) -> None:
+        self.wrapped = engine
+        self.kept: dict[str, Any] = {}
+
+    def complete(self, messages: Any, **kwargs: Any) -> Any:
+        if kwargs.get("temperature", 0.0) != 0.0 or kwargs.get("on_text") is not None:
+            return self.wrapped.complete(messages, **kwargs)
+        key = json.dumps([messages, kwargs], sort_keys=True, default=str)
+        if key not in self.kept:
+            self.kept[key] = self.wrapped.complete(messages, **kwargs)
+        return self.kept[key]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.wrapped, name)
+
+
 # the rewards by --reward name. The manager's scores its frozen answerer's answer (that answerer is
 # grammar-constrained, so "f1-json" would be "f1"). add_cost 0.1: ADDing all of a turn's facts costs as
 # much as a tenth of a correct answer. Under TRL's default group scaling a group whose answers tie is
@@ -298,7 +382,15 @@ class ManagerOutcomeReward:
 # which f1-strict prices: 0.5 x the rejected share, so an all-rejected output scores -0.5). f1-probes adds
 # 0.25 per probe question gained or lost: about what answerability is worth to the round-2 answer agent
 # (its F1 on conv-30's answerable questions minus the unanswerable ones: 35.0 - 9.0; experiments/answer-ceiling).
-ANSWER_REWARDS = {"em": answer_exact_match, "f1": answer_f1, "f1-json": answer_f1_json}
+# f1-window scores the example's question and those of the turns after it, replayed by the untrained
+# manager over the bank the sampled operations left (no price per ADD: what storing costs later turns
+# and questions is in the outcome; rejected operations still cost, as in f1-strict).
+ANSWER_REWARDS = {
+    "em": answer_exact_match,
+    "f1": answer_f1,
+    "f1-json": answer_f1_json,
+    "f1-plain": answer_f1_plain,
+}
 MANAGER_REWARDS = {
     "em": ManagerReward(exact_match),
     "f1": ManagerReward(f1),
@@ -306,6 +398,7 @@ MANAGER_REWARDS = {
     "f1-budget": ManagerReward(f1, accepted_share=True, add_cost=0.1),
     "f1-strict": ManagerReward(f1, add_cost=0.1, reject_cost=0.5),
     "f1-probes": ManagerReward(f1, add_cost=0.1, reject_cost=0.5, probe_gain=0.25),
+    "f1-window": ManagerReward(f1, reject_cost=0.5, window=True),
 }
 
 

@@ -138,13 +138,20 @@ def select_examples(args: RunArgs, rows: list[dict[str, Any]]) -> list[dict[str,
     if args.agent == "manager":
         from training.rewards import MANAGER_REWARDS
 
-        lacking = [r.get("id", "?") for r in rows if "probes" not in r]
-        if args.reward in MANAGER_REWARDS and MANAGER_REWARDS[args.reward].probe_gain and lacking:
-            # here, before the model loads, not at the first reward call minutes later
-            raise InvalidInput(
-                f"--reward {args.reward} reads each example's 'probes' column, which {len(lacking)} examples "
-                f"lack (first: {lacking[0]}). Fix: python -m training.data --probes-only --out {args.data}"
-            )
+        reward = MANAGER_REWARDS.get(args.reward)
+        needs = {
+            "probes": f"python -m training.data --probes-only --out {args.data}",
+            "window": f"python -m training.data --agents manager --window 8 --out {args.data}",
+        }
+        for column, fix in needs.items():
+            lacking = [r.get("id", "?") for r in rows if column not in r]
+            wanted = reward is not None and bool(reward.probe_gain if column == "probes" else reward.window)
+            if wanted and lacking:
+                # here, before the model loads, not at the first reward call minutes later
+                raise InvalidInput(
+                    f"--reward {args.reward} reads each example's {column!r} column, which {len(lacking)} "
+                    f"examples lack (first: {lacking[0]}). Fix: {fix}"
+                )
     return rows
 
 

@@ -83,10 +83,11 @@ class SFTArgs:
 def teacher_targets(args: SFTArgs, rows: list[dict[str, Any]], out: Path) -> list[dict[str, Any]]:
     """The teacher's best grammar-constrained reply to every row (greedy, or the best of
     ``args.samples``), with its F1 (cached, resumable)."""
-    from edgemem.config import MemoryConfig
+    from edgemem.config import ANSWER_ADAPTERS, MemoryConfig
     from edgemem.engine import LlamaEngine
     from edgemem.manifest import served_model
-    from training.rewards import answer_f1_json
+    from edgemem.prompts import PLAIN_ANSWER_MAX_TOKENS, first_line
+    from training.rewards import answer_f1_json, answer_f1_plain
 
     path = out / "targets.jsonl"
     done: list[dict[str, Any]] = []
@@ -131,24 +132,29 @@ def teacher_targets(args: SFTArgs, rows: list[dict[str, Any]], out: Path) -> lis
         return done
     served = served_model(args.teacher)  # a manifest: the sha256 of its base model and adapters are verified
     engine = LlamaEngine(served.model, n_ctx=4096, threads=args.teacher_threads, adapters=dict(served.adapters))
-    adapter = "answer" if "answer" in served.adapters else None
     out.mkdir(parents=True, exist_ok=True)
     with path.open("a", encoding="utf-8") as f:
         for i, r in enumerate(rows[len(done) :], len(done)):
+            fmt = row_format(r)
+            adapter = ANSWER_ADAPTERS[fmt] if ANSWER_ADAPTERS[fmt] in served.adapters else None
             # the same prompt every time: llama.cpp keeps its KV cache, so a further sample costs only
             # its decoding
             texts = [
                 engine.complete(
                     r["messages"],
-                    schema=ANSWER_SCHEMA_BASE,
-                    max_tokens=MemoryConfig.answer_max_tokens,
+                    schema=ANSWER_SCHEMA_BASE if fmt == "cited" else None,
+                    max_tokens=MemoryConfig.answer_max_tokens if fmt == "cited" else PLAIN_ANSWER_MAX_TOKENS,
                     temperature=0.0 if k == 0 else args.temperature,
-                    prefix_key="answer",
+                    prefix_key="answer" if fmt == "cited" else "answer-plain",
                     adapter=adapter,
                 ).text
                 for k in range(args.samples)
             ]
-            scores = answer_f1_json(texts, [r["answer"]] * len(texts), [r["n_memories"]] * len(texts))
+            if fmt == "cited":
+                scores = answer_f1_json(texts, [r["answer"]] * len(texts), [r["n_memories"]] * len(texts))
+            else:  # the runtime reads a plain reply's first line: that line is the target
+                texts = [first_line(t) for t in texts]
+                scores = answer_f1_plain(texts, [r["answer"]] * len(texts))
             best = max(range(len(texts)), key=lambda k: scores[k])  # ties: the earliest, greedy first
             target = {
                 "i": i,
@@ -169,6 +175,11 @@ def teacher_targets(args: SFTArgs, rows: list[dict[str, Any]], out: Path) -> lis
             )
     engine.close()
     return done
+
+
+def row_format(row: dict[str, Any]) -> str:
+    """The answer format a training row's prompt was rendered in (rows built before plain answers: cited)."""
+    return str(row.get("answer_format", "cited"))
 
 
 def prompt_digest(row: dict[str, Any]) -> str:
@@ -233,7 +244,13 @@ def sft_rows(rows: list[dict[str, Any]], targets: list[dict[str, Any]], min_f1: 
     """Prompt (chat messages + the forced reply start) and completion for every kept teacher answer."""
     kept = []
     for r, t in zip(rows, targets, strict=False):
-        completion = completion_of(t["text"]) if t["f1"] >= min_f1 else None
+        if t["f1"] < min_f1:
+            continue
+        if row_format(r) == "plain":  # no forced start: the reply is the answer line
+            if t["text"].strip():
+                kept.append({"messages": r["messages"], "completion": t["text"].strip()})
+            continue
+        completion = completion_of(t["text"])
         if completion is not None:
             kept.append(
                 {
@@ -281,7 +298,13 @@ def main(args: SFTArgs) -> Path:
     from trl import SFTConfig, SFTTrainer
 
     from training.grpo import reward_validation
-    from training.rewards import answer_f1_json
+    from training.rewards import answer_f1_json, answer_f1_plain
+
+    plain = row_format(rows[0]) == "plain"
+    if any((row_format(r) == "plain") != plain for r in rows):
+        raise InvalidInput(
+            f"{args.data} mixes cited and plain answer prompts. Fix: rebuild it with one --answer-format."
+        )
 
     if preset.device == "cpu":
         torch.set_num_threads(args.threads or preset.threads or 1)
@@ -324,7 +347,7 @@ def main(args: SFTArgs) -> Path:
         callbacks.append(
             reward_validation(
                 run_log,
-                answer_f1_json,
+                answer_f1_plain if plain else answer_f1_json,
                 "answer",
                 args.data,
                 args.val_limit,
@@ -342,7 +365,8 @@ def main(args: SFTArgs) -> Path:
     )
     trainer.train()
     trainer.save_model(str(out / "adapter"))
-    write_adapter_meta(out, "answer", base, model_dir, "sft", args.preset)
+    # a plain-answer LoRA is its own agent: the runtime applies it to plain answers only
+    write_adapter_meta(out, "answer-plain" if plain else "answer", base, model_dir, "sft", args.preset)
     best_of = f", best of {args.samples}" if args.samples > 1 and args.teacher != "gold" else ""
     card = write_run_card(out, f"SFT answer agent from {args.teacher}{best_of} ({args.preset})", settings, run_log)
     print(f"adapter: {out / 'adapter'}\nrun log: {run_log.path}\nrun card: {card}")
