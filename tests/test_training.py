@@ -473,6 +473,24 @@ def test_windowed_reward_replays_the_window_through_the_manager(embedder):
         reward.score('{"memory": [{"event": "NOOP", "id": "0"}]}', no_window | {"id": "other"})
 
 
+def test_remembered_engine_keeps_recent_greedy_completions_only():
+    """Greedy completions are asked once while kept; sampled and streamed ones always reach the model;
+    past the limit the least recently used is dropped and asked again."""
+    engine = RecordingEngine()
+    kept = rewards.RememberedEngine(engine, limit=2)
+    ask = {p: [{"role": "user", "content": p}] for p in "abc"}
+    kept.complete(ask["a"])
+    kept.complete(ask["b"])
+    kept.complete(ask["a"])  # kept: no call, and now the most recently used
+    kept.complete(ask["a"], temperature=0.7)  # sampled: always the model's
+    assert len(engine.sent[""]) == 3 and kept.calls == 2
+    kept.complete(ask["c"])  # over the limit: "b", the least recently used, goes
+    kept.complete(ask["a"])
+    assert len(engine.sent[""]) == 4
+    kept.complete(ask["b"])
+    assert len(engine.sent[""]) == 5 and kept.calls == 4 and len(kept.kept) == 2
+
+
 @pytest.mark.slow
 def test_windowed_reward_on_the_real_stack():
     """f1-window with llama.cpp (SmolLM2 as the frozen answerer and the untrained manager) and the real

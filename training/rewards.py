@@ -13,6 +13,7 @@ Outcome-driven as in Memory-R1: the reward is the exact match of a final answer.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -356,19 +357,28 @@ class ManagerOutcomeReward:
 
 class RememberedEngine:
     """An engine whose greedy completions are kept by prompt and settings, so a repeated call costs
-    nothing (sampled ones always go to the model). Everything else is the wrapped engine's."""
+    nothing (sampled ones always go to the model). Everything else is the wrapped engine's. At most
+    ``limit`` completions are kept, the least recently used dropped first: a long GPU run scores
+    many thousands of prompts, and only the recent ones (the same example's group) repeat."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, limit: int = 4096) -> None:
         self.wrapped = engine
-        self.kept: dict[str, Any] = {}
+        self.limit = limit
+        self.kept: OrderedDict[str, Any] = OrderedDict()
+        self.calls = 0  # completions the wrapped engine made for greedy calls
 
     def complete(self, messages: Any, **kwargs: Any) -> Any:
         if kwargs.get("temperature", 0.0) != 0.0 or kwargs.get("on_text") is not None:
             return self.wrapped.complete(messages, **kwargs)
         key = json.dumps([messages, kwargs], sort_keys=True, default=str)
-        if key not in self.kept:
-            self.kept[key] = self.wrapped.complete(messages, **kwargs)
-        return self.kept[key]
+        if key in self.kept:
+            self.kept.move_to_end(key)
+            return self.kept[key]
+        self.calls += 1
+        self.kept[key] = result = self.wrapped.complete(messages, **kwargs)
+        if len(self.kept) > self.limit:
+            self.kept.popitem(last=False)
+        return result
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.wrapped, name)

@@ -136,21 +136,23 @@ def teacher_targets(args: SFTArgs, rows: list[dict[str, Any]], out: Path) -> lis
     with path.open("a", encoding="utf-8") as f:
         for i, r in enumerate(rows[len(done) :], len(done)):
             fmt = row_format(r)
-            adapter = ANSWER_ADAPTERS[fmt] if ANSWER_ADAPTERS[fmt] in served.adapters else None
+            cited = fmt == "cited"  # cited: JSON under the schema; plain: a short line of text
+            name = ANSWER_ADAPTERS[fmt]  # the format's adapter name is also its prompt-cache key
+            adapter = name if name in served.adapters else None
             # the same prompt every time: llama.cpp keeps its KV cache, so a further sample costs only
             # its decoding
             texts = [
                 engine.complete(
                     r["messages"],
-                    schema=ANSWER_SCHEMA_BASE if fmt == "cited" else None,
-                    max_tokens=MemoryConfig.answer_max_tokens if fmt == "cited" else PLAIN_ANSWER_MAX_TOKENS,
+                    schema=ANSWER_SCHEMA_BASE if cited else None,
+                    max_tokens=MemoryConfig.answer_max_tokens if cited else PLAIN_ANSWER_MAX_TOKENS,
                     temperature=0.0 if k == 0 else args.temperature,
-                    prefix_key="answer" if fmt == "cited" else "answer-plain",
+                    prefix_key=name,
                     adapter=adapter,
                 ).text
                 for k in range(args.samples)
             ]
-            if fmt == "cited":
+            if cited:
                 scores = answer_f1_json(texts, [r["answer"]] * len(texts), [r["n_memories"]] * len(texts))
             else:  # the runtime reads a plain reply's first line: that line is the target
                 texts = [first_line(t) for t in texts]

@@ -82,7 +82,7 @@ out = {
     "data": str(data),
     "answerer": answerer,
     "window turns": max((len(r["window"]) for r in rows), default=0),
-    "model calls": len(per_turn.engine.kept),
+    "model calls": per_turn.engine.calls,
     "seconds": round(time.perf_counter() - t0),
     **{
         f"{name} reward, {group}": table(name, keep)
