@@ -10,7 +10,8 @@ absolute numbers, are what to compare across runs):
    also constrained (JSON-schema) decoding, which ingest and answer use;
 2. per-turn ingest over the demo conversation and over the first sessions of LoCoMo conv-30:
    p50/p95, LLM calls and tokens per turn;
-3. answer latency over the demo questions and conv-30 questions on the ingested sessions;
+3. answer latency over the demo questions and conv-30 questions on the ingested sessions, in the
+   default format and, on the same banks, in the cited one;
    and LLM calls / tokens / seconds per turn against a Mem0-v1-style pipeline (extraction plus one
    update call per fact) on the same model and turns;
 3b. writes that never block: ``add()`` latency with the model loaded and the consolidator busy, model
@@ -116,6 +117,7 @@ def bench_decode(model_path: Path, threads: int, tokens: int, reps: int) -> dict
 
 def bench_pipeline(model: str, threads: int, locomo: Path | None, sessions: int, questions: int) -> dict[str, Any]:
     from edgemem import Memory
+    from edgemem.config import PRESETS
     from edgemem.demo import load_demo
     from edgemem.locomo import find_conversation, select
 
@@ -127,20 +129,35 @@ def bench_pipeline(model: str, threads: int, locomo: Path | None, sessions: int,
         mem.engine  # noqa: B018 - load the model outside the timings
         out["cold_start_s"] = time.perf_counter() - t
         demo = load_demo()
-        out["demo"] = _ingest_and_answer(mem, demo.turns, [q["question"] for q in demo.questions], user="demo")
+        asked = {"demo": [q["question"] for q in demo.questions]}
+        out["demo"] = _ingest_and_answer(mem, demo.turns, asked["demo"], user="demo")
         if locomo is not None and locomo.exists():
             conv = find_conversation(locomo, "conv-30")
             turns, qas = select(conv, sessions)
-            qs = [q.question for q in qas if q.evidence]
-            out["locomo_conv30"] = _ingest_and_answer(mem, turns, qs[:questions], user="conv-30")
+            asked["conv-30"] = [q.question for q in qas if q.evidence][:questions]
+            out["locomo_conv30"] = _ingest_and_answer(mem, turns, asked["conv-30"], user="conv-30")
             out["locomo_conv30"]["sessions"] = conv.sessions[:sessions]
+        out["answer_format"] = mem.config.answer_format
         mem.close()
+        # the same questions over the same banks in the cited format (Memory-R1's JSON), side by side
+        cited = Memory(
+            Path(tmp) / "bench.db",
+            user="bench",
+            model=model,
+            threads=threads,
+            abstain_unmentioned=False,
+            **PRESETS["cited"],
+        )
+        cited.engine  # noqa: B018 - load the model outside the timings
+        for user, key in (("demo", "demo"), ("conv-30", "locomo_conv30")):
+            if user in asked:
+                out[key]["cited"] = _answers(cited, asked[user], user)
+        cited.close()
     return out
 
 
 def _ingest_and_answer(mem: Any, turns: list[Any], questions: list[str], user: str) -> dict[str, Any]:
     results = mem.ingest(turns, user=user).results
-    answers = [mem.answer(q, user=user) for q in questions]
     n = max(len(results), 1)
     return {
         "turns": len(results),
@@ -149,6 +166,13 @@ def _ingest_and_answer(mem: Any, turns: list[Any], questions: list[str], user: s
         "prompt_tokens_per_turn": sum(r.prompt_tokens for r in results) / n,
         "completion_tokens_per_turn": sum(r.completion_tokens for r in results) / n,
         "memories": mem.stats(user=user)["memories"],
+        **_answers(mem, questions, user),
+    }
+
+
+def _answers(mem: Any, questions: list[str], user: str) -> dict[str, Any]:
+    answers = [mem.answer(q, user=user) for q in questions]
+    return {
         "questions": len(answers),
         "answer_s": summary([a.total_s for a in answers]),
         "answer_search_ms": summary([a.search_s * 1000 for a in answers]),
@@ -525,19 +549,16 @@ def report(r: dict[str, Any]) -> str:
             f"{s['prompt_tokens_per_turn']:.0f} in, {s['completion_tokens_per_turn']:.0f} out",
             None,
         )
-        if s["questions"]:
-            row(
-                f"{key}: answer p50 s",
-                s["answer_s"]["p50"],
-                f"<= {t['answer_p50_s']}",
-                s["answer_s"]["p50"] <= t["answer_p50_s"],
-            )
-            row(
-                f"{key}: answer p95 s",
-                s["answer_s"]["p95"],
-                f"<= {t['answer_p95_s']}",
-                s["answer_s"]["p95"] <= t["answer_p95_s"],
-            )
+        for name, a in ((f"{key}: answer", s), (f"{key}: cited answer", s.get("cited"))):
+            if not a or not a["questions"]:
+                continue
+            for q in ("p50", "p95"):
+                row(
+                    f"{name} {q} s",
+                    a["answer_s"][q],
+                    f"<= {t[f'answer_{q}_s']}",
+                    a["answer_s"][q] <= t[f"answer_{q}_s"],
+                )
     if "calls" in r:
         c = r["calls"]
         for name, v in (("edgemem", c["edgemem"]), ("Mem0-v1 style", c["mem0_v1_style"])):

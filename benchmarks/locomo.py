@@ -181,6 +181,8 @@ def system_settings(args: argparse.Namespace, label: str, model_sha: str) -> dic
             settings["manager_only_when_related"] = True
         if args.manager_add_by_number:
             settings["manager_add_by_number"] = True
+        if args.manager_keep_shifted_facts:
+            settings["manager_keep_shifted_facts"] = True
         if args.admission_gate:
             settings["admission_gate"] = True
         if args.extract_batch != 1:
@@ -342,6 +344,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         resolve_dates=args.resolve_dates,
                         manager_only_when_related=args.manager_only_when_related,
                         manager_add_by_number=args.manager_add_by_number,
+                        manager_keep_shifted_facts=args.manager_keep_shifted_facts,
                         admission_gate=args.admission_gate,
                         extract_batch=args.extract_batch,
                         abstain_unmentioned=args.abstain_unmentioned,
@@ -692,12 +695,7 @@ def make_parser() -> argparse.ArgumentParser:
         default=defaults.manager_only_when_related,
         help="edgemem: facts with no related memory are ADDed without a manager call (a new bank)",
     )
-    p.add_argument(
-        "--manager-add-by-number",
-        action=argparse.BooleanOptionalAction,
-        default=defaults.manager_add_by_number,
-        help="edgemem: the manager's ADD stores its fact as written, with no text generated (a new bank)",
-    )
+    add_manager_flags(p)
     p.add_argument(
         "--admission-gate",
         action=argparse.BooleanOptionalAction,
@@ -747,6 +745,23 @@ def replot(run: Path, out: Path | None = None) -> dict[str, Any]:
     plots(summary, target)
     print(f"plots written to {target}")
     return summary
+
+
+def add_manager_flags(p: argparse.ArgumentParser) -> None:
+    """The manager's bank settings both harnesses take (each builds a bank of its own)."""
+    defaults = MemoryConfig()
+    p.add_argument(
+        "--manager-keep-shifted-facts",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.manager_keep_shifted_facts,
+        help="edgemem: a fact left out by a shifted operation list is ADDed as extracted (a new bank)",
+    )
+    p.add_argument(
+        "--manager-add-by-number",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.manager_add_by_number,
+        help="edgemem: the manager's ADD stores its fact as written, with no text generated (a new bank)",
+    )
 
 
 def add_abstain_flag(p: argparse.ArgumentParser) -> None:

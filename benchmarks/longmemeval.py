@@ -52,7 +52,7 @@ from typing import Any
 
 from benchmarks import grouped_bars, pyplot
 from benchmarks.judge import judge_engine, lme_label
-from benchmarks.locomo import Baselines, add_abstain_flag, context_keys
+from benchmarks.locomo import Baselines, add_abstain_flag, add_manager_flags, context_keys
 from benchmarks.scoring import abstained, paired_delta, score
 from edgemem.config import ANSWER_FORMATS, MemoryConfig
 from edgemem.machine import machine_info, percentile
@@ -305,6 +305,8 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
         threads=args.threads,
         n_ctx=args.n_ctx,
         extract_batch=args.extract_batch,
+        manager_add_by_number=args.manager_add_by_number,
+        manager_keep_shifted_facts=args.manager_keep_shifted_facts,
         raw_only_speakers=() if args.assistant_facts else ("Assistant",),
         abstain_unmentioned=args.abstain_unmentioned,
         answer_format=args.answer_format,
@@ -369,6 +371,8 @@ def run(args: argparse.Namespace, engine: Any = None, embedder: Any = None) -> d
         "n_ctx": args.n_ctx,
         "rag_k": args.rag_k,
         "extract_batch": args.extract_batch,
+        "manager_add_by_number": args.manager_add_by_number,
+        "manager_keep_shifted_facts": args.manager_keep_shifted_facts,
         "assistant_facts": args.assistant_facts,
         "abstain_unmentioned": args.abstain_unmentioned,
         "retrieval_only": args.retrieval_only,
@@ -632,6 +636,7 @@ def main(argv: list[str] | None = None, engine: Any = None, embedder: Any = None
     p.add_argument(
         "--extract-batch", type=int, default=defaults.extract_batch, help="edgemem: messages per extraction call"
     )
+    add_manager_flags(p)
     p.add_argument(
         "--assistant-facts",
         action=argparse.BooleanOptionalAction,

@@ -48,6 +48,11 @@ class MemoryConfig:
     # The manager's ADD names no text and stores its fact as written (operations come one per fact, in
     # order): the model does not write each new fact a second time.
     manager_add_by_number: bool = False
+    # The untrained manager often shifts its operation list (one operation per fact, in order) by one: an
+    # extra NOOP, then the ADD of a fact written one slot late, and the last fact falls off the list. A
+    # fact whose slot wrote another fact of the turn, and that no operation wrote, is then ADDed as
+    # extracted; a second ADD of a text already written in the turn is a NOOP.
+    manager_keep_shifted_facts: bool = False
     # Messages with no first-person word and under 20 words (reactions, questions to the other speaker)
     # skip fact extraction: no model call, the raw turn stays searchable (edgemem/admission.py). On by
     # measurement: on conv-30 sessions 1-6 a fifth fewer model calls, F1 +1.4 (-5.1 to +8.8)
@@ -173,6 +178,7 @@ class MemoryConfig:
             **({"resolve_dates": True} if self.resolve_dates else {}),
             **({"manager_only_when_related": True} if self.manager_only_when_related else {}),
             **({"manager_add_by_number": True} if self.manager_add_by_number else {}),
+            **({"manager_keep_shifted_facts": True} if self.manager_keep_shifted_facts else {}),
             **({"admission_gate": True} if self.admission_gate else {}),
             **({"extract_batch": self.extract_batch} if self.extract_batch != 1 else {}),
             **({"raw_only_speakers": list(self.raw_only_speakers)} if self.raw_only_speakers else {}),

@@ -163,12 +163,43 @@ class MemoryManager:
             planned.append(
                 PlannedOp(op.event, memory_id, op.text if op.event in ("ADD", "UPDATE") else None, vector, op.fact)
             )
+        if self.config.manager_keep_shifted_facts:
+            planned = self._keep_shifted_facts(planned, parsed, fact_vec, known_texts)
         for rej in parsed.rejected:
             raw = rej.raw if isinstance(rej.raw, (dict, list, str, int, float)) else repr(rej.raw)
             planned.append(
                 PlannedOp("REJECTED", None, None, None, json.dumps({"reason": rej.reason, "output": raw})[:2000])
             )
         return planned
+
+    @staticmethod
+    def _keep_shifted_facts(
+        planned: list[PlannedOp], parsed: ParsedOperations, fact_vec: dict[str, np.ndarray], known: dict[str, int]
+    ) -> list[PlannedOp]:
+        """``MemoryConfig.manager_keep_shifted_facts``: a second ADD of a text this turn already writes is a
+        NOOP, and a fact left out by a shifted operation list (its slot wrote another fact of the turn, no
+        operation wrote it) is ADDed as extracted, unless a shown memory holds the same text."""
+        facts = {f.strip().lower() for f in fact_vec}
+        written: set[str] = set()
+        kept: list[PlannedOp] = []
+        for p in planned:
+            key = (p.text or "").strip().lower()
+            if p.op == "ADD" and key in written:
+                kept.append(PlannedOp("NOOP", None, None, None, "duplicate ADD in the same turn"))
+                continue
+            if p.op in ("ADD", "UPDATE") and key:
+                written.add(key)
+            kept.append(p)
+        for op in parsed.ops:
+            if op.event not in ("ADD", "UPDATE") or op.fact is None or op.text is None:
+                continue
+            fact, text = op.fact.strip().lower(), op.text.strip().lower()
+            if text != fact and text in facts and fact not in written and fact not in known:
+                kept.append(
+                    PlannedOp("ADD", None, op.fact, fact_vec[op.fact], "fact left out by a shifted operation list")
+                )
+                written.add(fact)
+        return kept
 
     # -- fact extraction ------------------------------------------------------------------------------
 

@@ -651,3 +651,21 @@ def test_search_scale_on_real_text_with_a_cache(tmp_path):
     assert "hybrid turns search p95 ms at 60 items" in report
     with pytest.raises(SystemExit, match="fewer than"):
         search_scale.bench_search([1000], data, None, calls=1, threads=1)
+
+
+@pytest.mark.slow
+def test_latency_pipeline_times_both_answer_formats_on_the_same_bank():
+    """The pipeline section answers the demo questions in the default (plain) format, then the same
+    questions over the same bank in the cited one; the report prints both."""
+    from benchmarks import latency
+
+    out = latency.bench_pipeline("smollm2-135m", 1, None, sessions=1, questions=0)
+    demo = out["demo"]
+    assert out["answer_format"] == "plain" and demo["turns"] == 10
+    assert demo["questions"] == demo["cited"]["questions"] == 6
+    # the cited prompt lists memories under a JSON instruction: not the plain prompt
+    assert demo["cited"]["answer_prompt_tokens"]["p50"] != demo["answer_prompt_tokens"]["p50"]
+    report = latency.report(
+        {"targets": latency.TARGETS, "model": {"name": "m"}, "threads": 1, "machine": {"cpu": "c"}, "pipeline": out}
+    )
+    assert "demo: answer p50 s" in report and "demo: cited answer p95 s" in report

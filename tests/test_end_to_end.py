@@ -121,3 +121,24 @@ def test_batched_extraction_on_the_real_model(tmp_path, qwen_engine, embedder):
         assert any("pixel" in f.lower() or "cat" in f.lower() for f in facts[said[1][1]]), facts
         assert not any("marathon" in f.lower() for t, fs in facts.items() if t != said[0][1] for f in fs), facts
         assert mem.memories(), "the batch's facts were stored"
+
+
+def test_no_fact_falls_off_a_shifted_operation_list_on_the_real_model(tmp_path, qwen_engine, embedder):
+    """manager_keep_shifted_facts on the demo conversation through the real model: no turn ADDs one text
+    twice, and every fact whose slot wrote another fact of the turn is written by some operation."""
+    data = load_demo()
+    with Memory(
+        tmp_path / "shift.db", user="demo", engine=qwen_engine, embedder=embedder, manager_keep_shifted_facts=True
+    ) as mem:
+        results = mem.ingest(data.turns).results
+        assert mem.memories(), "the manager stored nothing"
+    for r in results:
+        adds = [o.new_text for o in r.operations if o.op == "ADD"]
+        assert len(adds) == len(set(adds)), r.operations
+        facts = {f.strip().lower() for f in r.facts}
+        written = {(o.new_text or "").strip().lower() for o in r.operations if o.op in ("ADD", "UPDATE")}
+        for o in r.operations:
+            slot = (o.detail or "").strip().lower()
+            text = (o.new_text or "").strip().lower()
+            if o.op in ("ADD", "UPDATE") and slot in facts and text != slot and text in facts:
+                assert slot in written, (slot, r.operations)

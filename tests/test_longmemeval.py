@@ -134,6 +134,17 @@ def test_a_run_writes_scores_and_resumes(data, tmp_path, embedder):
         lme.main([*argv, "--answer-format", "cited"], engine=EchoEngine(), embedder=embedder)
 
 
+def test_manager_add_by_number_builds_its_own_bank(data, tmp_path, embedder):
+    banks = tmp_path / "banks"
+    argv = ["--data", str(data), "--systems", "edgemem", "--banks", str(banks)]
+    first = lme.main([*argv, "--out", str(tmp_path / "a")], engine=EchoEngine(), embedder=embedder)
+    second = lme.main(
+        [*argv, "--out", str(tmp_path / "b"), "--manager-add-by-number"], engine=EchoEngine(), embedder=embedder
+    )
+    assert first["manager_add_by_number"] is False and second["manager_add_by_number"] is True
+    assert len(list(banks.glob("q1-*.db"))) == 2  # another bank setting: not the cached bank of the first run
+
+
 @pytest.mark.slow
 def test_a_run_on_the_real_model(data, tmp_path, embedder, qwen_engine):
     """Every system on the real model: answers come back, and edgemem consolidates each question's whole
