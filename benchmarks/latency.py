@@ -138,21 +138,21 @@ def bench_pipeline(model: str, threads: int, locomo: Path | None, sessions: int,
             out["locomo_conv30"] = _ingest_and_answer(mem, turns, asked["conv-30"], user="conv-30")
             out["locomo_conv30"]["sessions"] = conv.sessions[:sessions]
         out["answer_format"] = mem.config.answer_format
-        mem.close()
-        # the same questions over the same banks in the cited format (Memory-R1's JSON), side by side
+        # the same questions over the same banks in the cited format (Memory-R1's JSON), side by side, on
+        # the engine already loaded
         cited = Memory(
-            Path(tmp) / "bench.db",
+            mem.path,
             user="bench",
-            model=model,
-            threads=threads,
+            engine=mem.engine,
+            embedder=mem.embedder,
             abstain_unmentioned=False,
             **PRESETS["cited"],
         )
-        cited.engine  # noqa: B018 - load the model outside the timings
         for user, key in (("demo", "demo"), ("conv-30", "locomo_conv30")):
             if user in asked:
                 out[key]["cited"] = _answers(cited, asked[user], user)
         cited.close()
+        mem.close()
     return out
 
 

@@ -221,7 +221,7 @@ class AnswerAgent:
             c = self.engine.complete(
                 step.messages,
                 max_tokens=prompts.PLAIN_ANSWER_MAX_TOKENS,
-                prefix_key="answer-plain",
+                prefix_key=ANSWER_ADAPTERS["plain"],  # the adapter's name keys its prompt cache (training.sft too)
                 adapter=ANSWER_ADAPTERS["plain"],
                 on_text=PlainStream(on_token) if on_token is not None else None,
             )
@@ -232,7 +232,7 @@ class AnswerAgent:
                 step.messages,
                 schema=step.schema,
                 max_tokens=self.config.answer_max_tokens,
-                prefix_key="answer",
+                prefix_key=ANSWER_ADAPTERS["cited"],
                 adapter=ANSWER_ADAPTERS["cited"],
                 on_text=AnswerStream(on_token) if on_token is not None else None,
             )
