@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.scoring import abstained
+from edgemem.errors import InvalidInput
 
 LABEL_SCHEMA = {"type": "object", "properties": {"label": {"enum": ["CORRECT", "WRONG"]}}, "required": ["label"]}
 
@@ -142,13 +143,23 @@ def agreement(hand: list[int], judged: list[int]) -> dict[str, Any]:
 
 
 def read_labels(path: Path) -> dict[tuple[str, str], int]:
-    """Hand labels: a TSV of system, question_id, label (1 right, 0 wrong) and a note, with a header."""
+    """Hand labels: a TSV of system, question_id, label (1 right, 0 wrong) and a note, with a header.
+
+    Raises:
+        InvalidInput: a line without three fields or with a label other than 0 or 1 (file and line named).
+    """
     out = {}
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()[1:], start=2):
         if not line.strip():
             continue
-        system, qid, value, *_ = line.split("\t")
+        fields = line.split("\t")
+        if len(fields) < 3:
+            raise InvalidInput(
+                f"{path}:{n}: {len(fields)} tab-separated field(s) in {line!r}. Fix: system, question_id, "
+                "label and a note, separated by tabs."
+            )
+        system, qid, value = fields[:3]
         if value not in ("0", "1"):
-            raise SystemExit(f"{path}:{n}: label {value!r}. Fix: 1 (right) or 0 (wrong).")
+            raise InvalidInput(f"{path}:{n}: label {value!r}. Fix: 1 (right) or 0 (wrong).")
         out[(system, qid)] = int(value)
     return out

@@ -25,6 +25,7 @@ from typing import Any
 from benchmarks.judge import agreement, judge_engine, label, lme_label, lme_prompt, read_labels
 from benchmarks.longmemeval import load
 from benchmarks.scoring import abstained, exact_match
+from edgemem.errors import InvalidInput
 from edgemem.machine import machine_info
 
 
@@ -40,7 +41,10 @@ def main(argv: list[str] | None = None, engines: dict[str, Any] | None = None) -
     p.add_argument("--out", type=Path, default=None, help="where to write the agreement (JSON)")
     args = p.parse_args(argv)
     questions = {q.id: q for q in load(args.data)}
-    hand = read_labels(args.labels)
+    try:
+        hand = read_labels(args.labels)
+    except InvalidInput as e:
+        raise SystemExit(f"Error: {e}") from None
     rows = {(r["system"], r["question_id"]): r for r in map(json.loads, args.predictions.read_text().splitlines())}
     missing = sorted(set(hand) - set(rows))
     if missing:

@@ -14,6 +14,7 @@ from fakes import EchoEngine
 from benchmarks import judge, judge_agreement
 from benchmarks import longmemeval as lme
 from edgemem.engine import Completion
+from edgemem.errors import InvalidInput
 
 LABELS = Path(__file__).parent.parent / "benchmarks" / "data" / "longmemeval_judge_labels.tsv"
 
@@ -65,7 +66,10 @@ def test_an_unknown_type_and_bad_labels_say_what_to_fix(tmp_path):
         judge.lme_prompt("chit-chat", "q", "a", "p", False)
     bad = tmp_path / "labels.tsv"
     bad.write_text("system\tquestion_id\tlabel\tnote\nrag\tq1\tyes\tx\n")
-    with pytest.raises(SystemExit, match="labels.tsv:2: label 'yes'. Fix: 1"):
+    with pytest.raises(InvalidInput, match="labels.tsv:2: label 'yes'. Fix: 1"):
+        judge.read_labels(bad)
+    bad.write_text("system\tquestion_id\tlabel\tnote\nrag q1 1\n")
+    with pytest.raises(InvalidInput, match="labels.tsv:2: 1 tab-separated field"):
         judge.read_labels(bad)
     with pytest.raises(ValueError, match="as many judged labels"):
         judge.agreement([1, 0], [1])
