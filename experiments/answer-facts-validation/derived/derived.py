@@ -20,7 +20,9 @@ def summary(rows: dict) -> dict:
     return {
         "n": len(rows),
         "f1": round(100 * statistics.fmean(r["f1"] for r in rows.values()), 2),
-        "evidence_recall": round(statistics.fmean(r["evidence_recall"] for r in rows.values() if r["evidence_recall"] is not None), 3),
+        "evidence_recall": round(
+            statistics.fmean(r["evidence_recall"] for r in rows.values() if r["evidence_recall"] is not None), 3
+        ),
         "prompt_tokens_p50": statistics.median(r["prompt_tokens"] for r in rows.values()),
         "answer_p50_s": round(statistics.median(r["latency_s"] for r in rows.values()), 2),
     }
@@ -44,7 +46,9 @@ def main() -> None:
     }
     out = {"tuning: conv-26 + conv-30": compare(val, pairs)}
     for conv in ("conv-26", "conv-30"):
-        out[f"tuning: {conv}"] = compare({n: {k: r for k, r in s.items() if k[0] == conv} for n, s in val.items()}, pairs)
+        out[f"tuning: {conv}"] = compare(
+            {n: {k: r for k, r in s.items() if k[0] == conv} for n, s in val.items()}, pairs
+        )
     test = {
         "facts + turns": question_rows([RESULTS / "accuracy-conv41-plain"], "edgemem"),
         "turns only": question_rows([run_dir("c41-k0")], "edgemem"),
