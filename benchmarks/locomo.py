@@ -683,24 +683,19 @@ def make_parser() -> argparse.ArgumentParser:
         default=defaults.answer_budget_tokens,
         help="edgemem: tokens of the budgeted context",
     )
-    p.add_argument(
-        "--resolve-dates",
-        action=argparse.BooleanOptionalAction,
-        default=defaults.resolve_dates,
-        help="edgemem: resolve relative time in facts against the message's date when stored (a new bank)",
+    config_flag(
+        p,
+        "resolve_dates",
+        "edgemem: resolve relative time in facts against the message's date when stored (a new bank)",
     )
-    p.add_argument(
-        "--manager-only-when-related",
-        action=argparse.BooleanOptionalAction,
-        default=defaults.manager_only_when_related,
-        help="edgemem: facts with no related memory are ADDed without a manager call (a new bank)",
+    config_flag(
+        p,
+        "manager_only_when_related",
+        "edgemem: facts with no related memory are ADDed without a manager call (a new bank)",
     )
     add_manager_flags(p)
-    p.add_argument(
-        "--admission-gate",
-        action=argparse.BooleanOptionalAction,
-        default=defaults.admission_gate,
-        help="edgemem: short messages with no first-person word skip fact extraction (a new bank)",
+    config_flag(
+        p, "admission_gate", "edgemem: short messages with no first-person word skip fact extraction (a new bank)"
     )
     add_abstain_flag(p)
     p.add_argument(
@@ -747,31 +742,36 @@ def replot(run: Path, out: Path | None = None) -> dict[str, Any]:
     return summary
 
 
+def config_flag(p: argparse.ArgumentParser, field: str, help: str) -> None:
+    """``--<field> / --no-<field>`` for an on/off ``MemoryConfig`` field, defaulting to the runtime's value."""
+    p.add_argument(
+        "--" + field.replace("_", "-"),
+        action=argparse.BooleanOptionalAction,
+        default=getattr(MemoryConfig(), field),
+        help=help,
+    )
+
+
 def add_manager_flags(p: argparse.ArgumentParser) -> None:
     """The manager's bank settings both harnesses take (each builds a bank of its own)."""
-    defaults = MemoryConfig()
-    p.add_argument(
-        "--manager-keep-shifted-facts",
-        action=argparse.BooleanOptionalAction,
-        default=defaults.manager_keep_shifted_facts,
-        help="edgemem: a fact left out by a shifted operation list is ADDed as extracted (a new bank)",
+    config_flag(
+        p,
+        "manager_keep_shifted_facts",
+        "edgemem: a fact left out by a shifted operation list is ADDed as extracted (a new bank)",
     )
-    p.add_argument(
-        "--manager-add-by-number",
-        action=argparse.BooleanOptionalAction,
-        default=defaults.manager_add_by_number,
-        help="edgemem: the manager's ADD stores its fact as written, with no text generated (a new bank)",
+    config_flag(
+        p,
+        "manager_add_by_number",
+        "edgemem: the manager's ADD stores its fact as written, with no text generated (a new bank)",
     )
 
 
 def add_abstain_flag(p: argparse.ArgumentParser) -> None:
     """``--abstain-unmentioned / --no-abstain-unmentioned``, shared with the LongMemEval harness."""
-    p.add_argument(
-        "--abstain-unmentioned",
-        action=argparse.BooleanOptionalAction,
-        default=MemoryConfig().abstain_unmentioned,
-        help='edgemem: answer "Not mentioned" without a model call when a word the question is about is in '
-        "no stored text",
+    config_flag(
+        p,
+        "abstain_unmentioned",
+        'edgemem: answer "Not mentioned" without a model call when a word the question is about is in no stored text',
     )
 
 
