@@ -56,6 +56,15 @@ def main() -> None:
         "rag": question_rows([RESULTS / "accuracy-conv41-plain"], "rag"),
     }
     out["test: conv-41"] = compare(test, pairs + [("turns only", "rag"), ("facts + turns", "rag")])
+    # the questions rag-hybrid answers better by more than 0.2 F1, and how many of them had all of
+    # rag-hybrid's turns in edgemem's context (the answer then came from a fact, not from a missing turn)
+    facts, hybrid = test["facts + turns"], test["rag-hybrid"]
+    lost = [k for k in sorted(facts) if facts[k]["f1"] + 0.2 < hybrid[k]["f1"]]
+    held = [k for k in lost if set(hybrid[k]["context_keys"]) <= set(facts[k]["context_keys"])]
+    out["test: conv-41"]["lost to rag-hybrid by > 0.2 F1"] = {
+        "questions": len(lost),
+        "all its turns in context": len(held),
+    }
     print(json.dumps(out, indent=1))
 
 
