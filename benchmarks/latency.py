@@ -193,11 +193,13 @@ def bench_writes(
     gap_s: float,
     background_threads: int | None = None,
     extract_batch: int = 1,
+    manager_lines: bool = False,
 ) -> dict[str, Any]:
     """The first half of the turns is consolidated before answering the questions idle; the second half
     is added without waiting, one every ``gap_s`` (a chat), and the same questions are answered while the
     consolidator works through it (its calls on ``background_threads``, None: ``threads``; the messages
-    queued meanwhile extracted up to ``extract_batch`` per call)."""
+    queued meanwhile extracted up to ``extract_batch`` per call; ``manager_lines``: the manager replies in
+    lines, not JSON)."""
     from edgemem import Memory
     from edgemem.demo import load_demo
     from edgemem.locomo import find_conversation, select
@@ -217,6 +219,7 @@ def bench_writes(
             threads=threads,
             background_threads=background_threads,
             extract_batch=extract_batch,
+            manager_lines=manager_lines,
             abstain_unmentioned=False,  # only half the turns are in: every answer must reach the model
         )
         mem.engine  # noqa: B018 - the model is loaded before anything is timed
@@ -240,6 +243,7 @@ def bench_writes(
         "source": source,
         "background_threads": background_threads or threads,
         "extract_batch": extract_batch,
+        "manager_lines": manager_lines,
         "turns_consolidated_first": half,
         "turns_added": len(adds),
         "gap_s": gap_s,
@@ -421,6 +425,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         default=None,
         help="also run the writes section with queued messages extracted up to N per call (result: writes_batched)",
     )
+    p.add_argument(
+        "--writes-manager-lines",
+        action="store_true",
+        help="also run the writes section with the manager replying in lines (manager_lines; result: writes_lines)",
+    )
     p.add_argument("--sizes", default="1000,10000,100000", help="store sizes for the search benchmark")
     p.add_argument("--search-data", type=Path, default=None, help="LongMemEval file whose sentences fill the store")
     p.add_argument("--search-cache", type=Path, default=None, help="keep the search corpus vectors here (.npz)")
@@ -473,6 +482,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         ("writes", lambda: writes()),
         ("writes_background", lambda: writes(background_threads=args.writes_background_threads)),
         ("writes_batched", lambda: writes(extract_batch=args.writes_extract_batch or 1)),
+        ("writes_lines", lambda: writes(manager_lines=True)),
         (
             "search",
             lambda: bench_search([int(s) for s in args.sizes.split(",") if s], args.search_data, args.search_cache),
@@ -486,6 +496,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         skip.add("writes_background")
     if args.writes_extract_batch is None:
         skip.add("writes_batched")
+    if not args.writes_manager_lines:
+        skip.add("writes_lines")
     for name, fn in steps:
         if name in skip:
             continue
@@ -569,7 +581,7 @@ def report(r: dict[str, Any]) -> str:
                 None,
             )
         row("Mem0-v1 style / edgemem: prompt tokens", c["ratio_prompt_tokens"], "-", None)
-    for section in ("writes", "writes_background", "writes_batched"):
+    for section in ("writes", "writes_background", "writes_batched", "writes_lines"):
         if section not in r:
             continue
         w = r[section]
@@ -577,6 +589,8 @@ def report(r: dict[str, Any]) -> str:
             lines.append(f"consolidator on {w['background_threads']} thread(s):")
         if section == "writes_batched":
             lines.append(f"queued messages extracted up to {w['extract_batch']} per call:")
+        if section == "writes_lines":
+            lines.append("the manager replying in lines (manager_lines):")
         row(
             "add() p50 ms, consolidator busy",
             w["add_ms"]["p50"],

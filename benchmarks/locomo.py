@@ -183,6 +183,8 @@ def system_settings(args: argparse.Namespace, label: str, model_sha: str) -> dic
             settings["manager_add_by_number"] = True
         if args.manager_keep_shifted_facts:
             settings["manager_keep_shifted_facts"] = True
+        if args.manager_lines:
+            settings["manager_lines"] = True
         if args.admission_gate:
             settings["admission_gate"] = True
         if args.extract_batch != 1:
@@ -345,6 +347,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         manager_only_when_related=args.manager_only_when_related,
                         manager_add_by_number=args.manager_add_by_number,
                         manager_keep_shifted_facts=args.manager_keep_shifted_facts,
+                        manager_lines=args.manager_lines,
                         admission_gate=args.admission_gate,
                         extract_batch=args.extract_batch,
                         abstain_unmentioned=args.abstain_unmentioned,
@@ -375,6 +378,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                         "turn_p50_s": percentile(per_turn, 50),
                         "turn_p95_s": percentile(per_turn, 95),
                         "llm_calls": sum(r.llm_calls for r in res.results),
+                        # seconds spent in model calls (extraction + manager) by the turns ingested now
+                        "model_s": sum(r.extract_s + r.manage_s for r in res.results),
                         "prompt_tokens": sum(r.prompt_tokens for r in res.results),
                         "completion_tokens": sum(r.completion_tokens for r in res.results),
                         "memories": mem.stats()["memories"],
@@ -763,6 +768,11 @@ def add_manager_flags(p: argparse.ArgumentParser) -> None:
         p,
         "manager_add_by_number",
         "edgemem: the manager's ADD stores its fact as written, with no text generated (a new bank)",
+    )
+    config_flag(
+        p,
+        "manager_lines",
+        "edgemem: the manager replies in lines, one per fact ('ADD', 'UPDATE 0 text', ...), not JSON (a new bank)",
     )
 
 

@@ -114,6 +114,8 @@ def ingest_cost(run: Path, label: str = "edgemem/conv-30") -> dict[str, Any]:
         "generated_tokens_per_message": record["completion_tokens"] / n,
         "seconds_per_message_p50": record["turn_p50_s"],
         "seconds_per_message_mean": record["seconds_now"] / n,
+        # seconds inside model calls (extraction + manager), in runs that record it
+        **({"model_seconds_per_message": record["model_s"] / n} if "model_s" in record else {}),
         "memories": record["memories"],
         "operations": record["operations"],
     }

@@ -62,6 +62,7 @@ class Engine(Protocol):
         adapter: str | None = None,
         on_text: Callable[[str], None] | None = None,
         threads: int | None = None,
+        grammar: str | None = None,
     ) -> Completion: ...
 
     def count_tokens(self, text: str) -> int: ...
@@ -295,14 +296,20 @@ class LlamaEngine:
 
     # -- generation --------------------------------------------------------------------------------
 
-    def _grammar(self, schema: dict[str, Any]) -> Any:
-        key = json.dumps(schema)
+    def _grammar(self, schema: dict[str, Any] | None, gbnf: str | None) -> Any:
+        """The llama.cpp grammar of a GBNF text or, when none is given, of a JSON schema (None: neither)."""
+        if gbnf is None and schema is None:
+            return None
+        key = gbnf if gbnf is not None else json.dumps(schema)
         if key not in self._grammars:
             from llama_cpp import LlamaGrammar
 
             if len(self._grammars) > 256:
                 self._grammars.clear()
-            self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
+            if gbnf is not None:
+                self._grammars[key] = LlamaGrammar.from_string(gbnf, verbose=False)
+            else:
+                self._grammars[key] = LlamaGrammar.from_json_schema(key, verbose=False)
         return self._grammars[key]
 
     def complete(
@@ -316,12 +323,14 @@ class LlamaEngine:
         adapter: str | None = None,
         on_text: Callable[[str], None] | None = None,
         threads: int | None = None,
+        grammar: str | None = None,
     ) -> Completion:
-        """Run the chat ``messages`` and return the reply (JSON matching ``schema`` when constrained).
-        ``on_text`` receives the reply piece by piece as it is generated (greedy decoding). ``threads``:
-        this call's llama.cpp threads (prompt and generation), instead of the engine's."""
+        """Run the chat ``messages`` and return the reply (JSON matching ``schema``, or text matching the
+        GBNF ``grammar``, when constrained). ``on_text`` receives the reply piece by piece as it is
+        generated (greedy decoding). ``threads``: this call's llama.cpp threads (prompt and generation),
+        instead of the engine's."""
         with self._lock, self._threads(threads):
-            return self._complete(messages, schema, max_tokens, temperature, prefix_key, adapter, on_text)
+            return self._complete(messages, schema, max_tokens, temperature, prefix_key, adapter, on_text, grammar)
 
     @contextlib.contextmanager
     def _threads(self, threads: int | None) -> Iterator[None]:
@@ -345,6 +354,7 @@ class LlamaEngine:
         prefix_key: str | None,
         adapter: str | None,
         on_text: Callable[[str], None] | None,
+        gbnf: str | None = None,
     ) -> Completion:
         """The call itself, under the lock ``complete`` holds."""
         lcpp = self._llama_cpp
@@ -363,7 +373,7 @@ class LlamaEngine:
                 reused = max(reused, self._prepare_prefix((prefix_key, self._active_adapter), tokens, n_prefix))
         ctx = self.llama._ctx.ctx
         lcpp.llama_perf_context_reset(ctx)
-        grammar = self._grammar(schema) if (schema is not None and self.constrained) else None
+        grammar = self._grammar(schema, gbnf) if self.constrained else None
         if temperature == 0 and self.lazy_grammar:
             text, n_prompt, n_out, prefill_s, decode_s = self._greedy(tokens, grammar, max_tokens, on_text)
         else:

@@ -179,6 +179,8 @@ def bank_file(root: Path, conversation: str, config: MemoryConfig, max_sessions:
     texts = [prompts.EXTRACTION_SYSTEM, prompts.MANAGER_SYSTEM]
     if config.extract_batch != 1:  # only then, so the banks built before batching keep their names
         texts.append(prompts.EXTRACTION_BATCH_SYSTEM)
+    if config.manager_lines:
+        texts.append(prompts.MANAGER_LINES_SYSTEM)
     key = json.dumps([conversation, settings, max_sessions, *texts], sort_keys=True, default=str)
     model = Path(str(settings["model"])).stem[:32] if config.model else "default"
     return root / f"{conversation}-{model}-{hashlib.sha256(key.encode()).hexdigest()[:12]}.db"

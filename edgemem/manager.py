@@ -25,7 +25,7 @@ from .embedder import Embedder
 from .engine import Completion, Engine
 from .errors import ModelOutputError
 from .forget_requests import ForgetRequest, forget_request
-from .parsing import ParsedOperations, parse_batch_facts, parse_facts, parse_operations
+from .parsing import ParsedOperations, parse_batch_facts, parse_facts, parse_operation_lines, parse_operations
 from .store import HistoryEntry, PlannedOp, SearchHit, Store, Turn
 
 EXTRACT_MAX_TOKENS = 64 * prompts.MAX_FACTS
@@ -88,7 +88,8 @@ class ManagerStep:
     facts: list[str]
     shown: list[SearchHit]  # shown[i] is presented as id str(i)
     messages: list[dict[str, str]]
-    schema: dict[str, Any]
+    schema: dict[str, Any]  # the JSON reply's schema ({} for a line reply)
+    grammar: str | None = None  # the line reply's GBNF (MemoryConfig.manager_lines), None for JSON
 
 
 class MemoryManager:
@@ -116,8 +117,12 @@ class MemoryManager:
 
     def step(self, user: str, turn: Turn, facts: list[str], fact_vectors: np.ndarray) -> ManagerStep:
         shown = self.related(user, turn.speaker, fact_vectors)
+        texts = [h.text for h in shown]
+        if self.config.manager_lines:
+            messages = prompts.manager_lines_messages(facts, texts, turn.time)
+            return ManagerStep(facts, shown, messages, {}, prompts.manager_lines_grammar(len(shown), len(facts)))
         by_number = self.config.manager_add_by_number
-        messages = prompts.manager_messages(facts, [h.text for h in shown], turn.time, by_number)
+        messages = prompts.manager_messages(facts, texts, turn.time, by_number)
         return ManagerStep(facts, shown, messages, prompts.manager_schema(len(shown), len(facts), by_number))
 
     def plan(self, step: ManagerStep, parsed: ParsedOperations, fact_vectors: np.ndarray) -> list[PlannedOp]:
@@ -326,24 +331,37 @@ class MemoryManager:
             if stopped is not None and stopped():
                 return None
             step = self.step(user, turn, asked, asked_vectors)
-            c = self.engine.complete(
-                step.messages,
-                schema=step.schema,
-                max_tokens=MANAGE_MAX_TOKENS_PER_FACT * len(asked) + 16,
-                prefix_key="manage",
-                adapter="manager",
-            )
-            result._count(c)
-            result.manage_s = c.total_s
-            try:
-                parsed = parse_operations(c.text, len(step.shown), asked)
-            except ModelOutputError as e:
-                parsed = ParsedOperations()
-                planned.append(PlannedOp("REJECTED", None, None, None, f"manager: {e}"))
-                result.warnings.append(str(e))
+            parsed, error = self.operations(step, result)
+            if error is not None:
+                planned.append(PlannedOp("REJECTED", None, None, None, f"manager: {error}"))
+                result.warnings.append(error)
             planned += self.plan(step, parsed, asked_vectors)
         result.total_s = time.perf_counter() - t0
         return Decision(result, planned)
+
+    def operations(self, step: ManagerStep, result: TurnResult) -> tuple[ParsedOperations, str | None]:
+        """The manager's operations for ``step``: one model call, counted in ``result``, and the error when a
+        JSON reply cannot be read at all. A line reply with no memory shown makes no call: "ADD" is then the
+        only line its grammar allows."""
+        lines = step.grammar is not None
+        if lines and not step.shown:
+            return parse_operation_lines("\n".join("ADD" for _ in step.facts), 0, step.facts), None
+        c = self.engine.complete(
+            step.messages,
+            schema=None if lines else step.schema,
+            grammar=step.grammar,
+            max_tokens=MANAGE_MAX_TOKENS_PER_FACT * len(step.facts) + 16,
+            prefix_key="manage-lines" if lines else "manage",
+            adapter="manager",
+        )
+        result._count(c)
+        result.manage_s = c.total_s
+        if lines:
+            return parse_operation_lines(c.text, len(step.shown), step.facts), None
+        try:
+            return parse_operations(c.text, len(step.shown), step.facts), None
+        except ModelOutputError as e:
+            return ParsedOperations(), str(e)
 
     def finish(self, user: str, result: TurnResult, t0: float) -> TurnResult:
         """Fill in what was recorded for the applied turn, and raise its warnings."""

@@ -129,6 +129,54 @@ def parse_operations(text: str, n_memories: int, facts: list[str] | None = None)
     return parsed
 
 
+_OP_LINE = re.compile(r"^(ADD|UPDATE|DELETE|NOOP|NONE)\b[\s:]*(.*)$", re.I)
+
+
+def parse_operation_lines(text: str, n_memories: int, facts: list[str]) -> ParsedOperations:
+    """The manager's reply as lines (``prompts.manager_lines_grammar``): one line per fact, in order,
+    "ADD" (the fact is stored as written), "UPDATE <id> <text>", "DELETE <id>" or "NOOP <id>" → valid
+    operations + rejections, each checked as a JSON entry is (:func:`parse_operations`). Never raises: a
+    line that is no operation, or one past the last fact, is a :class:`Rejected`.
+
+    >>> p = parse_operation_lines("UPDATE 0 Sam lives in Rome\\nADD\\nDELETE 7", 2, ["Sam moved", "Sam plays chess", "x"])
+    >>> [(o.event, o.ref, o.text) for o in p.ops], [r.reason for r in p.rejected]
+    ([('UPDATE', '0', 'Sam lives in Rome'), ('ADD', None, 'Sam plays chess')], ["DELETE names unknown id '7' (ids shown: 0..1)"])
+    """
+    parsed = ParsedOperations()
+    touched: set[str] = set()
+    lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
+    for i, line in enumerate(lines):
+        if i >= len(facts):
+            parsed.rejected.append(Rejected(line[:MAX_MEMORY_CHARS], f"more lines than facts ({len(facts)})"))
+            continue
+        m = _OP_LINE.match(line)
+        if m is None:
+            parsed.rejected.append(
+                Rejected(line[:MAX_MEMORY_CHARS], "not an operation line (ADD, UPDATE, DELETE, NOOP)")
+            )
+            continue
+        event, rest = m.group(1).upper(), m.group(2).strip()
+        raw: dict[str, Any] = {"event": "NOOP" if event == "NONE" else event}
+        if event == "ADD":
+            raw["text"] = rest or None  # none: the fact as written
+        elif rest:
+            ref, _, said = rest.partition(" ")
+            raw["id"] = ref.rstrip(":.")
+            if event == "UPDATE":
+                raw["text"] = said.strip() or None
+        op, reason = _check_entry(raw, n_memories, facts[i])
+        changes = op.ref if op is not None and op.event != "NOOP" else None
+        if changes is not None and changes in touched:
+            op, reason = None, f"id {changes} was already changed by this output"
+        if op is None:
+            parsed.rejected.append(Rejected(line[:MAX_MEMORY_CHARS], reason))
+            continue
+        if changes is not None:
+            touched.add(changes)
+        parsed.ops.append(op)
+    return parsed
+
+
 def _check_entry(raw: Any, n_memories: int, fact: str | None) -> tuple[Operation | None, str]:
     if not isinstance(raw, dict):
         return None, f"entry is a {type(raw).__name__}, not an object"

@@ -184,6 +184,59 @@ def manager_schema(n_memories: int, n_facts: int, add_by_number: bool = False) -
     }
 
 
+# The manager's reply as lines (MemoryConfig.manager_lines): one line per new fact, in order, and an ADD
+# stores its fact as written. Decoding is what consolidating a message costs on a laptop CPU, and most of
+# a JSON reply is its syntax: "ADD" is 1 token where {"event": "ADD", "text": "Sam plays the piano"} is 14.
+# A GBNF grammar (manager_lines_grammar) holds the model to exactly one line per fact and to the ids shown,
+# as the JSON schema does for the JSON reply.
+MANAGER_LINES_SYSTEM = """You manage a memory bank. You get the existing memories (each with an id) and new facts.
+For each new fact, in order, write one line with exactly one operation:
+ADD: the fact is new information, not in any memory. It is stored as written.
+UPDATE <id> <text>: the fact changes or adds detail to that memory about the same thing. The text is its new full text, combining old and new.
+DELETE <id>: the fact says that memory is no longer true, or it is "Forget: ..." about that memory.
+NOOP <id>: the fact is already in that memory.
+Only use ids from the list of existing memories. Facts about different things are ADD, not UPDATE.
+
+Example:
+Existing memories:
+0: Sam lives in Oslo
+1: Sam has a cat
+2: Sam's phone number is 555-0101
+New facts:
+1. Sam moved from Oslo to Rome
+2. Sam has a cat
+3. Sam plays the piano
+4. Forget: Sam's phone number
+Operations:
+UPDATE 0 Sam lives in Rome
+NOOP 1
+ADD
+DELETE 2"""
+
+
+def manager_lines_messages(facts: Sequence[str], memories: Sequence[str], time: str | None) -> list[Message]:
+    """Messages for the manager's line reply; ``memories[i]`` is shown as line "i: text"."""
+    shown = "\n".join(f"{i}: {' '.join(m.split())}" for i, m in enumerate(memories)) or "(none)"
+    new = "\n".join(f"{i + 1}. {f}" for i, f in enumerate(facts))
+    user = (
+        f"Existing memories:\n{shown}\nNew facts{f' (time: {time})' if time else ''}:\n{new}\n"
+        f"Write exactly {len(facts)} line(s), one per new fact, in order.\nOperations:"
+    )
+    return [{"role": "system", "content": MANAGER_LINES_SYSTEM}, {"role": "user", "content": user}]
+
+
+def manager_lines_grammar(n_memories: int, n_facts: int) -> str:
+    """GBNF for the manager's line reply: exactly ``n_facts`` lines, each "ADD", "UPDATE <id> <text>",
+    "DELETE <id>" or "NOOP <id>", with ids limited to the ones shown (only "ADD" when none is shown)."""
+    op = '"ADD"'
+    rules = []
+    if n_memories:
+        op += ' | "UPDATE " id " " text | "DELETE " id | "NOOP " id'
+        rules += ["id ::= " + " | ".join(f'"{i}"' for i in range(n_memories)), "text ::= [^\\n ] [^\\n]*"]
+    more = f' ("\\n" op){{{n_facts - 1}}}' if n_facts > 1 else ""
+    return "\n".join([f'root ::= op{more} "\\n"?', f"op ::= {op}", *rules]) + "\n"
+
+
 # The first tokens of every manager output under its grammar (manager_schema): training rollouts start
 # from them, as answers start from ANSWER_PREFIX, so the reward is spent on the operations.
 MANAGER_PREFIX = '{"memory": ['

@@ -142,3 +142,38 @@ def test_no_fact_falls_off_a_shifted_operation_list_on_the_real_model(tmp_path, 
             text = (o.new_text or "").strip().lower()
             if o.op in ("ADD", "UPDATE") and slot in facts and text != slot and text in facts:
                 assert slot in written, (slot, r.operations)
+
+
+def test_manager_lines_on_the_real_model(tmp_path, qwen_engine, embedder):
+    """manager_lines on the demo conversation through the real model: the grammar gives exactly one valid
+    line per fact (none unreadable, none too many), facts are stored, and a manager reply costs a few
+    tokens a fact (a JSON operation costs 10-25)."""
+    calls: list[tuple[str, int]] = []  # (prefix_key, generated tokens) of every call
+
+    class Counting:
+        def __init__(self, engine):
+            self.engine, self.n_ctx, self.model_id = engine, engine.n_ctx, engine.model_id
+
+        def complete(self, messages, **kwargs):
+            c = self.engine.complete(messages, **kwargs)
+            calls.append((kwargs.get("prefix_key"), c.completion_tokens))
+            return c
+
+        def count_tokens(self, text):
+            return self.engine.count_tokens(text)
+
+    data = load_demo()
+    engine = Counting(qwen_engine)
+    with Memory(tmp_path / "lines.db", user="demo", engine=engine, embedder=embedder, manager_lines=True) as mem:
+        results = mem.ingest(data.turns).results
+        assert mem.memories(), "the manager stored nothing"
+        assert mem.stats()["pending"] == 0
+    for r in results:
+        unreadable = [o for o in r.operations if o.op == "REJECTED" and "line" in (o.detail or "")]
+        assert not unreadable, r.operations
+        if r.manage_s > 0:
+            assert len(r.operations) == len(r.facts), (r.facts, r.operations)
+    managed = [r for r in results if r.manage_s > 0]
+    manager_tokens = [n for key, n in calls if key == "manage-lines"]
+    assert managed and len(manager_tokens) == len(managed)
+    assert sum(manager_tokens) <= 10 * sum(len(r.facts) for r in managed), (manager_tokens, [r.facts for r in managed])

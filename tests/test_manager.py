@@ -305,3 +305,80 @@ def test_raw_only_speakers_are_stored_and_searchable_but_never_extracted(make_me
     for bad in ("assistant", [""], [3]):
         with pytest.raises(InvalidInput, match="raw_only_speakers"):
             make_memory(eng, name="bad.db", raw_only_speakers=bad)
+
+
+def test_manager_lines(make_memory):
+    """manager_lines: the manager replies one line per fact; "ADD" stores the fact as extracted, ids are the
+    ones shown, the guards hold; with nothing stored to compare with, the facts are ADDed without a call."""
+    from edgemem import prompts
+
+    eng = ScriptedEngine([facts("Sam lives in Oslo", "Sam has a cat")])
+    mem = make_memory(eng, manager_lines=True)
+    r = mem.add("I live in Oslo and I have a cat", speaker="Sam", time="1 May 2024", wait=True)
+    assert r.llm_calls == 1 and [(o.op, o.new_text) for o in r.operations] == [
+        ("ADD", "Sam lives in Oslo"),
+        ("ADD", "Sam has a cat"),
+    ]
+    oslo, cat = (m.id for m in mem.memories())
+    shown = [
+        h.text for h in mem.manager.related("u", "Sam", mem.embedder.embed(["Sam moved to Rome", "Sam plays chess"]))
+    ]
+    oslo_ref, cat_ref = shown.index("Sam lives in Oslo"), shown.index("Sam has a cat")
+    eng.enqueue(
+        facts("Sam moved to Rome", "Sam plays chess", "Sam gave the cat away"),
+        f"UPDATE {oslo_ref} Sam lives in Rome\nADD\nDELETE {cat_ref}",
+    )
+    r = mem.add("I moved to Rome, I play chess, and I gave my cat away", speaker="Sam", wait=True)
+    assert r.llm_calls == 2
+    assert [(o.op, o.memory_id, o.new_text) for o in r.operations][:2] == [
+        ("UPDATE", oslo, "Sam lives in Rome"),
+        ("ADD", r.operations[1].memory_id, "Sam plays chess"),
+    ]
+    assert r.operations[2].op in ("DELETE", "REJECTED") and r.operations[2].memory_id == cat
+    call = eng.history[-1]
+    assert call["messages"][0]["content"] == prompts.MANAGER_LINES_SYSTEM and call["schema"] is None
+    assert call["grammar"] == prompts.manager_lines_grammar(len(shown), 3)
+    assert f"{oslo_ref}: Sam lives in Oslo" in call["messages"][1]["content"]
+    assert "1. Sam moved to Rome\n2. Sam plays chess\n3. Sam gave the cat away" in call["messages"][1]["content"]
+    # A line naming an id that was not shown, and a line too many, change nothing.
+    eng.enqueue(facts("Sam likes tea"), "NOOP 0\nUPDATE 0 Sam hates tea")
+    before = mem.memories()
+    r = mem.add("I like tea", speaker="Sam", wait=True)
+    assert [o.op for o in r.operations] == ["NOOP", "REJECTED"] and mem.memories() == before
+    # Another speaker has nothing stored: ADD is the only line allowed, so no manager call.
+    eng.enqueue(facts("Mia paints"))
+    r = mem.add("I paint", speaker="Mia", wait=True)
+    assert r.llm_calls == 1 and [(o.op, o.new_text) for o in r.operations] == [("ADD", "Mia paints")]
+
+
+def test_manager_lines_grammar_allows_one_line_per_fact():
+    from edgemem import MemoryConfig, prompts
+
+    assert prompts.manager_lines_grammar(0, 1) == 'root ::= op "\\n"?\nop ::= "ADD"\n'
+    g = prompts.manager_lines_grammar(2, 3)
+    assert 'root ::= op ("\\n" op){2} "\\n"?' in g and 'id ::= "0" | "1"' in g
+    one, two = MemoryConfig(manager_lines=True).bank_settings(), MemoryConfig().bank_settings()
+    assert one == {**two, "manager_lines": True}
+
+
+@pytest.mark.parametrize(
+    ("reply", "ops", "reasons"),
+    [
+        ("ADD\nADD", [("ADD", None, "f0"), ("ADD", None, "f1")], []),
+        ("ADD Sam plays chess\n", [("ADD", None, "Sam plays chess")], []),
+        ("update 1: Sam lives in Rome", [("UPDATE", "1", "Sam lives in Rome")], []),
+        ("NOOP 1\nNOOP 1", [("NOOP", "1", None), ("NOOP", "1", None)], []),
+        ("DELETE 0\nDELETE 0", [("DELETE", "0", None)], ["id 0 was already changed by this output"]),
+        ("UPDATE 1", [], ["UPDATE without text"]),
+        ("DELETE", [], ["DELETE names unknown id None (ids shown: 0..1)"]),
+        ("Sam plays chess", [], ["not an operation line (ADD, UPDATE, DELETE, NOOP)"]),
+        ("ADD\nADD\nADD", [("ADD", None, "f0"), ("ADD", None, "f1")], ["more lines than facts (2)"]),
+        ("", [], []),
+    ],
+)
+def test_operation_lines_are_parsed_and_checked(reply, ops, reasons):
+    from edgemem.parsing import parse_operation_lines
+
+    parsed = parse_operation_lines(reply, 2, ["f0", "f1"])
+    assert [(o.event, o.ref, o.text) for o in parsed.ops] == ops
+    assert [r.reason for r in parsed.rejected] == reasons
