@@ -161,6 +161,23 @@ def query_words(text: str) -> list[str]:
     return words[:MAX_QUERY_TERMS]
 
 
+def rarest_words(words: Sequence[str], docs: dict[str, int], cap: int | None = None) -> list[str]:
+    """The ``words`` a keyword query keeps, in their order: the rarest first (``docs``: how many documents
+    hold each) while the documents they hold add up to at most ``cap`` (default ``MAX_QUERY_POSTINGS``).
+
+    >>> rarest_words(["leo", "run", "berlin"], {"leo": 5, "run": 900, "berlin": 3}, cap=100)
+    ['leo', 'berlin']
+    """
+    cap = MAX_QUERY_POSTINGS if cap is None else cap
+    kept, postings = set(), 0
+    for w in sorted(words, key=lambda w: docs.get(w, 0)):  # stable: ties keep the question's order
+        postings += docs.get(w, 0)
+        if postings > cap:
+            break
+        kept.add(w)
+    return [w for w in words if w in kept]
+
+
 def keyword_query(words: Sequence[str]) -> str | None:
     """An FTS5 query for ``words``: each word quoted (so quotes, AND / OR / NOT, NEAR, ``*``, ``-``, ``:``,
     ``^`` and parentheses in user text are plain words, never operators) and joined by OR. None when empty.
@@ -509,13 +526,7 @@ class Store:
         if words:
             marks = ",".join("?" * len(words))
             docs = dict(self._q(f"SELECT term, doc FROM {table}_vocab WHERE term IN ({marks})", words))
-            kept, postings = [], 0
-            for w in sorted(words, key=lambda w: docs.get(w, 0)):  # stable: ties keep the question's order
-                postings += docs.get(w, 0)
-                if postings > MAX_QUERY_POSTINGS:
-                    break
-                kept.append(w)
-            words = [w for w in words if w in kept]
+            words = rarest_words(words, docs)
         query = keyword_query(words)
         if query is None:
             return []

@@ -203,6 +203,23 @@ def test_keyword_search_leaves_out_words_in_too_many_documents(tmp_path, monkeyp
     s.close()
 
 
+@pytest.mark.parametrize(
+    "words, docs, cap, kept",
+    [
+        (["leo", "run", "berlin"], {"leo": 5, "run": 900, "berlin": 3}, 100, ["leo", "berlin"]),
+        (["leo", "run"], {"leo": 5, "run": 95}, 100, ["leo", "run"]),  # exactly the cap fits
+        (["the", "a"], {"the": 500, "a": 400}, 100, []),  # only common words: none kept
+        (["zzz", "leo"], {"leo": 200}, 100, ["zzz"]),  # a word no document holds costs nothing
+        (["b", "a"], {"a": 10, "b": 10}, 10, ["b"]),  # ties: the question's order
+        ([], {}, 100, []),
+    ],
+)
+def test_rarest_words(words, docs, cap, kept):
+    from edgemem.store import rarest_words
+
+    assert rarest_words(words, docs, cap) == kept
+
+
 def test_turn_vectors_embed_the_time_and_speaker(tmp_path, embedder):
     """A stored turn's vector is the embedding of "[time] speaker: text", so a question naming the
     speaker or the date finds it."""

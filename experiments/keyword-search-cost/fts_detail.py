@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.search_scale import corpus, data_path  # noqa: E402
 from edgemem.machine import percentile  # noqa: E402
 from edgemem.migrations import FTS_TOKENIZE  # noqa: E402
-from edgemem.store import MAX_QUERY_POSTINGS, keyword_query, query_words  # noqa: E402
+from edgemem.store import MAX_QUERY_POSTINGS, keyword_query, query_words, rarest_words  # noqa: E402
 
 texts, questions = corpus(data_path(None), 100_000)
 turns = texts[50_000:]
@@ -36,13 +36,7 @@ for detail in ["full", "column", "none"]:
     for q in questions:
         words = query_words(q)
         docs = dict(c.execute(f"SELECT term, doc FROM v WHERE term IN ({','.join('?' * len(words))})", words))
-        keep, n = [], 0
-        for w in sorted(words, key=lambda w: docs.get(w, 0)):
-            n += docs.get(w, 0)
-            if n > MAX_QUERY_POSTINGS:
-                break
-            keep.append(w)
-        qs.append(keyword_query([w for w in words if w in keep]))
+        qs.append(keyword_query(rarest_words(words, docs)))
     out = {}
     for name, sql in [
         ("rank", "SELECT rowid FROM t WHERE t MATCH ? AND user = 'u' ORDER BY rank LIMIT 30"),

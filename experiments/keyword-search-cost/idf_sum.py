@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.search_scale import corpus, data_path  # noqa: E402
 from edgemem.machine import percentile  # noqa: E402
 from edgemem.migrations import FTS_TOKENIZE  # noqa: E402
-from edgemem.store import MAX_QUERY_POSTINGS, keyword_query, query_words  # noqa: E402
+from edgemem.store import MAX_QUERY_POSTINGS, keyword_query, query_words, rarest_words  # noqa: E402
 
 texts, questions = corpus(data_path(None), 100_000)
 turns = texts[50_000:]
@@ -34,13 +34,7 @@ def kept(q: str, cap: int) -> tuple[list[str], dict[str, int]]:
     """The question's words a capped keyword query keeps (rarest first), and each word's document count."""
     words = query_words(q)
     docs = dict(c.execute(f"SELECT term, doc FROM v WHERE term IN ({','.join('?' * len(words))})", words))
-    keep, n = [], 0
-    for w in sorted(words, key=lambda w: docs.get(w, 0)):
-        n += docs.get(w, 0)
-        if n > cap:
-            break
-        keep.append(w)
-    return [w for w in words if w in keep], docs
+    return rarest_words(words, docs, cap), docs
 
 
 def bm25(q: str, cap: int = MAX_QUERY_POSTINGS) -> list[int]:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.search_scale import corpus, data_path  # noqa: E402
 from edgemem import store as store_module  # noqa: E402
 from edgemem.machine import machine_info, percentile  # noqa: E402
-from edgemem.store import Store, Turn, keyword_query, query_words  # noqa: E402
+from edgemem.store import Store, Turn, keyword_query, query_words, rarest_words  # noqa: E402
 
 REPS = 3
 
@@ -88,13 +88,7 @@ def main() -> None:
             words = query_words(q)
             marks = ",".join("?" * len(words))
             docs = dict(store._q(f"SELECT term, doc FROM turn_fts_vocab WHERE term IN ({marks})", words))
-            keep, n = [], 0
-            for w in sorted(words, key=lambda w: docs.get(w, 0)):
-                n += docs.get(w, 0)
-                if n > kept:
-                    break
-                keep.append(w)
-            return keyword_query([w for w in words if w in keep])
+            return keyword_query(rarest_words(words, docs, kept))
 
         queries = {q: capped_query(q) for q in questions}
         variants = {
