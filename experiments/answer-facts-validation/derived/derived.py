@@ -1,7 +1,7 @@
 """Paired F1 differences of the committed runs of this experiment: on the tuning conversations (conv-26 +
 conv-30, val-k3/ and val-k0/) the defaults' 3 memories per speaker + 10 turns against turns only and
-against rag-hybrid; on conv-41 (a test conversation, reported, not used for the choice) the same, from
-benchmarks/results/accuracy-conv41-plain and c41-k0/. 95 % bootstrap intervals over questions.
+against rag-hybrid; on conv-41 and conv-42 (test conversations, reported, not used for the choice) the
+same, from benchmarks/results/accuracy-conv41-plain, accuracy-conv42-plain, c41-k0/ and c42-k0/. 95 % bootstrap intervals over questions.
 
     PYTHONPATH=. .venv/bin/python experiments/answer-facts-validation/derived/derived.py > experiments/answer-facts-validation/derived/derived.json
 """
@@ -65,6 +65,16 @@ def main() -> None:
         "questions": len(lost),
         "all its turns in context": len(held),
     }
+    c42 = RESULTS / "accuracy-conv42-plain"
+    out["test: conv-42"] = compare(
+        {
+            "facts + turns": question_rows([c42], "edgemem"),
+            "turns only": question_rows([run_dir("c42-k0")], "edgemem"),
+            "rag-hybrid": question_rows([c42], "rag-hybrid"),
+            "rag": question_rows([c42], "rag"),
+        },
+        pairs + [("turns only", "rag"), ("facts + turns", "rag")],
+    )
     print(json.dumps(out, indent=1))
 
 
