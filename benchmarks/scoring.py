@@ -19,7 +19,9 @@ CATEGORY_MEM0 = {1: "Single Hop", 2: "Temporal", 3: "Multi-Hop", 4: "Open Domain
 
 
 def bleu1(prediction: str, gold: str) -> float:
-    """>>> round(bleu1("May 7, 2023", "7 May 2023"), 2)
+    """BLEU-1 of ``prediction`` against ``gold`` (smoothed, NLTK's word tokens).
+
+    >>> round(bleu1("May 7, 2023", "7 May 2023"), 2)
     0.75
     """
     from nltk.tokenize import NLTKWordTokenizer

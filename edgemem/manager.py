@@ -88,7 +88,7 @@ class ManagerStep:
     facts: list[str]
     shown: list[SearchHit]  # shown[i] is presented as id str(i)
     messages: list[dict[str, str]]
-    schema: dict[str, Any]  # the JSON reply's schema ({} for a line reply)
+    schema: dict[str, Any] | None  # the JSON reply's schema, None for a line reply
     grammar: str | None = None  # the line reply's GBNF (MemoryConfig.manager_lines), None for JSON
 
 
@@ -120,7 +120,7 @@ class MemoryManager:
         texts = [h.text for h in shown]
         if self.config.manager_lines:
             messages = prompts.manager_lines_messages(facts, texts, turn.time)
-            return ManagerStep(facts, shown, messages, {}, prompts.manager_lines_grammar(len(shown), len(facts)))
+            return ManagerStep(facts, shown, messages, None, prompts.manager_lines_grammar(len(shown), len(facts)))
         by_number = self.config.manager_add_by_number
         messages = prompts.manager_messages(facts, texts, turn.time, by_number)
         return ManagerStep(facts, shown, messages, prompts.manager_schema(len(shown), len(facts), by_number))
@@ -348,7 +348,7 @@ class MemoryManager:
             return parse_operation_lines("\n".join("ADD" for _ in step.facts), 0, step.facts), None
         c = self.engine.complete(
             step.messages,
-            schema=None if lines else step.schema,
+            schema=step.schema,
             grammar=step.grammar,
             max_tokens=MANAGE_MAX_TOKENS_PER_FACT * len(step.facts) + 16,
             prefix_key="manage-lines" if lines else "manage",

@@ -115,17 +115,8 @@ def parse_operations(text: str, n_memories: int, facts: list[str] | None = None)
     parsed = ParsedOperations()
     touched: set[str] = set()
     for i, raw in enumerate(entries):
-        fact = facts[i] if i < len(facts) else None
-        op, reason = _check_entry(raw, n_memories, fact)
-        if op is None:
-            parsed.rejected.append(Rejected(raw, reason))
-            continue
-        if op.ref is not None and op.event != "NOOP":
-            if op.ref in touched:
-                parsed.rejected.append(Rejected(raw, f"id {op.ref} was already changed by this output"))
-                continue
-            touched.add(op.ref)
-        parsed.ops.append(op)
+        op, reason = _check_entry(raw, n_memories, facts[i] if i < len(facts) else None)
+        _keep(parsed, touched, raw, op, reason)
     return parsed
 
 
@@ -165,16 +156,23 @@ def parse_operation_lines(text: str, n_memories: int, facts: list[str]) -> Parse
             if event == "UPDATE":
                 raw["text"] = said.strip() or None
         op, reason = _check_entry(raw, n_memories, facts[i])
-        changes = op.ref if op is not None and op.event != "NOOP" else None
-        if changes is not None and changes in touched:
-            op, reason = None, f"id {changes} was already changed by this output"
-        if op is None:
-            parsed.rejected.append(Rejected(line[:MAX_MEMORY_CHARS], reason))
-            continue
-        if changes is not None:
-            touched.add(changes)
-        parsed.ops.append(op)
+        _keep(parsed, touched, line[:MAX_MEMORY_CHARS], op, reason)
     return parsed
+
+
+def _keep(parsed: ParsedOperations, touched: set[str], record: Any, op: Operation | None, reason: str) -> None:
+    """Add a checked entry to ``parsed``: the operation, or ``record`` rejected with its reason. Why the
+    ``touched`` set: two UPDATEs (or an UPDATE and a DELETE) of one memory in one reply would leave the
+    memory to whichever ran last, so only the first change of an id counts."""
+    changes = op.ref if op is not None and op.event != "NOOP" else None
+    if changes is not None and changes in touched:
+        op, reason = None, f"id {changes} was already changed by this output"
+    if op is None:
+        parsed.rejected.append(Rejected(record, reason))
+        return
+    if changes is not None:
+        touched.add(changes)
+    parsed.ops.append(op)
 
 
 def _check_entry(raw: Any, n_memories: int, fact: str | None) -> tuple[Operation | None, str]:

@@ -279,7 +279,7 @@ class ManagerOutcomeReward:
             self._template(ex).conn.backup(store.conn)
             by_id = {m["id"]: m for m in ex["bank"]}
             shown = [SearchHit(i, by_id[i]["speaker"], by_id[i]["text"], by_id[i]["time"], 1.0) for i in ex["shown"]]
-            step = ManagerStep(ex["facts"], shown, ex.get("messages", []), ex.get("schema", {}))
+            step = ManagerStep(ex["facts"], shown, ex.get("messages", []), ex.get("schema"))
             manager = MemoryManager(self.engine, self.embedder, store, self.config)
             if ex["id"] not in self._fact_vectors:
                 self._fact_vectors[ex["id"]] = self.embedder.embed(ex["facts"])
