@@ -161,6 +161,9 @@ def query_words(text: str) -> list[str]:
     return words[:MAX_QUERY_TERMS]
 
 
+_FTS_TABLES = {"memory": "memory_fts", "turn": "turn_fts", "version": "version_fts"}
+
+
 def rarest_words(words: Sequence[str], docs: dict[str, int], cap: int | None = None) -> list[str]:
     """The ``words`` a keyword query keeps, in their order: the rarest first (``docs``: how many documents
     hold each) while the documents they hold add up to at most ``cap`` (default ``MAX_QUERY_POSTINGS``).
@@ -518,16 +521,20 @@ class Store:
             index.set([int(r[0]) for r in rows], vectors, groups)
         return {int(r[0]) for r in rows}
 
+    def word_documents(self, kind: str, words: Sequence[str]) -> dict[str, int]:
+        """How many stored documents of ``kind`` ("memory", "turn", "version"; all users) hold each of
+        ``words``; a word none holds is absent."""
+        if not words:
+            return {}
+        marks = ",".join("?" * len(words))
+        return dict(self._q(f"SELECT term, doc FROM {_FTS_TABLES[kind]}_vocab WHERE term IN ({marks})", list(words)))
+
     def _keyword(self, kind: str, user: str, text: str, n: int, speaker: str | None) -> list[int]:
         """Ids of ``user``'s live memories (or turns) matching the words of ``text``, best BM25 first; the
         rarest words first, up to ``MAX_QUERY_POSTINGS`` documents holding them."""
-        table = {"memory": "memory_fts", "turn": "turn_fts", "version": "version_fts"}[kind]
+        table = _FTS_TABLES[kind]
         words = query_words(text)
-        if words:
-            marks = ",".join("?" * len(words))
-            docs = dict(self._q(f"SELECT term, doc FROM {table}_vocab WHERE term IN ({marks})", words))
-            words = rarest_words(words, docs)
-        query = keyword_query(words)
+        query = keyword_query(rarest_words(words, self.word_documents(kind, words)))
         if query is None:
             return []
         sql = f"SELECT rowid FROM {table} WHERE {table} MATCH ? AND user = ?"

@@ -86,9 +86,7 @@ def main() -> None:
 
         def capped_query(q: str) -> str | None:
             words = query_words(q)
-            marks = ",".join("?" * len(words))
-            docs = dict(store._q(f"SELECT term, doc FROM turn_fts_vocab WHERE term IN ({marks})", words))
-            return keyword_query(rarest_words(words, docs, kept))
+            return keyword_query(rarest_words(words, store.word_documents("turn", words), kept))
 
         queries = {q: capped_query(q) for q in questions}
         variants = {
@@ -116,8 +114,7 @@ def main() -> None:
         for q in questions:
             words = query_words(q)
             if words:
-                sql = f"SELECT doc FROM turn_fts_vocab WHERE term IN ({','.join('?' * len(words))})"
-                postings.append(sum(int(r[0]) for r in store._q(sql, words)))
+                postings.append(sum(store.word_documents("turn", words).values()))
         out["uncapped_postings_per_query"] = {"p50": percentile(postings, 50), "p95": percentile(postings, 95)}
         store.close()
     if args.out:
